@@ -1,0 +1,485 @@
+# SPDX-License-Identifier: MIT
+"""Fan-out: many image searches with bounded concurrency, pacing and a retry budget.
+
+A fixed set of `concurrency` workers pulls inputs from one shared source (a
+list, any iterable, or an async iterable), so memory stays flat however long
+the input is. Outcomes flow to the caller through a bounded memory stream,
+which also gives back-pressure: a slow consumer slows the workers.
+
+Errors that concern one input become a `Failed` outcome. Errors that would
+fail every input alike (`AuthenticationError`), bugs (any exception that is
+not a `HiobuyError`) and, with `on_error="raise"`, the first failure stop the
+batch: the workers are cancelled and that one error is raised by itself,
+never wrapped in an exception group.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Literal, TypeAlias
+
+import anyio
+import attrs
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._exceptions import AuthenticationError, HiobuyError, InputError
+from ._models import ImageSearchResult
+from ._query import ImageQuery, ResolvedQuery, resolve_query
+from ._ratelimit import PauseGate, RateLimiter
+from ._retry import RetryBudget
+from .marketplaces import Marketplace, validate_locale, validate_marketplace
+
+if TYPE_CHECKING:
+    from ._client import AsyncHiobuy
+
+__all__ = ["Failed", "ImageQuery", "Ok", "Outcome", "Progress", "SearchStream"]
+
+DEDUPE_WINDOW = 4096
+"""Finished queries remembered by `search_stream` for de-duplication."""
+
+Images: TypeAlias = Iterable[str | ImageQuery] | AsyncIterable[str | ImageQuery]
+
+
+@attrs.frozen
+class Ok:
+    """A search that succeeded.
+
+    Attributes:
+        index: The input's position (from 0).
+        query: The query as sent (batch defaults filled in).
+        result: The search result.
+    """
+
+    index: int
+    query: ImageQuery
+    result: ImageSearchResult
+
+
+@attrs.frozen
+class Failed:
+    """A search that failed for good (after any retries).
+
+    Attributes:
+        index: The input's position (from 0).
+        query: The query (batch defaults filled in).
+        error: Why it failed; always a `HiobuyError` (`InputError` for an
+            input that was invalid and never sent).
+    """
+
+    index: int
+    query: ImageQuery
+    error: HiobuyError
+
+
+Outcome: TypeAlias = Ok | Failed
+
+
+@attrs.frozen
+class Progress:
+    """A snapshot of a batch, passed to the `progress` callback after each input.
+
+    Attributes:
+        done: Inputs finished.
+        ok: Inputs that succeeded.
+        failed: Inputs that failed.
+        retries: Retries made so far across the batch.
+        total: The number of inputs, when the input has a length.
+        elapsed: Seconds since the batch started.
+    """
+
+    done: int
+    ok: int
+    failed: int
+    retries: int
+    total: int | None
+    elapsed: float
+
+
+@attrs.define
+class _Defaults:
+    platform: Marketplace | str | None
+    language: str | None
+    use_platform: bool
+    filters: tuple[str, ...] | None
+
+
+def _as_query(item: object, defaults: _Defaults) -> ImageQuery:
+    if isinstance(item, ImageQuery):
+        return ImageQuery(
+            img=item.img,
+            platform=item.platform if item.platform is not None else defaults.platform,
+            language=item.language if item.language is not None else defaults.language,
+            use_platform=(
+                item.use_platform if item.use_platform is not None else defaults.use_platform
+            ),
+            filters=item.filters if item.filters is not None else defaults.filters,
+        )
+    return ImageQuery(
+        img=item,  # type: ignore[arg-type]  # validated by resolve_query
+        platform=defaults.platform,
+        language=defaults.language,
+        use_platform=defaults.use_platform,
+        filters=defaults.filters,
+    )
+
+
+def _resolve(query: ImageQuery) -> tuple[ImageQuery, ResolvedQuery]:
+    resolved = resolve_query(
+        query.img,
+        platform=query.platform,
+        language=query.language,
+        use_platform=query.use_platform,
+        filters=query.filters,
+        stacklevel=5,
+    )
+    sent = attrs.evolve(
+        query,
+        platform=resolved.marketplace,
+        language=resolved.language,
+        use_platform=resolved.use_platform,
+        filters=resolved.filters,
+    )
+    return sent, resolved
+
+
+class _Source:
+    """Hands out `(index, item)` pairs from a sync or async iterable, lazily."""
+
+    def __init__(self, images: Images) -> None:
+        if isinstance(images, str | bytes):
+            raise InputError("images must be an iterable of URLs, not a single string")
+        self._sync: Iterator[str | ImageQuery] | None = None
+        self._async: AsyncIterator[str | ImageQuery] | None = None
+        if isinstance(images, AsyncIterable):
+            self._async = aiter(images)
+        elif isinstance(images, Iterable):
+            self._sync = iter(images)
+        else:
+            raise InputError(f"images must be an iterable, not {type(images).__name__}")
+        self._lock = anyio.Lock()
+        self._next_index = 0
+        self._exhausted = False
+        self.total: int | None = None
+        if not isinstance(images, AsyncIterable):
+            try:
+                self.total = len(images)  # type: ignore[arg-type]
+            except TypeError:
+                self.total = None
+
+    async def next(self) -> tuple[int, object] | None:
+        if self._exhausted:
+            return None
+        if self._sync is not None:
+            item = next(self._sync, _END)
+        else:
+            assert self._async is not None
+            # An async generator cannot be advanced by two tasks at once.
+            async with self._lock:
+                if self._exhausted:
+                    return None
+                item = await anext(self._async, _END)
+        if item is _END:
+            self._exhausted = True
+            return None
+        index = self._next_index
+        self._next_index += 1
+        return index, item
+
+
+_END = object()
+
+
+class _Batch:
+    """The shared state of one batch: pacing, budget, dedupe, counters."""
+
+    def __init__(
+        self,
+        client: AsyncHiobuy,
+        source: _Source,
+        send: MemoryObjectSendStream[Outcome],
+        *,
+        defaults: _Defaults,
+        rate_limit: float | None,
+        on_error: Literal["collect", "raise"],
+        progress: Callable[[Progress], object] | None,
+        retry_budget: float,
+        dedupe_window: int | None,
+    ) -> None:
+        self.client = client
+        self.source = source
+        self.send = send
+        self.defaults = defaults
+        self.limiter = RateLimiter(rate_limit) if rate_limit is not None else None
+        self.gate = PauseGate()
+        self.budget = RetryBudget(retry_budget)
+        self.on_error = on_error
+        self.progress = progress
+        self.dedupe_window = dedupe_window
+        self.in_flight: dict[ResolvedQuery, list[tuple[int, ImageQuery]]] = {}
+        self.finished: collections.OrderedDict[ResolvedQuery, ImageSearchResult | HiobuyError]
+        self.finished = collections.OrderedDict()
+        self.fatal: BaseException | None = None
+        self.started = time.monotonic()
+        self.done = self.ok = self.failed = self.retries = 0
+
+    # RetryHooks, shared by every call of the batch.
+    async def before_attempt(self) -> None:
+        await self.gate.wait()
+        if self.limiter is not None:
+            await self.limiter.acquire()
+
+    def allow_retry(self) -> bool:
+        return self.budget.try_spend()
+
+    def pause_all(self, seconds: float) -> None:
+        self.gate.pause_for(seconds)
+
+    def count_retry(self, _: HiobuyError) -> None:
+        self.retries += 1
+
+    async def emit(self, outcome: Outcome) -> None:
+        if isinstance(outcome, Failed) and self.on_error == "raise":
+            raise outcome.error
+        await self.send.send(outcome)
+        self.done += 1
+        if isinstance(outcome, Ok):
+            self.ok += 1
+        else:
+            self.failed += 1
+        if self.progress is not None:
+            self.progress(
+                Progress(
+                    done=self.done,
+                    ok=self.ok,
+                    failed=self.failed,
+                    retries=self.retries,
+                    total=self.source.total,
+                    elapsed=time.monotonic() - self.started,
+                )
+            )
+
+    async def emit_shared(
+        self, index: int, query: ImageQuery, answer: ImageSearchResult | HiobuyError
+    ) -> None:
+        if isinstance(answer, HiobuyError):
+            await self.emit(Failed(index, query, answer))
+        else:
+            await self.emit(Ok(index, query, answer))
+
+    async def search(self, resolved: ResolvedQuery) -> ImageSearchResult | HiobuyError:
+        self.budget.deposit()
+        try:
+            return await self.client._search(  # noqa: SLF001 - the batch is the client's helper
+                resolved, hooks=self, on_retry=self.count_retry
+            )
+        except AuthenticationError:
+            raise
+        except HiobuyError as error:
+            return error
+
+    async def run_one(self, index: int, item: object) -> None:
+        query = _as_query(item, self.defaults)
+        try:
+            query, resolved = _resolve(query)
+        except InputError as error:
+            await self.emit(Failed(index, query, error))
+            return
+        if self.dedupe_window != 0:
+            if resolved in self.in_flight:
+                self.in_flight[resolved].append((index, query))
+                return
+            if resolved in self.finished:
+                await self.emit_shared(index, query, self.finished[resolved])
+                return
+            self.in_flight[resolved] = []
+        answer = await self.search(resolved)
+        followers = self.in_flight.pop(resolved, [])
+        if self.dedupe_window != 0:
+            self.finished[resolved] = answer
+            if self.dedupe_window is not None and len(self.finished) > self.dedupe_window:
+                self.finished.popitem(last=False)
+        await self.emit_shared(index, query, answer)
+        for follower_index, follower_query in followers:
+            await self.emit_shared(follower_index, follower_query, answer)
+
+    async def worker(self, cancel_scope: anyio.CancelScope) -> None:
+        try:
+            while (pulled := await self.source.next()) is not None:
+                await self.run_one(*pulled)
+        except Exception as error:
+            # Stop the batch and let the caller see this one error, not a group.
+            if self.fatal is None:
+                self.fatal = error
+            cancel_scope.cancel()
+
+
+class SearchStream:
+    """Outcomes of a `search_stream()` batch, as they complete.
+
+    Iterate with `async for`; each outcome is an `Ok` or a `Failed` carrying
+    its input `index`.
+    """
+
+    def __init__(self, receive: MemoryObjectReceiveStream[Outcome], batch: _Batch) -> None:
+        self._receive = receive
+        self._batch = batch
+
+    def __aiter__(self) -> SearchStream:
+        return self
+
+    async def __anext__(self) -> Outcome:
+        try:
+            return await self._receive.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    @property
+    def progress(self) -> Progress:
+        """A snapshot of the batch so far."""
+        batch = self._batch
+        return Progress(
+            done=batch.done,
+            ok=batch.ok,
+            failed=batch.failed,
+            retries=batch.retries,
+            total=batch.source.total,
+            elapsed=time.monotonic() - batch.started,
+        )
+
+
+def _check_batch_arguments(
+    client: AsyncHiobuy,
+    *,
+    platform: Marketplace | str | None,
+    language: str | None,
+    concurrency: int,
+    rate_limit: float | None,
+    on_error: str,
+) -> None:
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise InputError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+    if concurrency > client.max_connections:
+        raise InputError(
+            f"concurrency {concurrency} exceeds the client's max_connections "
+            f"({client.max_connections}); create the client with "
+            f"AsyncHiobuy(max_connections={concurrency}) or lower the concurrency"
+        )
+    if rate_limit is not None and (
+        isinstance(rate_limit, bool)
+        or not isinstance(rate_limit, int | float)
+        or not rate_limit > 0
+    ):
+        raise InputError(f"rate_limit must be a positive number or None, got {rate_limit!r}")
+    if on_error not in ("collect", "raise"):
+        raise InputError(f"on_error must be 'collect' or 'raise', got {on_error!r}")
+    if platform is not None:
+        validate_locale(validate_marketplace(platform), language)
+
+
+@asynccontextmanager
+async def search_stream(
+    client: AsyncHiobuy,
+    images: Images,
+    *,
+    platform: Marketplace | str | None,
+    language: str | None,
+    use_platform: bool,
+    filters: Iterable[str] | None,
+    concurrency: int,
+    rate_limit: float | None,
+    on_error: Literal["collect", "raise"],
+    progress: Callable[[Progress], object] | None,
+    retry_budget: float,
+    dedupe_window: int | None = DEDUPE_WINDOW,
+) -> AsyncIterator[SearchStream]:
+    """Run a batch; see `AsyncHiobuy.search_stream` for the arguments.
+
+    Yields:
+        The stream of outcomes.
+
+    Raises:
+        InputError: Invalid batch arguments.
+        AuthenticationError: The uuid was refused.
+        HiobuyError: With `on_error="raise"`, the first failure.
+    """
+    _check_batch_arguments(
+        client,
+        platform=platform,
+        language=language,
+        concurrency=concurrency,
+        rate_limit=rate_limit,
+        on_error=on_error,
+    )
+    if isinstance(filters, str | bytes):
+        raise InputError("filters must be a list of strings, not a single string")
+    source = _Source(images)
+    send, receive = anyio.create_memory_object_stream[Outcome](max_buffer_size=concurrency)
+    batch = _Batch(
+        client,
+        source,
+        send,
+        defaults=_Defaults(
+            platform=platform,
+            language=language,
+            use_platform=use_platform,
+            filters=None if filters is None else tuple(filters),
+        ),
+        rate_limit=rate_limit,
+        on_error=on_error,
+        progress=progress,
+        retry_budget=retry_budget,
+        dedupe_window=dedupe_window,
+    )
+
+    async def run_workers(cancel_scope: anyio.CancelScope) -> None:
+        async with send, anyio.create_task_group() as workers:
+            for _ in range(concurrency):
+                workers.start_soon(batch.worker, cancel_scope)
+
+    body_error: Exception | None = None
+    with receive:
+        async with anyio.create_task_group() as group:
+            group.start_soon(run_workers, group.cancel_scope)
+            try:
+                yield SearchStream(receive, batch)
+            except Exception as error:
+                # Re-raised below, once the workers are gone, so that the
+                # caller's own error is not wrapped in an exception group.
+                body_error = error
+            finally:
+                group.cancel_scope.cancel()
+    if body_error is not None:
+        raise body_error
+    if batch.fatal is not None:
+        raise batch.fatal
+
+
+async def search_many(
+    client: AsyncHiobuy,
+    images: Images,
+    **options: object,
+) -> list[Outcome]:
+    """Run a batch and return its outcomes in input order.
+
+    Args:
+        client: The client.
+        images: The inputs.
+        **options: As for `search_stream`.
+
+    Returns:
+        One outcome per input, sorted by index.
+    """
+    outcomes: list[Outcome] = []
+    async with search_stream(
+        client,
+        images,
+        dedupe_window=None,
+        **options,  # type: ignore[arg-type]
+    ) as stream:
+        async for outcome in stream:
+            outcomes.append(outcome)
+    outcomes.sort(key=lambda outcome: outcome.index)
+    return outcomes

@@ -1,0 +1,418 @@
+# SPDX-License-Identifier: MIT
+"""`AsyncHiobuy`: the client object users hold."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import AsyncIterable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
+
+import anyio
+
+from ._exceptions import APITimeoutError, HiobuyError, InputError, error_for_status
+from ._convert import parse_image_search
+from ._models import ImageSearchResult
+from ._query import IMAGE_SEARCH_PATH, ImageQuery, ResolvedQuery, resolve_query
+from ._retry import RetryHooks, RetryPolicy, parse_retry_after, retry_call
+from ._transport import HttpTransport, RawResponse, make_timeout
+from ._version import __version__
+from .marketplaces import LOCALES, Marketplace, is_loopback_host
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ._batch import Outcome, Progress, SearchStream
+
+__all__ = ["DEFAULT_BASE_URL", "AsyncHiobuy"]
+
+logger = logging.getLogger("hiobuy_async")
+
+DEFAULT_BASE_URL = "https://open.hiobuy.com"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_DEADLINE = 120.0
+DEFAULT_MAX_CONNECTIONS = 32
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+_ALL_LOCALES = frozenset(locale for locales in LOCALES.values() for locale in locales)
+
+
+def _check_uuid(uuid: str | None) -> str:
+    if uuid is None:
+        uuid = os.environ.get("HIOBUY_UUID")
+    if uuid is None or uuid == "":
+        raise InputError("no uuid given: pass uuid=... or set the HIOBUY_UUID environment variable")
+    if not isinstance(uuid, str):
+        raise InputError(f"uuid must be a string, not {type(uuid).__name__}")
+    # The value is never echoed: it is a credential.
+    if not uuid.isascii() or not uuid.isprintable() or any(ch.isspace() for ch in uuid):
+        raise InputError("uuid contains whitespace, control or non-ASCII characters")
+    return uuid
+
+
+def _check_base_url(base_url: str | None, *, allow_insecure_http: bool) -> str:
+    url = base_url or os.environ.get("HIOBUY_BASE_URL") or DEFAULT_BASE_URL
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise InputError(f"base_url is not a valid URL: {url!r}") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise InputError(f"base_url must be an absolute http(s) URL, got {url!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise InputError("base_url must not contain credentials, a query or a fragment")
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback_host(host):
+        raise InputError(
+            f"base_url {url!r} uses plain http to a non-loopback host, which would send the "
+            "uuid in clear; use https, or pass allow_insecure_http=True"
+        )
+    return url.rstrip("/")
+
+
+def _check_positive(name: str, value: float | None, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise InputError(f"{name} must be a positive number, got {value!r}")
+
+
+class AsyncHiobuy:
+    """An async client for HioBuy's marketplace API, on asyncio or trio.
+
+    Hold one per application (or per crawler) and share it between tasks of
+    one event loop: it keeps one pool of connections. Use it as an async
+    context manager, or call `aclose()` when done.
+
+    Args:
+        uuid: The merchant UUID; defaults to the `HIOBUY_UUID` environment
+            variable.
+        base_url: The API's base URL; defaults to `HIOBUY_BASE_URL`, then
+            `https://open.hiobuy.com`.
+        language: The default locale for searches (e.g. `"en_US"`); each
+            search checks it against its marketplace.
+        timeout: Per-attempt timeout: seconds (a float) or an `httpx.Timeout`.
+        max_retries: Retries after a failed attempt (connection errors,
+            timeouts, 408, 429, 5xx).
+        max_connections: The connection pool size; `search_many` never runs
+            more requests at once than this.
+        http_client: Your own `httpx.AsyncClient`, used as is and never closed
+            by the SDK. Redirects are never followed, whatever its settings.
+        deadline: Seconds one call may take across all its attempts and
+            waits, or `None` for no total deadline.
+        max_response_bytes: The cap on a decoded response body.
+        max_retry_after: The longest `Retry-After` the SDK sleeps for; a longer
+            one raises `RateLimitError` at once.
+        allow_insecure_http: Allow an `http://` base URL to a non-loopback host.
+
+    Raises:
+        InputError: No uuid, or an invalid argument.
+
+    Example:
+        ```python
+        async with AsyncHiobuy() as client:
+            result = await client.image_search(url, platform="1688")
+        ```
+    """
+
+    def __init__(
+        self,
+        uuid: str | None = None,
+        *,
+        base_url: str | None = None,
+        language: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        http_client: httpx.AsyncClient | None = None,
+        deadline: float | None = DEFAULT_DEADLINE,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_retry_after: float = 60.0,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        secret = _check_uuid(uuid)
+        self._base_url = _check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        if language is not None and language not in _ALL_LOCALES:
+            raise InputError(
+                f"language {language!r} is not supported by any marketplace; "
+                f"expected one of {', '.join(sorted(_ALL_LOCALES))}"
+            )
+        if (
+            isinstance(max_connections, bool)
+            or not isinstance(max_connections, int)
+            or max_connections < 1
+        ):
+            raise InputError(f"max_connections must be an integer >= 1, got {max_connections!r}")
+        _check_positive("deadline", deadline, allow_none=True)
+        _check_positive("max_retry_after", max_retry_after)
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int):
+            raise InputError("max_response_bytes must be an integer")
+        _check_positive("max_response_bytes", max_response_bytes)
+        self._language = language
+        self._deadline = deadline
+        self._max_connections = max_connections
+        self._retry_policy = RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after)
+        self._headers = {"X-Uuid": secret}
+        self._transport = HttpTransport(
+            base_url=self._base_url,
+            timeout=make_timeout(timeout),
+            max_connections=max_connections,
+            max_response_bytes=max_response_bytes,
+            http_client=http_client,
+            user_agent=f"hiobuy-async/{__version__}",
+            secret=secret,
+        )
+
+    def __repr__(self) -> str:
+        state = "closed" if self._transport.closed else "open"
+        return f"<AsyncHiobuy base_url={self._base_url!r} {state}>"
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL requests go to."""
+        return self._base_url
+
+    @property
+    def max_connections(self) -> int:
+        """The connection pool size, and so the most requests in flight at once."""
+        return self._max_connections
+
+    @property
+    def is_closed(self) -> bool:
+        """True once `aclose()` has run."""
+        return self._transport.closed
+
+    async def __aenter__(self) -> AsyncHiobuy:
+        self._transport.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless it is your own `http_client`); idempotent."""
+        await self._transport.aclose()
+
+    def __del__(self) -> None:
+        # Never touch an event loop here: just tell the user they leaked it.
+        transport = getattr(self, "_transport", None)
+        if transport is not None and transport.owns_open_client:
+            warnings.warn(
+                f"unclosed {self!r}; use 'async with AsyncHiobuy()' or 'await client.aclose()'",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
+
+    async def image_search(
+        self,
+        img: str,
+        *,
+        platform: Marketplace | str,
+        language: str | None = None,
+        use_platform: bool = False,
+        filters: Iterable[str] | None = None,
+    ) -> ImageSearchResult:
+        """Find products similar to the image at `img`.
+
+        Args:
+            img: A publicly reachable http(s) image URL.
+            platform: `Marketplace.TAOBAO` / `"taobao"` or
+                `Marketplace.ALIBABA_1688` / `"1688"`.
+            language: The locale for titles; defaults to the client's, then
+                the API's (`zh_CN`). Must be valid for the marketplace.
+            use_platform: 1688 only: ask for 1688-native fields (they land in
+                `Product.extra` and `ImageSearchResult.raw`).
+            filters: 1688 only: filter values such as `"certifiedFactory"`.
+                Unknown values warn (`UnknownFilterWarning`) and are sent.
+
+        Returns:
+            The products found.
+
+        Raises:
+            InputError: An argument is invalid (no request is sent).
+            APIError: The API answered `ret != 1`.
+            AuthenticationError: The uuid was refused.
+            RateLimitError: Rate limited beyond retries or `max_retry_after`.
+            ServerError: 5xx beyond retries.
+            APIStatusError: Another non-2xx status.
+            APITimeoutError: Timeouts beyond retries, or the deadline ran out.
+            APIConnectionError: Connection failures beyond retries.
+            ResponseValidationError: The response is malformed or too large.
+        """
+        query = resolve_query(
+            img,
+            platform=platform,
+            language=language or self._language,
+            use_platform=use_platform,
+            filters=filters,
+        )
+        return await self._search(query)
+
+    async def _search(
+        self,
+        query: ResolvedQuery,
+        *,
+        hooks: RetryHooks | None = None,
+        on_retry: Callable[[HiobuyError], None] | None = None,
+    ) -> ImageSearchResult:
+        headers = {**self._headers, "Language": query.language}
+        payload = query.payload()
+
+        async def attempt(number: int) -> ImageSearchResult:
+            raw = await self._transport.post_json(IMAGE_SEARCH_PATH, payload, headers=headers)
+            _log_response(raw, number)
+            return _image_search_result(raw)
+
+        if self._deadline is None:
+            return await retry_call(
+                attempt, policy=self._retry_policy, hooks=hooks, on_retry=on_retry
+            )
+        deadline_at = anyio.current_time() + self._deadline
+        with anyio.move_on_after(self._deadline):
+            return await retry_call(
+                attempt,
+                policy=self._retry_policy,
+                deadline=deadline_at,
+                hooks=hooks,
+                on_retry=on_retry,
+            )
+        raise APITimeoutError(
+            f"image search did not finish within the {self._deadline:g}s deadline"
+        )
+
+    async def search_many(
+        self,
+        images: Iterable[str | ImageQuery] | AsyncIterable[str | ImageQuery],
+        *,
+        platform: Marketplace | str | None = None,
+        language: str | None = None,
+        use_platform: bool = False,
+        filters: Iterable[str] | None = None,
+        concurrency: int = 8,
+        rate_limit: float | None = None,
+        on_error: Literal["collect", "raise"] = "collect",
+        progress: Callable[[Progress], object] | None = None,
+        retry_budget: float = 0.2,
+    ) -> list[Outcome]:
+        """Search many images with bounded concurrency; results in input order.
+
+        See `search_stream` for the arguments; this collects its outcomes and
+        sorts them by `index`.
+
+        Returns:
+            One `Ok` or `Failed` per input, in input order (duplicates share
+            one request and get equal results).
+
+        Raises:
+            InputError: Invalid batch arguments.
+            AuthenticationError: The uuid was refused (the batch stops).
+            HiobuyError: With `on_error="raise"`, the first failure.
+        """
+        from ._batch import search_many
+
+        return await search_many(
+            self,
+            images,
+            platform=platform,
+            language=language if language is not None else self._language,
+            use_platform=use_platform,
+            filters=filters,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            on_error=on_error,
+            progress=progress,
+            retry_budget=retry_budget,
+        )
+
+    def search_stream(
+        self,
+        images: Iterable[str | ImageQuery] | AsyncIterable[str | ImageQuery],
+        *,
+        platform: Marketplace | str | None = None,
+        language: str | None = None,
+        use_platform: bool = False,
+        filters: Iterable[str] | None = None,
+        concurrency: int = 8,
+        rate_limit: float | None = None,
+        on_error: Literal["collect", "raise"] = "collect",
+        progress: Callable[[Progress], object] | None = None,
+        retry_budget: float = 0.2,
+    ) -> AbstractAsyncContextManager[SearchStream]:
+        """Search many images; yield outcomes as they complete.
+
+        Input is read lazily (a list, any iterable, or an async iterable of
+        URLs or `ImageQuery` objects), so an endless async generator runs in
+        bounded memory. A fixed set of `concurrency` workers pulls from it.
+
+        Args:
+            images: The image URLs or `ImageQuery` objects.
+            platform: The marketplace for inputs that do not set their own.
+            language: The locale for inputs that do not set their own.
+            use_platform: 1688-native fields, for inputs that do not set it.
+            filters: 1688 filters, for inputs that do not set their own.
+            concurrency: Requests in flight at once; at most `max_connections`.
+            rate_limit: Requests started per second across the batch (smooth,
+                not bursty), or `None`.
+            on_error: `"collect"`: each `HiobuyError` becomes a `Failed` and
+                the rest go on; `"raise"`: the first failure stops the batch
+                and is raised.
+            progress: Called with a `Progress` snapshot after each input.
+            retry_budget: Retries allowed across the batch, as a fraction of
+                first attempts (0.2: at most ~1.2x load on a failing API).
+
+        Returns:
+            An async context manager whose value is an async iterator of `Ok`
+            and `Failed` outcomes, each with its input `index`.
+
+        Example:
+            ```python
+            async with client.search_stream(urls, platform="1688") as stream:
+                async for outcome in stream:
+                    print(outcome.index, outcome)
+            ```
+        """
+        from ._batch import search_stream
+
+        return search_stream(
+            self,
+            images,
+            platform=platform,
+            language=language if language is not None else self._language,
+            use_platform=use_platform,
+            filters=filters,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            on_error=on_error,
+            progress=progress,
+            retry_budget=retry_budget,
+        )
+
+
+def _log_response(raw: RawResponse, attempt: int) -> None:
+    logger.debug(
+        "POST %s -> %d attempt=%d elapsed=%.3fs request_id=%s",
+        IMAGE_SEARCH_PATH,
+        raw.status_code,
+        attempt,
+        raw.elapsed,
+        raw.request_id,
+    )
+
+
+def _image_search_result(raw: RawResponse) -> ImageSearchResult:
+    if not 200 <= raw.status_code < 300:
+        raise error_for_status(
+            raw.status_code,
+            body=raw.body,
+            request_id=raw.request_id,
+            retry_after=parse_retry_after(raw.retry_after),
+        )
+    return parse_image_search(raw.body, request_id=raw.request_id)

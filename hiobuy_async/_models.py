@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: MIT
+"""The response models: plain, frozen attrs classes with no behaviour."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+__all__ = ["ImageSearchResult", "Product"]
+
+
+@attrs.frozen(slots=True)
+class Product:
+    """One similar product found by an image search.
+
+    Field names are the API's own. Every field but `num_iid` may be missing
+    in a real response and is then `None` (or empty, for `tags`).
+
+    Attributes:
+        num_iid: The marketplace's product id (1688's `offerId` when the
+            search used `use_platform=True`).
+        title: The title in the requested `Language`.
+        title_cn: The original Chinese title.
+        detail_url: The product's page on the marketplace.
+        pic_url: The product's main image.
+        price: The unit price, exact (`Decimal("21.80")`), never a float.
+        sales: Units sold, cumulative.
+        seller_nick: The shop name; image search may put a trace token here.
+        tags: Product tags.
+        quantity: Stock available.
+        tag_percent: Match confidence as the API sends it, e.g. `"19%"`.
+        trace_info: The platform's trace token for follow-up requests.
+        top_category_id: Top-level category id.
+        category_id: Leaf category id.
+        extra: Fields of the item that this model does not know, unchanged
+            (for example 1688-native fields), so nothing the API sends is lost.
+    """
+
+    num_iid: int
+    title: str | None = None
+    title_cn: str | None = None
+    detail_url: str | None = None
+    pic_url: str | None = None
+    price: Decimal | None = None
+    sales: int | None = None
+    seller_nick: str | None = None
+    tags: tuple[str, ...] = ()
+    quantity: int | None = None
+    tag_percent: str | None = None
+    trace_info: str | None = None
+    top_category_id: int | None = None
+    category_id: int | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+
+@attrs.frozen(slots=True)
+class ImageSearchResult:
+    """The answer to one image search.
+
+    Attributes:
+        items: The products found, in the API's order; may be empty.
+        total_results: The API's `total_results` (it looks like a cap, such as
+            1000, rather than a true count).
+        api_type: The API's `api_type`. It says `"taobao"` even for 1688
+            searches: do not derive the marketplace from it.
+        request_id: The response's `x-request-id` header, when present.
+        raw: The envelope's `data` mapping as received, for fields the models
+            do not know.
+    """
+
+    items: tuple[Product, ...]
+    total_results: int | None = None
+    api_type: str | None = None
+    request_id: str | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)

@@ -1,0 +1,126 @@
+# SPDX-License-Identifier: MIT
+"""One image search, described: what the caller asked for, and what gets sent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from ._exceptions import InputError
+from .marketplaces import (
+    DEFAULT_LOCALE,
+    Marketplace,
+    validate_filters,
+    validate_image_url,
+    validate_locale,
+    validate_marketplace,
+    validate_use_platform,
+)
+
+__all__ = ["IMAGE_SEARCH_PATH", "ImageQuery", "ResolvedQuery", "resolve_query"]
+
+IMAGE_SEARCH_PATH = "/api/client/third-purchase/image/query"
+
+
+def _filters_tuple(value: Iterable[str] | None) -> tuple[str, ...] | None:
+    if value is None or isinstance(value, str | bytes):
+        return value  # type: ignore[return-value]  # rejected later with a clear error
+    return tuple(value)
+
+
+@attrs.frozen
+class ImageQuery:
+    """One image to search in a batch, with options that override the batch's.
+
+    Fields left as `None` take the value given to `search_many()` /
+    `search_stream()`.
+
+    Attributes:
+        img: The image URL.
+        platform: The marketplace, or `None` for the batch's.
+        language: The locale, or `None` for the batch's.
+        use_platform: 1688-native fields, or `None` for the batch's.
+        filters: 1688 filters, or `None` for the batch's.
+    """
+
+    img: str
+    platform: Marketplace | str | None = None
+    language: str | None = None
+    use_platform: bool | None = None
+    filters: tuple[str, ...] | None = attrs.field(default=None, converter=_filters_tuple)
+
+
+@attrs.frozen
+class ResolvedQuery:
+    """A validated query, ready to send; equal queries send the same request.
+
+    Attributes:
+        img: The image URL.
+        marketplace: The marketplace.
+        language: The locale sent in the `Language` header.
+        use_platform: Whether 1688-native fields are requested.
+        filters: 1688 filters.
+    """
+
+    img: str
+    marketplace: Marketplace
+    language: str
+    use_platform: bool = False
+    filters: tuple[str, ...] = ()
+
+    def payload(self) -> dict[str, Any]:
+        """Build the JSON body of the request.
+
+        Returns:
+            The body: `img`, `platform`, and for 1688 `use_platform` ("0"/"1")
+            and `filter` when filters were given.
+        """
+        body: dict[str, Any] = {"img": self.img, "platform": self.marketplace.value}
+        if self.marketplace is Marketplace.ALIBABA_1688:
+            body["use_platform"] = "1" if self.use_platform else "0"
+            if self.filters:
+                body["filter"] = list(self.filters)
+        return body
+
+
+def resolve_query(
+    img: str,
+    *,
+    platform: Marketplace | str | None,
+    language: str | None,
+    use_platform: bool | None,
+    filters: Iterable[str] | None,
+    stacklevel: int = 3,
+) -> ResolvedQuery:
+    """Validate a search's arguments, before any I/O.
+
+    Args:
+        img: The image URL.
+        platform: The marketplace.
+        language: The locale, or `None` for the API default (`zh_CN`).
+        use_platform: 1688-native fields (`None` means off).
+        filters: 1688 filters.
+        stacklevel: For the warning about unknown filters.
+
+    Returns:
+        The validated query.
+
+    Raises:
+        InputError: Any argument is invalid.
+    """
+    if platform is None:
+        raise InputError("platform is required: 'taobao' or '1688'")
+    marketplace = validate_marketplace(platform)
+    locale = validate_locale(marketplace, language) or DEFAULT_LOCALE
+    return ResolvedQuery(
+        img=validate_image_url(img),
+        marketplace=marketplace,
+        language=locale,
+        use_platform=validate_use_platform(
+            marketplace, False if use_platform is None else use_platform
+        ),
+        filters=validate_filters(marketplace, filters, stacklevel=stacklevel + 1),
+    )
+

@@ -1,0 +1,292 @@
+# SPDX-License-Identifier: MIT
+"""All HTTP plumbing: building requests, sending them, reading bodies.
+
+This is the only module that talks to httpx (the testing kit aside), so the
+transport can change without touching the rest of the SDK. It turns every
+httpx failure into an SDK error, never follows redirects, and reads bodies in
+bounded memory: the size cap applies to the *decoded* body, and compressed
+bodies are inflated chunk by chunk with a bound on the output of each step,
+so a gzip bomb is refused without being inflated.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import anyio
+import attrs
+import httpx
+
+from ._exceptions import (
+    APIConnectionError,
+    APITimeoutError,
+    HiobuyError,
+    ResponseValidationError,
+)
+
+__all__ = ["ERROR_BODY_LIMIT", "HttpTransport", "RawResponse", "make_timeout"]
+
+ERROR_BODY_LIMIT = 64 * 1024
+"""How much of a non-2xx body is read, for the error's excerpt."""
+
+_ACCEPT_ENCODING = "gzip, deflate"
+
+
+def make_timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
+    """Normalise the `timeout` argument.
+
+    Args:
+        timeout: Seconds for every phase (connect capped at 10 s), or an
+            `httpx.Timeout`.
+
+    Returns:
+        An `httpx.Timeout` with no unbounded phase.
+
+    Raises:
+        InputError: The value is not a positive number or a `Timeout`.
+    """
+    from ._exceptions import InputError
+
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise InputError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return httpx.Timeout(float(timeout), connect=min(float(timeout), 10.0))
+
+
+@attrs.frozen
+class RawResponse:
+    """What the transport hands back: status, the few headers used, and the body."""
+
+    status_code: int
+    body: bytes
+    request_id: str | None
+    retry_after: str | None
+    elapsed: float
+
+
+class _BoundedDecoder:
+    """Inflate gzip/deflate chunk by chunk, never producing more than the cap."""
+
+    def __init__(self, encoding: str) -> None:
+        self._raw_deflate_fallback = encoding == "deflate"
+        self._decompressor = zlib.decompressobj(
+            zlib.MAX_WBITS | 16 if encoding == "gzip" else zlib.MAX_WBITS
+        )
+        self._started = False
+
+    def feed(self, chunk: bytes, room: int) -> bytes:
+        # max_length bounds the output of this one call: at most `room` bytes
+        # are ever inflated beyond what the caller already accepted.
+        try:
+            out = self._decompressor.decompress(chunk, room)
+        except zlib.error:
+            if self._raw_deflate_fallback and not self._started:
+                # "deflate" is sometimes sent without the zlib wrapper.
+                self._raw_deflate_fallback = False
+                self._decompressor = zlib.decompressobj(-zlib.MAX_WBITS)
+                return self.feed(chunk, room)
+            raise
+        self._started = True
+        return out
+
+
+class HttpTransport:
+    """Send JSON requests over one pooled `httpx.AsyncClient`.
+
+    Args:
+        base_url: The API's base URL, without a trailing slash.
+        timeout: The per-attempt timeout.
+        max_connections: The pool size (connections kept alive too).
+        max_response_bytes: The cap on a decoded 2xx body.
+        http_client: A caller-supplied client, used as is and never closed.
+        user_agent: The `User-Agent` header.
+        secret: A value to redact from every error message (the uuid).
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        timeout: httpx.Timeout,
+        max_connections: int,
+        max_response_bytes: int,
+        http_client: httpx.AsyncClient | None,
+        user_agent: str,
+        secret: str,
+    ) -> None:
+        self._base_url = base_url
+        self._timeout = timeout
+        self._max_connections = max_connections
+        self._max_response_bytes = max_response_bytes
+        self._user_agent = user_agent
+        self._secret = secret
+        self._client = http_client
+        self._owns_client = http_client is None
+        self._closed = False
+        # Requests wait here, in anyio, rather than inside httpcore's pool: no
+        # PoolTimeout storms, and cancelling a waiting request cannot corrupt
+        # the pool (encode/httpcore#1093).
+        self._slots: anyio.CapacityLimiter | None = None
+
+    @property
+    def owns_open_client(self) -> bool:
+        """True while this transport has created a client it has not closed yet."""
+        return self._owns_client and self._client is not None and not self._closed
+
+    @property
+    def closed(self) -> bool:
+        """True once `aclose` has run."""
+        return self._closed
+
+    def _get_client(self) -> httpx.AsyncClient:
+        if self._closed:
+            raise RuntimeError("this AsyncHiobuy client is closed")
+        if self._client is None:
+            limits = httpx.Limits(
+                max_connections=self._max_connections,
+                max_keepalive_connections=self._max_connections,
+            )
+            self._client = httpx.AsyncClient(
+                timeout=self._timeout, limits=limits, follow_redirects=False
+            )
+        return self._client
+
+    def open(self) -> None:
+        """Create the pooled client now rather than on the first request."""
+        self._get_client()
+
+    async def aclose(self) -> None:
+        """Close the pooled client if this transport created it; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_client and self._client is not None:
+            await self._client.aclose()
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._secret, "***") if self._secret else text
+
+    async def post_json(
+        self, path: str, payload: Mapping[str, Any], *, headers: Mapping[str, str]
+    ) -> RawResponse:
+        """POST `payload` as JSON and read the response in bounded memory.
+
+        Args:
+            path: The endpoint path, starting with `/`.
+            payload: The JSON body.
+            headers: Extra request headers (credentials, `Language`).
+
+        Returns:
+            The response; its body is complete for 2xx, possibly truncated otherwise.
+
+        Raises:
+            APIConnectionError: The connection failed or was cut.
+            APITimeoutError: A timeout ran out.
+            ResponseValidationError: A 2xx body is too large or badly encoded.
+        """
+        client = self._get_client()
+        content = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        request = client.build_request(
+            "POST",
+            self._base_url + path,
+            content=content,
+            headers={
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "Accept-Encoding": _ACCEPT_ENCODING,
+                "User-Agent": self._user_agent,
+                **headers,
+            },
+            timeout=self._timeout,
+        )
+        if self._slots is None:
+            self._slots = anyio.CapacityLimiter(self._max_connections)
+        started = time.perf_counter()
+        try:
+            async with self._slots:
+                response = await client.send(request, stream=True, follow_redirects=False)
+                try:
+                    request_id = response.headers.get("x-request-id")
+                    ok = 200 <= response.status_code < 300
+                    body = await self._read_body(response, strict=ok, request_id=request_id)
+                finally:
+                    await response.aclose()
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(self._describe("request timed out", exc)) from None
+        except httpx.TransportError as exc:
+            raise APIConnectionError(self._describe("connection failed", exc)) from None
+        except httpx.HTTPError as exc:
+            raise APIConnectionError(self._describe("HTTP error", exc)) from None
+        return RawResponse(
+            status_code=response.status_code,
+            body=body,
+            request_id=request_id,
+            retry_after=response.headers.get("retry-after"),
+            elapsed=time.perf_counter() - started,
+        )
+
+    def _describe(self, what: str, exc: BaseException) -> str:
+        detail = str(exc) or "no detail"
+        return self._redact(f"{what} ({type(exc).__name__}: {detail})"[:300])
+
+    async def _read_body(
+        self, response: httpx.Response, *, strict: bool, request_id: str | None
+    ) -> bytes:
+        limit = self._max_response_bytes if strict else ERROR_BODY_LIMIT
+
+        def too_large() -> HiobuyError:
+            return ResponseValidationError(
+                f"response body exceeds the {limit} byte limit (max_response_bytes)",
+                request_id=request_id,
+            )
+
+        if response.is_stream_consumed:
+            # In-memory responses (httpx.MockTransport) arrive already read and decoded.
+            body = response.content
+            if len(body) > limit:
+                if not strict:
+                    return body[:limit]
+                raise too_large()
+            return body
+
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        decoder: _BoundedDecoder | None = None
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            decoder = _BoundedDecoder("deflate" if encoding == "deflate" else "gzip")
+        elif encoding not in ("", "identity"):
+            if not strict:
+                return b""
+            raise ResponseValidationError(
+                f"response uses an unsupported content-encoding {encoding[:40]!r}",
+                request_id=request_id,
+            )
+        declared = response.headers.get("content-length", "")
+        if strict and decoder is None and declared.isdigit() and int(declared) > limit:
+            raise too_large()
+
+        parts: list[bytes] = []
+        size = 0
+        raw_chunks: AsyncIterator[bytes] = response.aiter_raw()
+        async for chunk in raw_chunks:
+            if decoder is not None:
+                try:
+                    chunk = decoder.feed(chunk, limit - size + 1)
+                except zlib.error:
+                    if not strict:
+                        break
+                    raise ResponseValidationError(
+                        "response body is not valid compressed data", request_id=request_id
+                    ) from None
+            size += len(chunk)
+            if size > limit:
+                if not strict:
+                    parts.append(chunk[: len(chunk) - (size - limit)])
+                    break
+                raise too_large()
+            parts.append(chunk)
+        return b"".join(parts)

@@ -1,0 +1,270 @@
+# SPDX-License-Identifier: MIT
+"""Marketplaces, their locales, and validation of search arguments.
+
+Everything here is pure: no I/O, no httpx. Every check runs before the SDK
+sends a request, so bad input fails fast with an `InputError` and costs no
+API call.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import warnings
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from ._exceptions import InputError
+
+__all__ = [
+    "DEFAULT_LOCALE",
+    "FILTERS_1688",
+    "LOCALES",
+    "MAX_IMAGE_URL_LENGTH",
+    "Marketplace",
+    "UnknownFilterWarning",
+    "is_loopback_host",
+    "validate_filters",
+    "validate_image_url",
+    "validate_locale",
+    "validate_marketplace",
+    "validate_use_platform",
+]
+
+MAX_IMAGE_URL_LENGTH = 4096
+"""Longest image URL accepted; longer ones are rejected before any request."""
+
+
+class Marketplace(str, enum.Enum):
+    """A marketplace HioBuy searches; the value is the API's `platform` code."""
+
+    TAOBAO = "taobao"
+    """Taobao (taobao.com)."""
+    ALIBABA_1688 = "1688"
+    """1688 (1688.com), Alibaba's wholesale marketplace."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+LOCALES: dict[Marketplace, tuple[str, ...]] = {
+    Marketplace.TAOBAO: ("zh_CN", "en_US", "vi_VN"),
+    Marketplace.ALIBABA_1688: (
+        "zh_CN",
+        "en_US",
+        "ko_KR",
+        "ja",
+        "ru_RU",
+        "vi_VN",
+        "es_ES",
+        "ar",
+    ),
+}
+"""The `Language` values each marketplace accepts (the API's own table)."""
+
+DEFAULT_LOCALE = "zh_CN"
+"""The locale the API uses when no `Language` header is sent."""
+
+FILTERS_1688: frozenset[str] = frozenset(
+    {
+        "certifiedFactory",
+        "shipInToday",
+        "shipIn24Hours",
+        "shipIn48Hours",
+        "noReason7DReturn",
+        "isOnePsale",
+        "isOnePsaleFreePost",
+        "new7",
+        "new30",
+        "1688Selection",
+        "isQqyx",
+        "jxhy",
+        "isSelect",
+        "totalEpScoreLv1",
+        "totalEpScoreLv2",
+        "totalEpScoreLv3",
+        "totalEpScoreLv4",
+        "getRate24HLv1",
+        "getRate24HLv2",
+        "getRate24HLv3",
+        "getRate48HLv1",
+        "getRate48HLv2",
+        "getRate48HLv3",
+        "qrr0",
+        "qrr1",
+        "qrr5",
+        "qrr10",
+    }
+)
+"""Filter values documented by 1688's cross-border search (HioBuy forwards them)."""
+
+
+class UnknownFilterWarning(UserWarning):
+    """A 1688 filter value that is not in the documented list.
+
+    HioBuy's own filter list is not public, so unknown values are sent anyway
+    and only warned about.
+    """
+
+
+def validate_marketplace(platform: Marketplace | str) -> Marketplace:
+    """Return the `Marketplace` for a platform given as an enum or its code.
+
+    Args:
+        platform: `Marketplace.TAOBAO`, `Marketplace.ALIBABA_1688`, `"taobao"`
+            or `"1688"`.
+
+    Returns:
+        The matching `Marketplace`.
+
+    Raises:
+        InputError: The platform is not one HioBuy supports.
+    """
+    if isinstance(platform, Marketplace):
+        return platform
+    if isinstance(platform, str):
+        try:
+            return Marketplace(platform.strip().lower())
+        except ValueError:
+            pass
+    supported = ", ".join(repr(m.value) for m in Marketplace)
+    raise InputError(f"unknown platform {platform!r}; expected one of {supported}")
+
+
+def validate_locale(marketplace: Marketplace, language: str | None) -> str | None:
+    """Check that `language` is a locale the marketplace accepts.
+
+    Args:
+        marketplace: The marketplace searched.
+        language: A locale code such as `"en_US"`, or `None` for the API's
+            default (`zh_CN`).
+
+    Returns:
+        The locale, unchanged, or `None`.
+
+    Raises:
+        InputError: The locale is not in the marketplace's table.
+    """
+    if language is None:
+        return None
+    allowed = LOCALES[marketplace]
+    if language not in allowed:
+        raise InputError(
+            f"language {language!r} is not supported on {marketplace.value}; "
+            f"expected one of {', '.join(allowed)}"
+        )
+    return language
+
+
+def validate_filters(
+    marketplace: Marketplace, filters: Iterable[str] | None, *, stacklevel: int = 2
+) -> tuple[str, ...]:
+    """Check search filters; they exist on 1688 only.
+
+    Args:
+        marketplace: The marketplace searched.
+        filters: Filter values, or `None`.
+        stacklevel: Passed to `warnings.warn` for unknown values.
+
+    Returns:
+        The filters as a tuple (empty when none were given).
+
+    Raises:
+        InputError: Filters were given for Taobao, a value is not a non-empty
+            string, or a bare string was passed instead of a list.
+    """
+    if filters is None:
+        return ()
+    if isinstance(filters, str | bytes):
+        raise InputError("filters must be a list of strings, not a single string")
+    values = tuple(filters)
+    if not values:
+        return ()
+    if marketplace is not Marketplace.ALIBABA_1688:
+        raise InputError("filters are supported on 1688 only")
+    for value in values:
+        if not isinstance(value, str) or not value or not value.isprintable():
+            raise InputError(f"invalid filter value {value!r}")
+    unknown = sorted(set(values) - FILTERS_1688)
+    if unknown:
+        warnings.warn(
+            f"unknown 1688 filter value(s) {', '.join(unknown)}; sent anyway",
+            UnknownFilterWarning,
+            stacklevel=stacklevel,
+        )
+    return values
+
+
+def validate_use_platform(marketplace: Marketplace, use_platform: bool) -> bool:
+    """Check the `use_platform` option, which exists on 1688 only.
+
+    Args:
+        marketplace: The marketplace searched.
+        use_platform: Whether 1688-native response fields are requested.
+
+    Returns:
+        `use_platform`, unchanged.
+
+    Raises:
+        InputError: `use_platform` is not a bool, or is true for Taobao.
+    """
+    if not isinstance(use_platform, bool):
+        raise InputError(f"use_platform must be a bool, not {type(use_platform).__name__}")
+    if use_platform and marketplace is not Marketplace.ALIBABA_1688:
+        raise InputError("use_platform is supported on 1688 only")
+    return use_platform
+
+
+def validate_image_url(img: str) -> str:
+    """Check that `img` is an absolute, public-looking http(s) URL.
+
+    Args:
+        img: The image URL the API will fetch.
+
+    Returns:
+        The URL, unchanged.
+
+    Raises:
+        InputError: Not a string, empty, longer than `MAX_IMAGE_URL_LENGTH`,
+            holding whitespace or control characters, or not an absolute
+            `http`/`https` URL with a host.
+    """
+    if not isinstance(img, str):
+        raise InputError(f"img must be a URL string, not {type(img).__name__}")
+    if not img:
+        raise InputError("img must not be empty")
+    if len(img) > MAX_IMAGE_URL_LENGTH:
+        raise InputError(
+            f"img is {len(img)} characters long; at most {MAX_IMAGE_URL_LENGTH} are accepted"
+        )
+    if any(ch.isspace() or not ch.isprintable() for ch in img):
+        raise InputError("img must not contain whitespace or control characters")
+    try:
+        parts = urlsplit(img)
+        host = parts.hostname
+    except ValueError as exc:
+        raise InputError(f"img is not a valid URL: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise InputError(f"img must be an absolute http(s) URL, got {_excerpt(img)!r}")
+    return img
+
+
+def is_loopback_host(host: str) -> bool:
+    """Tell whether `host` names this machine (`localhost`, 127.0.0.0/8, ::1).
+
+    Args:
+        host: A host name or IP address, without port or brackets.
+
+    Returns:
+        True for loopback hosts.
+    """
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _excerpt(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
