@@ -1,0 +1,32 @@
+"""Developer tasks: `nox -s tests lint typing docs bench`."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typing"]
+nox.options.default_venv_backend = "venv"
+
+TEST_DEPS = ["pytest>=8", "trio>=0.26", "rich>=13", "fastapi>=0.110", "starlette>=0.37"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite on asyncio and trio."""
+    session.install("-e", ".", *TEST_DEPS)
+    session.run("pytest", *session.posargs, env={"CI": session.env.get("CI", "")})
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check formatting and lint with ruff."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "format", "--check", ".")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def typing(session: nox.Session) -> None:
+    """Type-check the package and the tests with mypy --strict."""
+    session.install("-e", ".", "mypy>=1.10", *TEST_DEPS)
+    session.run("mypy")
