@@ -205,7 +205,7 @@ class _Batch:
         rate_limit: float | None,
         on_error: Literal["collect", "raise"],
         progress: Callable[[Progress], object] | None,
-        retry_budget: float,
+        retry_budget: RetryBudget,
         dedupe_window: int | None,
     ) -> None:
         self.client = client
@@ -214,7 +214,7 @@ class _Batch:
         self.defaults = defaults
         self.limiter = RateLimiter(rate_limit) if rate_limit is not None else None
         self.gate = PauseGate()
-        self.budget = RetryBudget(retry_budget)
+        self.budget = retry_budget
         self.on_error = on_error
         self.progress = progress
         self.dedupe_window = dedupe_window
@@ -272,9 +272,7 @@ class _Batch:
     async def search(self, resolved: ResolvedQuery) -> ImageSearchResult | HiobuyError:
         self.budget.deposit()
         try:
-            return await self.client._search(  # noqa: SLF001 - the batch is the client's helper
-                resolved, hooks=self, on_retry=self.count_retry
-            )
+            return await self.client._search(resolved, hooks=self, on_retry=self.count_retry)
         except AuthenticationError:
             raise
         except HiobuyError as error:
@@ -309,7 +307,7 @@ class _Batch:
         try:
             while (pulled := await self.source.next()) is not None:
                 await self.run_one(*pulled)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - re-raised by search_stream
             # Stop the batch and let the caller see this one error, not a group.
             if self.fatal is None:
                 self.fatal = error
@@ -415,6 +413,7 @@ async def search_stream(
     )
     if isinstance(filters, str | bytes):
         raise InputError("filters must be a list of strings, not a single string")
+    budget = RetryBudget(retry_budget)
     source = _Source(images)
     send, receive = anyio.create_memory_object_stream[Outcome](max_buffer_size=concurrency)
     batch = _Batch(
@@ -430,7 +429,7 @@ async def search_stream(
         rate_limit=rate_limit,
         on_error=on_error,
         progress=progress,
-        retry_budget=retry_budget,
+        retry_budget=budget,
         dedupe_window=dedupe_window,
     )
 
@@ -445,7 +444,7 @@ async def search_stream(
             group.start_soon(run_workers, group.cancel_scope)
             try:
                 yield SearchStream(receive, batch)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - re-raised below
                 # Re-raised below, once the workers are gone, so that the
                 # caller's own error is not wrapped in an exception group.
                 body_error = error

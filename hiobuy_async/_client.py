@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from ._exceptions import APITimeoutError, HiobuyError, InputError, error_for_status
+from . import _batch
 from ._convert import parse_image_search
+from ._exceptions import APITimeoutError, HiobuyError, InputError, error_for_status
 from ._models import ImageSearchResult
 from ._query import IMAGE_SEARCH_PATH, ImageQuery, ResolvedQuery, resolve_query
 from ._retry import RetryHooks, RetryPolicy, parse_retry_after, retry_call
@@ -316,9 +317,7 @@ class AsyncHiobuy:
             AuthenticationError: The uuid was refused (the batch stops).
             HiobuyError: With `on_error="raise"`, the first failure.
         """
-        from ._batch import search_many
-
-        return await search_many(
+        return await _batch.search_many(
             self,
             images,
             platform=platform,
@@ -379,9 +378,7 @@ class AsyncHiobuy:
                     print(outcome.index, outcome)
             ```
         """
-        from ._batch import search_stream
-
-        return search_stream(
+        return _batch.search_stream(
             self,
             images,
             platform=platform,

@@ -123,4 +123,3 @@ def resolve_query(
         ),
         filters=validate_filters(marketplace, filters, stacklevel=stacklevel + 1),
     )
-

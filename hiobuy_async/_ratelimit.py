@@ -53,5 +53,9 @@ class PauseGate:
         """Return once no pause is in force (at once under `no_backoff`)."""
         if backoff_disabled():
             return
-        while (remaining := self._until - anyio.current_time()) > 0:
+        # Loop: another worker may extend the pause while this one sleeps.
+        while True:
+            remaining = self._until - anyio.current_time()
+            if remaining <= 0:
+                return
             await anyio.sleep(remaining)

@@ -25,6 +25,7 @@ from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
     HiobuyError,
+    InputError,
     ResponseValidationError,
 )
 
@@ -49,8 +50,6 @@ def make_timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
     Raises:
         InputError: The value is not a positive number or a `Timeout`.
     """
-    from ._exceptions import InputError
-
     if isinstance(timeout, httpx.Timeout):
         return timeout
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
@@ -272,10 +271,11 @@ class HttpTransport:
         parts: list[bytes] = []
         size = 0
         raw_chunks: AsyncIterator[bytes] = response.aiter_raw()
-        async for chunk in raw_chunks:
+        async for received in raw_chunks:
+            chunk = received
             if decoder is not None:
                 try:
-                    chunk = decoder.feed(chunk, limit - size + 1)
+                    chunk = decoder.feed(received, limit - size + 1)
                 except zlib.error:
                     if not strict:
                         break
