@@ -16,7 +16,13 @@ import anyio
 
 from . import _batch
 from ._convert import parse_image_search
-from ._exceptions import APITimeoutError, HiobuyError, InputError, error_for_status
+from ._exceptions import (
+    APITimeoutError,
+    HiobuyError,
+    InputError,
+    error_for_status,
+    redact_error,
+)
 from ._models import ImageSearchResult
 from ._query import IMAGE_SEARCH_PATH, ImageQuery, ResolvedQuery, resolve_query
 from ._retry import RetryHooks, RetryPolicy, parse_retry_after, retry_call
@@ -270,7 +276,10 @@ class AsyncHiobuy:
         async def attempt(number: int) -> ImageSearchResult:
             raw = await self._transport.post_json(IMAGE_SEARCH_PATH, payload, headers=headers)
             _log_response(raw, number)
-            return _image_search_result(raw)
+            try:
+                return _image_search_result(raw)
+            except HiobuyError as error:
+                raise redact_error(error, self._headers["X-Uuid"]) from None
 
         if self._deadline is None:
             return await retry_call(

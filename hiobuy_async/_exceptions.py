@@ -30,6 +30,7 @@ __all__ = [
     "ResponseValidationError",
     "ServerError",
     "error_for_status",
+    "redact_error",
     "sanitise_excerpt",
 ]
 
@@ -198,6 +199,27 @@ class APITimeoutError(APIConnectionError):
 
 class ResponseValidationError(HiobuyError):
     """The response body is not JSON, not an envelope, too large, or does not fit the models."""
+
+
+def redact_error(error: HiobuyError, secret: str) -> HiobuyError:
+    """Remove `secret` from an error's texts, in place (a server may echo the uuid).
+
+    Args:
+        error: The error.
+        secret: The text to hide.
+
+    Returns:
+        The same error.
+    """
+    if not secret:
+        return error
+    for name in ("message", "body_excerpt", "msg"):
+        value = getattr(error, name, None)
+        if isinstance(value, str) and secret in value:
+            setattr(error, name, value.replace(secret, "***"))
+    if error.args and isinstance(error.args[0], str):
+        error.args = (error.args[0].replace(secret, "***"), *error.args[1:])
+    return error
 
 
 def error_for_status(
