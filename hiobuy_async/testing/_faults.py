@@ -1,0 +1,196 @@
+# SPDX-License-Identifier: MIT
+"""Scripted failures: what the fake does instead of (or before) answering normally."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+__all__ = ["Fault", "FaultKind", "FaultQueue"]
+
+FaultKind = Literal["status", "rate_limit", "stall", "reset", "malformed", "api_error"]
+
+_BAD_GATEWAY_PAGE = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+
+
+@attrs.frozen
+class Fault:
+    """One scripted failure; build it with a constructor such as `Fault.status(503)`.
+
+    Attributes:
+        kind: What happens: `"status"`, `"rate_limit"`, `"stall"`, `"reset"`,
+            `"malformed"` or `"api_error"`.
+        status_code: The HTTP status, for `status` and `rate_limit`.
+        body: The response body, for `status`.
+        retry_after: The `Retry-After` seconds, for `rate_limit` (`None`: no header).
+        seconds: How long a `stall` waits before the normal answer.
+        ret: The envelope's `ret`, for `api_error`.
+        msg: The envelope's `msg`, for `api_error`.
+    """
+
+    kind: FaultKind
+    status_code: int = 200
+    body: bytes = b""
+    retry_after: float | None = None
+    seconds: float = 0.0
+    ret: object = 0
+    msg: str = ""
+
+    @classmethod
+    def status(cls, code: int, body: bytes | str | None = None) -> Fault:
+        """Answer with HTTP status `code` instead of the normal answer.
+
+        Args:
+            code: The status, e.g. 500, 502, 503, 403.
+            body: The body; by default an nginx-style HTML page for 5xx (as a
+                proxy sends) and a JSON envelope otherwise.
+
+        Returns:
+            The fault.
+
+        Raises:
+            ValueError: `code` is not an HTTP status (100-599).
+        """
+        if not 100 <= code <= 599:
+            raise ValueError(f"not an HTTP status code: {code!r}")
+        if body is None:
+            if code == 502:
+                body = _BAD_GATEWAY_PAGE
+            elif code >= 500:
+                body = _BAD_GATEWAY_PAGE.replace("502 Bad Gateway", f"{code} Server Error")
+            else:
+                body = f'{{"ret":0,"msg":"HTTP {code}"}}'
+        raw = body.encode() if isinstance(body, str) else bytes(body)
+        return cls(kind="status", status_code=code, body=raw)
+
+    @classmethod
+    def rate_limit(cls, retry_after: float | None = 0.05) -> Fault:
+        """Answer HTTP 429 with a `Retry-After` header.
+
+        Args:
+            retry_after: Seconds sent in `Retry-After` (fractions allowed, to
+                keep tests fast), or `None` to send no header.
+
+        Returns:
+            The fault.
+        """
+        return cls(kind="rate_limit", status_code=429, retry_after=retry_after)
+
+    @classmethod
+    def stall(cls, seconds: float) -> Fault:
+        """Wait `seconds` before answering normally (exceed the client's timeout to time out).
+
+        Args:
+            seconds: The wait.
+
+        Returns:
+            The fault.
+        """
+        return cls(kind="stall", seconds=float(seconds))
+
+    @classmethod
+    def reset(cls) -> Fault:
+        """Cut the connection in the middle of the response body.
+
+        Over sockets the server sends the headers and half the body, then
+        closes the connection; in process the transport raises
+        `httpx.ReadError` after half the body.
+
+        Returns:
+            The fault.
+        """
+        return cls(kind="reset")
+
+    @classmethod
+    def malformed(cls) -> Fault:
+        """Answer HTTP 200 with the normal JSON body cut in half (invalid JSON).
+
+        Returns:
+            The fault.
+        """
+        return cls(kind="malformed")
+
+    @classmethod
+    def api_error(cls, ret: object = 0, msg: str = "system busy, please retry later") -> Fault:
+        """Answer HTTP 200 with an envelope whose `ret` is not 1.
+
+        Args:
+            ret: The envelope's `ret`.
+            msg: The envelope's `msg`.
+
+        Returns:
+            The fault.
+        """
+        return cls(kind="api_error", ret=ret, msg=msg)
+
+
+@attrs.define
+class _Rule:
+    substring: str
+    fault: Fault
+    remaining: int | None
+
+
+class FaultQueue:
+    """The faults scripted on a fake: matching rules, then a queue of next ones."""
+
+    def __init__(self) -> None:
+        self._next: list[Fault] = []
+        self._rules: list[_Rule] = []
+
+    def add_next(self, n: int, fault: Fault) -> None:
+        """Queue `fault` for the next `n` requests (after those already queued).
+
+        Args:
+            n: How many requests.
+            fault: The fault.
+
+        Raises:
+            ValueError: `n` is negative.
+        """
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n!r}")
+        self._next.extend([fault] * n)
+
+    def add_rule(self, substring: str, fault: Fault, times: int | None) -> None:
+        """Apply `fault` to requests whose subject contains `substring`.
+
+        Args:
+            substring: Matched against the request's image URL.
+            fault: The fault.
+            times: How many matching requests, or `None` for all of them.
+
+        Raises:
+            ValueError: `times` is negative.
+        """
+        if times is not None and times < 0:
+            raise ValueError(f"times must be >= 0 or None, got {times!r}")
+        self._rules.append(_Rule(substring, fault, times))
+
+    def take(self, subject: str) -> Fault | None:
+        """Pick the fault for one request, consuming it.
+
+        Args:
+            subject: What rules match against (the image URL, or the raw body).
+
+        Returns:
+            The first matching rule's fault, else the next queued fault, else None.
+        """
+        for rule in self._rules:
+            if rule.remaining != 0 and rule.substring in subject:
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                return rule.fault
+        if self._next:
+            return self._next.pop(0)
+        return None
+
+    def clear(self) -> None:
+        """Forget every scripted fault."""
+        self._next.clear()
+        self._rules.clear()
