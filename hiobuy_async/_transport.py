@@ -31,6 +31,9 @@ from ._exceptions import (
 
 __all__ = ["ERROR_BODY_LIMIT", "HttpTransport", "RawResponse", "make_timeout"]
 
+SHARD_SIZE = 16
+"""The most connections one httpx client of the SDK's pool holds."""
+
 ERROR_BODY_LIMIT = 64 * 1024
 """How much of a non-2xx body is read, for the error's excerpt."""
 
@@ -94,8 +97,35 @@ class _BoundedDecoder:
         return out
 
 
+class _Shard:
+    """One `httpx.AsyncClient` of the pool, and how many requests it carries now."""
+
+    __slots__ = ("client", "in_flight")
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.in_flight = 0
+
+
+def _shard_sizes(max_connections: int) -> list[int]:
+    count = -(-max_connections // SHARD_SIZE)
+    size = -(-max_connections // count)
+    return [size] * count
+
+
+def _in_flight(shard: _Shard) -> int:
+    return shard.in_flight
+
+
 class HttpTransport:
-    """Send JSON requests over one pooled `httpx.AsyncClient`.
+    """Send JSON requests over one pool of keep-alive connections.
+
+    The pool the SDK creates is sharded: `max_connections` is split over
+    httpx clients of at most `SHARD_SIZE` connections each, and each request
+    goes to the least busy one. httpcore scans its whole pool for every
+    request, so one pool of hundreds of kept-alive connections costs CPU that
+    grows with its size (encode/httpx#3215); small shards keep every
+    connection alive at a flat cost. A caller-supplied client is used as is.
 
     Args:
         base_url: The API's base URL, without a trailing slash.
@@ -124,7 +154,7 @@ class HttpTransport:
         self._max_response_bytes = max_response_bytes
         self._user_agent = user_agent
         self._secret = secret
-        self._client = http_client
+        self._shards: list[_Shard] = [] if http_client is None else [_Shard(http_client)]
         self._owns_client = http_client is None
         self._closed = False
         # Requests wait here, in anyio, rather than inside httpcore's pool: no
@@ -135,37 +165,47 @@ class HttpTransport:
     @property
     def owns_open_client(self) -> bool:
         """True while this transport has created a client it has not closed yet."""
-        return self._owns_client and self._client is not None and not self._closed
+        return self._owns_client and bool(self._shards) and not self._closed
 
     @property
     def closed(self) -> bool:
         """True once `aclose` has run."""
         return self._closed
 
-    def _get_client(self) -> httpx.AsyncClient:
+    def open(self) -> None:
+        """Create the pool now rather than on the first request.
+
+        Raises:
+            RuntimeError: The transport is closed.
+        """
         if self._closed:
             raise RuntimeError("this AsyncHiobuy client is closed")
-        if self._client is None:
-            limits = httpx.Limits(
-                max_connections=self._max_connections,
-                max_keepalive_connections=self._max_connections,
-            )
-            self._client = httpx.AsyncClient(
-                timeout=self._timeout, limits=limits, follow_redirects=False
-            )
-        return self._client
+        if not self._shards:
+            self._shards = [
+                _Shard(
+                    httpx.AsyncClient(
+                        timeout=self._timeout,
+                        limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+                        follow_redirects=False,
+                    )
+                )
+                for size in _shard_sizes(self._max_connections)
+            ]
 
-    def open(self) -> None:
-        """Create the pooled client now rather than on the first request."""
-        self._get_client()
+    def _pick_shard(self) -> _Shard:
+        shards = self._shards
+        if len(shards) == 1:
+            return shards[0]
+        return min(shards, key=_in_flight)
 
     async def aclose(self) -> None:
-        """Close the pooled client if this transport created it; idempotent."""
+        """Close the pool if this transport created it; idempotent."""
         if self._closed:
             return
         self._closed = True
-        if self._owns_client and self._client is not None:
-            await self._client.aclose()
+        if self._owns_client:
+            for shard in self._shards:
+                await shard.client.aclose()
 
     def _redact(self, text: str) -> str:
         return text.replace(self._secret, "***") if self._secret else text
@@ -188,33 +228,41 @@ class HttpTransport:
             APITimeoutError: A timeout ran out.
             ResponseValidationError: A 2xx body is too large or badly encoded.
         """
-        client = self._get_client()
+        self.open()
         content = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        request = client.build_request(
-            "POST",
-            self._base_url + path,
-            content=content,
-            headers={
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-                "Accept-Encoding": _ACCEPT_ENCODING,
-                "User-Agent": self._user_agent,
-                **headers,
-            },
-            timeout=self._timeout,
-        )
+        request_headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "Accept-Encoding": _ACCEPT_ENCODING,
+            "User-Agent": self._user_agent,
+            **headers,
+        }
         if self._slots is None:
             self._slots = anyio.CapacityLimiter(self._max_connections)
         started = time.perf_counter()
         try:
             async with self._slots:
-                response = await client.send(request, stream=True, follow_redirects=False)
+                # Picked once a slot is held, so no shard is given more
+                # requests than it has connections.
+                shard = self._pick_shard()
+                request = shard.client.build_request(
+                    "POST",
+                    self._base_url + path,
+                    content=content,
+                    headers=request_headers,
+                    timeout=self._timeout,
+                )
+                shard.in_flight += 1
                 try:
-                    request_id = response.headers.get("x-request-id")
-                    ok = 200 <= response.status_code < 300
-                    body = await self._read_body(response, strict=ok, request_id=request_id)
+                    response = await shard.client.send(request, stream=True, follow_redirects=False)
+                    try:
+                        request_id = response.headers.get("x-request-id")
+                        ok = 200 <= response.status_code < 300
+                        body = await self._read_body(response, strict=ok, request_id=request_id)
+                    finally:
+                        await response.aclose()
                 finally:
-                    await response.aclose()
+                    shard.in_flight -= 1
         except httpx.TimeoutException as exc:
             raise APITimeoutError(self._describe("request timed out", exc)) from None
         except httpx.TransportError as exc:
