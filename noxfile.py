@@ -11,10 +11,18 @@ TEST_DEPS = ["pytest>=8", "trio>=0.26", "rich>=13", "fastapi>=0.110", "starlette
 
 
 @nox.session
-def tests(session: nox.Session) -> None:
-    """Run the test suite on asyncio and trio."""
-    session.install("-e", ".", *TEST_DEPS)
-    session.run("pytest", *session.posargs, env={"CI": session.env.get("CI", "")})
+@nox.parametrize("transport", ["httpx", "aiohttp"])
+def tests(session: nox.Session, transport: str) -> None:
+    """Run the test suite on asyncio and trio, on each HTTP transport.
+
+    With `transport="aiohttp"` the `aiohttp` extra is installed, so the SDK's
+    default transport is httpx-aiohttp under asyncio (trio keeps httpx's).
+    """
+    extras = ".[aiohttp]" if transport == "aiohttp" else "."
+    session.install("-e", extras, *TEST_DEPS)
+    if transport == "httpx":
+        session.run("python", "-m", "pip", "uninstall", "--yes", "--quiet", "httpx-aiohttp")
+    session.run("pytest", *session.posargs)
 
 
 @nox.session

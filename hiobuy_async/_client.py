@@ -26,7 +26,14 @@ from ._exceptions import (
 from ._models import ImageSearchResult
 from ._query import IMAGE_SEARCH_PATH, ImageQuery, ResolvedQuery, resolve_query
 from ._retry import RetryHooks, RetryPolicy, parse_retry_after, retry_call
-from ._transport import HttpTransport, RawResponse, make_timeout
+from ._transport import (
+    TRANSPORT_KINDS,
+    HttpTransport,
+    RawResponse,
+    TransportKind,
+    aiohttp_transport_available,
+    make_timeout,
+)
 from ._version import __version__
 from .marketplaces import LOCALES, Marketplace, is_loopback_host
 
@@ -79,6 +86,21 @@ def _check_base_url(base_url: str | None, *, allow_insecure_http: bool) -> str:
     return url.rstrip("/")
 
 
+def _check_transport(transport: str | None) -> TransportKind:
+    value = transport if transport is not None else os.environ.get("HIOBUY_TRANSPORT") or "auto"
+    for kind in TRANSPORT_KINDS:
+        if value == kind:
+            break
+    else:
+        raise InputError(f"transport must be one of {', '.join(TRANSPORT_KINDS)}, got {value!r}")
+    if kind == "aiohttp" and not aiohttp_transport_available():
+        raise InputError(
+            "transport='aiohttp' needs the httpx-aiohttp package: "
+            "pip install 'hiobuy-async[aiohttp]'"
+        )
+    return kind
+
+
 def _check_positive(name: str, value: float | None, *, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
@@ -113,6 +135,13 @@ class AsyncHiobuy:
         max_retry_after: The longest `Retry-After` the SDK sleeps for; a longer
             one raises `RateLimitError` at once.
         allow_insecure_http: Allow an `http://` base URL to a non-loopback host.
+        transport: Which HTTP transport the SDK's own pool uses: `"httpx"`
+            (httpx's, on asyncio and trio), `"aiohttp"` (the faster
+            `httpx-aiohttp` transport, asyncio only; install
+            `hiobuy-async[aiohttp]`), or `"auto"`: aiohttp when installed and
+            running on asyncio, httpx otherwise. Defaults to the
+            `HIOBUY_TRANSPORT` environment variable, then `"auto"`. Ignored
+            when `http_client` is given.
 
     Raises:
         InputError: No uuid, or an invalid argument.
@@ -138,6 +167,7 @@ class AsyncHiobuy:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_retry_after: float = 60.0,
         allow_insecure_http: bool = False,
+        transport: TransportKind | None = None,
     ) -> None:
         secret = _check_uuid(uuid)
         self._base_url = _check_base_url(base_url, allow_insecure_http=allow_insecure_http)
@@ -162,12 +192,14 @@ class AsyncHiobuy:
         self._max_connections = max_connections
         self._retry_policy = RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after)
         self._headers = {"X-Uuid": secret}
+        kind = _check_transport(transport)
         self._transport = HttpTransport(
             base_url=self._base_url,
             timeout=make_timeout(timeout),
             max_connections=max_connections,
             max_response_bytes=max_response_bytes,
             http_client=http_client,
+            kind=kind,
             user_agent=f"hiobuy-async/{__version__}",
             secret=secret,
         )

@@ -11,11 +11,13 @@ so a gzip bomb is refused without being inflated.
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
 import json
 import time
 import zlib
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import attrs
@@ -29,7 +31,15 @@ from ._exceptions import (
     ResponseValidationError,
 )
 
-__all__ = ["ERROR_BODY_LIMIT", "HttpTransport", "RawResponse", "make_timeout"]
+__all__ = [
+    "ERROR_BODY_LIMIT",
+    "TRANSPORT_KINDS",
+    "HttpTransport",
+    "RawResponse",
+    "TransportKind",
+    "aiohttp_transport_available",
+    "make_timeout",
+]
 
 SHARD_SIZE = 16
 """The most connections one httpx client of the SDK's pool holds."""
@@ -38,6 +48,26 @@ ERROR_BODY_LIMIT = 64 * 1024
 """How much of a non-2xx body is read, for the error's excerpt."""
 
 _ACCEPT_ENCODING = "gzip, deflate"
+
+TransportKind = Literal["auto", "httpx", "aiohttp"]
+TRANSPORT_KINDS: tuple[TransportKind, ...] = ("auto", "httpx", "aiohttp")
+
+
+def aiohttp_transport_available() -> bool:
+    """Tell whether the optional `httpx-aiohttp` transport is installed.
+
+    Returns:
+        True when `httpx_aiohttp` can be imported.
+    """
+    return importlib.util.find_spec("httpx_aiohttp") is not None
+
+
+def _running_on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def make_timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
@@ -113,6 +143,18 @@ def _shard_sizes(max_connections: int) -> list[int]:
     return [size] * count
 
 
+def _from_aiohttp(exc: BaseException) -> bool:
+    return type(exc).__module__.partition(".")[0] == "aiohttp"
+
+
+def _is_mislabelled_aiohttp_error(exc: httpx.TimeoutException) -> bool:
+    # httpx-aiohttp maps every aiohttp.ClientConnectionError (a reset, a
+    # refused connection) to httpx.ConnectTimeout; only real timeouts are
+    # TimeoutError subclasses.
+    cause = exc.__cause__
+    return cause is not None and _from_aiohttp(cause) and not isinstance(cause, TimeoutError)
+
+
 def _in_flight(shard: _Shard) -> int:
     return shard.in_flight
 
@@ -133,6 +175,9 @@ class HttpTransport:
         max_connections: The pool size (connections kept alive too).
         max_response_bytes: The cap on a decoded 2xx body.
         http_client: A caller-supplied client, used as is and never closed.
+        kind: `"httpx"` (httpx's own transport, sharded), `"aiohttp"` (the
+            `httpx-aiohttp` transport; asyncio only) or `"auto"` (aiohttp
+            when installed and running on asyncio, else httpx).
         user_agent: The `User-Agent` header.
         secret: A value to redact from every error message (the uuid).
     """
@@ -145,6 +190,7 @@ class HttpTransport:
         max_connections: int,
         max_response_bytes: int,
         http_client: httpx.AsyncClient | None,
+        kind: TransportKind = "auto",
         user_agent: str,
         secret: str,
     ) -> None:
@@ -156,6 +202,8 @@ class HttpTransport:
         self._secret = secret
         self._shards: list[_Shard] = [] if http_client is None else [_Shard(http_client)]
         self._owns_client = http_client is None
+        self._kind = kind
+        self.kind_in_use: str | None = None if http_client is None else "custom"
         self._closed = False
         # Requests wait here, in anyio, rather than inside httpcore's pool: no
         # PoolTimeout storms, and cancelling a waiting request cannot corrupt
@@ -181,16 +229,41 @@ class HttpTransport:
         if self._closed:
             raise RuntimeError("this AsyncHiobuy client is closed")
         if not self._shards:
-            self._shards = [
-                _Shard(
-                    httpx.AsyncClient(
-                        timeout=self._timeout,
-                        limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-                        follow_redirects=False,
-                    )
+            self._shards = self._make_shards()
+
+    def _make_shards(self) -> list[_Shard]:
+        kind = self._kind
+        on_asyncio = _running_on_asyncio()
+        if kind == "auto":
+            kind = "aiohttp" if on_asyncio and aiohttp_transport_available() else "httpx"
+        if kind == "aiohttp":
+            if not on_asyncio:
+                raise RuntimeError("transport='aiohttp' works under asyncio only")
+            from httpx_aiohttp import AiohttpTransport  # noqa: PLC0415 - optional extra
+
+            # aiohttp's pool does not rescan itself per request: one pool suffices.
+            limits = httpx.Limits(
+                max_connections=self._max_connections,
+                max_keepalive_connections=self._max_connections,
+            )
+            client = httpx.AsyncClient(
+                transport=AiohttpTransport(limits=limits),
+                timeout=self._timeout,
+                follow_redirects=False,
+            )
+            self.kind_in_use = "aiohttp"
+            return [_Shard(client)]
+        self.kind_in_use = "httpx"
+        return [
+            _Shard(
+                httpx.AsyncClient(
+                    timeout=self._timeout,
+                    limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+                    follow_redirects=False,
                 )
-                for size in _shard_sizes(self._max_connections)
-            ]
+            )
+            for size in _shard_sizes(self._max_connections)
+        ]
 
     def _pick_shard(self) -> _Shard:
         shards = self._shards
@@ -264,11 +337,20 @@ class HttpTransport:
                 finally:
                     shard.in_flight -= 1
         except httpx.TimeoutException as exc:
+            if _is_mislabelled_aiohttp_error(exc):
+                raise APIConnectionError(self._describe("connection failed", exc)) from None
             raise APITimeoutError(self._describe("request timed out", exc)) from None
         except httpx.TransportError as exc:
             raise APIConnectionError(self._describe("connection failed", exc)) from None
         except httpx.HTTPError as exc:
             raise APIConnectionError(self._describe("HTTP error", exc)) from None
+        except Exception as exc:
+            # httpx-aiohttp lets some aiohttp and OS errors through unmapped.
+            if isinstance(exc, TimeoutError):
+                raise APITimeoutError(self._describe("request timed out", exc)) from None
+            if isinstance(exc, OSError) or _from_aiohttp(exc):
+                raise APIConnectionError(self._describe("connection failed", exc)) from None
+            raise
         return RawResponse(
             status_code=response.status_code,
             body=body,
