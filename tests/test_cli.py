@@ -282,3 +282,15 @@ def test_fake_server_serves_other_processes_until_ctrl_c() -> None:
         _, err = server.communicate(timeout=10)
     assert server.returncode == 0
     assert "Traceback" not in err
+
+
+def test_missing_uuid_leaves_existing_output_untouched(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"index": 0, "img": "https://example.com/a.jpg"}\n', encoding="utf-8")
+    before = out.read_text(encoding="utf-8")
+
+    proc = run_cli("search-many", "-p", "1688", "-o", str(out), stdin="https://example.com/a.jpg")
+
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("hiobuy-async: error: no uuid")
+    assert out.read_text(encoding="utf-8") == before

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import IO, TYPE_CHECKING, Any
 
 import attrs
@@ -90,6 +90,18 @@ def _make_fake(uuid: str | None = None) -> FakeHiobuy:
     return FakeHiobuy() if uuid is None else FakeHiobuy(uuids=(uuid,))
 
 
+def _check_credentials(args: argparse.Namespace) -> str | None:
+    """Return the uuid to use (`None` for `--demo`), before any file is touched."""
+    if args.demo:
+        if args.uuid or args.base_url:
+            raise CliError("--demo searches the embedded fake server: drop --uuid and --base-url")
+        return None
+    uuid: str | None = args.uuid or os.environ.get("HIOBUY_UUID")
+    if not uuid:
+        raise CliError("no uuid: set HIOBUY_UUID or pass --uuid (or try --demo, which needs none)")
+    return uuid
+
+
 @asynccontextmanager
 async def _open_client(
     args: argparse.Namespace, fake: FakeHiobuy | None, *, max_connections: int = 32
@@ -100,18 +112,14 @@ async def _open_client(
         "max_retries": args.max_retries,
         "max_connections": max_connections,
     }
+    uuid = _check_credentials(args)
     if fake is not None:
-        if args.uuid or args.base_url:
-            raise CliError("--demo searches the embedded fake server: drop --uuid and --base-url")
         async with (
             fake.serve() as base_url,
             AsyncHiobuy(fake.DEFAULT_UUID, base_url=base_url, **options) as client,
         ):
             yield client
         return
-    uuid = args.uuid or os.environ.get("HIOBUY_UUID")
-    if not uuid:
-        raise CliError("no uuid: set HIOBUY_UUID or pass --uuid (or try --demo, which needs none)")
     client = AsyncHiobuy(
         uuid,
         base_url=args.base_url,
@@ -134,6 +142,7 @@ async def image_search(args: argparse.Namespace, streams: Streams, renderer: Ren
         The exit code.
     """
     options = _search_options(args)
+    _check_credentials(args)
     fake = _make_fake() if args.demo else None
     img = args.img
     if img is None:
@@ -243,6 +252,16 @@ async def _run_batch(
     return counts, outcomes
 
 
+@contextmanager
+def _output(args: argparse.Namespace, streams: Streams) -> Iterator[IO[str]]:
+    """Open `--output` (replaced, or appended to with `--resume`), or lend stdout."""
+    if not args.output:
+        yield streams.stdout
+        return
+    with open_output(args.output, resume=args.resume) as file:
+        yield file
+
+
 async def search_many(args: argparse.Namespace, streams: Streams, renderer: Renderer) -> int:
     """Run `search-many`: a file of image URLs in, JSON lines out.
 
@@ -257,6 +276,7 @@ async def search_many(args: argparse.Namespace, streams: Streams, renderer: Rend
     options = _search_options(args)
     if args.resume and not args.output:
         raise CliError("--resume needs --output (the file to resume)")
+    _check_credentials(args)
     fake = _make_fake() if args.demo else None
     if fake is not None and args.file is None:
         urls = fake.sample_images()
@@ -269,9 +289,8 @@ async def search_many(args: argparse.Namespace, streams: Streams, renderer: Rend
         renderer.note("no image URLs in the input")
     started = time.monotonic()
     counts = _Counts()
-    if pending:
-        out = open_output(args.output, resume=args.resume) if args.output else streams.stdout
-        try:
+    with _output(args, streams) as out:
+        if pending:
             async with _open_client(args, fake, max_connections=args.concurrency) as client:
                 counts, _ = await _run_batch(
                     client,
@@ -282,9 +301,6 @@ async def search_many(args: argparse.Namespace, streams: Streams, renderer: Rend
                     on_record=JsonlWriter(out),
                     progress=streams.stderr.isatty(),
                 )
-        finally:
-            if out is not streams.stdout:
-                out.close()
     renderer.note(
         summary_line(
             done=counts.done,
