@@ -66,7 +66,7 @@ async def test_taobao_items_use_taobao_urls() -> None:
     ("language", "word"),
     [
         ("en_US", r"[A-Za-z]"),
-        ("ru_RU", r"[а-яА-Я]"),
+        ("ru_RU", r"[\u0400-\u04ff]"),
         ("ko_KR", r"[\uac00-\ud7a3]"),
         ("ar", r"[\u0600-\u06ff]"),
     ],

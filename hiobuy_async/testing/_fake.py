@@ -91,6 +91,9 @@ class FakeHiobuy:
         """Seconds added before each answer (0 by default)."""
         self.results_per_search = results_per_search
         self._faults = FaultQueue()
+        self._held = False
+        self._waiters: list[anyio.Event] = []
+        self._in_flight_watchers: list[tuple[int, anyio.Event]] = []
         self._reset_counters()
 
     def _reset_counters(self) -> None:
@@ -134,11 +137,44 @@ class FakeHiobuy:
         """
         self._faults.add_rule(substring, fault, times)
 
+    def hold(self) -> None:
+        """Hold every answer (they count as in flight) until `release()`.
+
+        For concurrency tests: hold, start the work, wait until `in_flight`
+        reaches the expected number, check it, release.
+        """
+        self._held = True
+
+    def release(self) -> None:
+        """Let held answers go on, and stop holding new ones."""
+        self._held = False
+        waiters, self._waiters = self._waiters, []
+        for event in waiters:
+            event.set()
+
+    async def wait_for_in_flight(self, n: int) -> None:
+        """Wait until at least `n` requests are being handled at once.
+
+        Pair it with `hold()` to check a concurrency limit without sleeping:
+        `fake.hold()`, start the work, `await fake.wait_for_in_flight(8)`,
+        assert `fake.in_flight == 8`, `fake.release()`. Wrap it in
+        `anyio.fail_after()` so that a bug fails the test instead of hanging it.
+
+        Args:
+            n: The number of requests.
+        """
+        if self._in_flight >= n:
+            return
+        event = anyio.Event()
+        self._in_flight_watchers.append((n, event))
+        await event.wait()
+
     def clear(self) -> None:
-        """Forget recorded requests, scripted faults and counters; set latency to 0."""
+        """Forget recorded requests, scripted faults and counters; release; latency 0."""
         self._faults.clear()
         self._reset_counters()
         self.latency = 0.0
+        self.release()
 
     # -- inspection -------------------------------------------------------
 
@@ -213,7 +249,13 @@ class FakeHiobuy:
         )
         self._in_flight += 1
         self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        if self._in_flight_watchers:
+            self._notify_in_flight()
         try:
+            while self._held:
+                event = anyio.Event()
+                self._waiters.append(event)
+                await event.wait()
             if self.latency > 0:
                 await anyio.sleep(self.latency)
             if fault is not None and fault.kind == "stall":
@@ -227,6 +269,15 @@ class FakeHiobuy:
             return response if fault is None else apply_fault(fault, response, request_id)
         finally:
             self._in_flight -= 1
+
+    def _notify_in_flight(self) -> None:
+        waiting = []
+        for n, event in self._in_flight_watchers:
+            if self._in_flight >= n:
+                event.set()
+            else:
+                waiting.append((n, event))
+        self._in_flight_watchers = waiting
 
     def _connection_accepted(self) -> None:
         self._connections += 1
