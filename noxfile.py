@@ -15,14 +15,13 @@ TEST_DEPS = ["pytest>=8", "trio>=0.26", "rich>=13", "fastapi>=0.110", "starlette
 def tests(session: nox.Session, transport: str) -> None:
     """Run the test suite on asyncio and trio, on each HTTP transport.
 
-    With `transport="aiohttp"` the `aiohttp` extra is installed, so the SDK's
-    default transport is httpx-aiohttp under asyncio (trio keeps httpx's).
+    With `transport="aiohttp"` the `aiohttp` extra is installed and
+    `HIOBUY_TRANSPORT=aiohttp` makes it the SDK's default transport under
+    asyncio (trio keeps httpx's own).
     """
     extras = ".[aiohttp]" if transport == "aiohttp" else "."
     session.install("-e", extras, *TEST_DEPS)
-    if transport == "httpx":
-        session.run("python", "-m", "pip", "uninstall", "--yes", "--quiet", "httpx-aiohttp")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", *session.posargs, env={"HIOBUY_TRANSPORT": transport})
 
 
 @nox.session
@@ -38,6 +37,25 @@ def typing(session: nox.Session) -> None:
     """Type-check the package and the tests with mypy --strict."""
     session.install("-e", ".", "mypy>=1.10", *TEST_DEPS)
     session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks (not part of the test run): `nox -s bench -- --quick`.
+
+    Installs the package with its fast extras plus the raw clients it is
+    compared with, then runs the structuring micro-benchmark, the throughput
+    runner (loopback server, fresh process per run) and the memory check.
+    Results land in bench/results/ (gitignored). Arguments after `--` go to
+    the runner, e.g. `--quick`, `--repeats 5`, `--only sdk_search_many,httpx_sharded`.
+    """
+    session.install(".[fast,aiohttp]", "aiohttp", "httpx-aiohttp", "orjson", "trio")
+    quick = ["--quick"] if "--quick" in session.posargs else []
+    session.run(
+        "python", "-m", "bench.structuring", *quick, "--json", "bench/results/structuring.json"
+    )
+    session.run("python", "-m", "bench.run", *session.posargs)
+    session.run("python", "-m", "bench.memory", *quick)
 
 
 @nox.session

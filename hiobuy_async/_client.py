@@ -87,7 +87,7 @@ def _check_base_url(base_url: str | None, *, allow_insecure_http: bool) -> str:
 
 
 def _check_transport(transport: str | None) -> TransportKind:
-    value = transport if transport is not None else os.environ.get("HIOBUY_TRANSPORT") or "auto"
+    value = transport if transport is not None else os.environ.get("HIOBUY_TRANSPORT") or "httpx"
     for kind in TRANSPORT_KINDS:
         if value == kind:
             break
@@ -136,12 +136,11 @@ class AsyncHiobuy:
             one raises `RateLimitError` at once.
         allow_insecure_http: Allow an `http://` base URL to a non-loopback host.
         transport: Which HTTP transport the SDK's own pool uses: `"httpx"`
-            (httpx's, on asyncio and trio), `"aiohttp"` (the faster
-            `httpx-aiohttp` transport, asyncio only; install
-            `hiobuy-async[aiohttp]`), or `"auto"`: aiohttp when installed and
-            running on asyncio, httpx otherwise. Defaults to the
-            `HIOBUY_TRANSPORT` environment variable, then `"auto"`. Ignored
-            when `http_client` is given.
+            (httpx's own, on asyncio and trio) or `"aiohttp"` (the faster
+            `httpx-aiohttp` transport under asyncio — install
+            `hiobuy-async[aiohttp]` — and httpx's own under trio). Defaults
+            to the `HIOBUY_TRANSPORT` environment variable, then `"httpx"`.
+            Ignored when `http_client` is given.
 
     Raises:
         InputError: No uuid, or an invalid argument.
@@ -311,7 +310,8 @@ class AsyncHiobuy:
             try:
                 return _image_search_result(raw)
             except HiobuyError as error:
-                raise redact_error(error, self._headers["X-Uuid"]) from None
+                failure = redact_error(error, self._headers["X-Uuid"])
+            raise failure
 
         if self._deadline is None:
             return await retry_call(

@@ -204,6 +204,9 @@ class ResponseValidationError(HiobuyError):
 def redact_error(error: HiobuyError, secret: str) -> HiobuyError:
     """Remove `secret` from an error's texts, in place (a server may echo the uuid).
 
+    The error's `__context__` is dropped too: it may be a decoder's error
+    holding the whole body.
+
     Args:
         error: The error.
         secret: The text to hide.
@@ -211,6 +214,7 @@ def redact_error(error: HiobuyError, secret: str) -> HiobuyError:
     Returns:
         The same error.
     """
+    error.__context__ = None
     if not secret:
         return error
     for name in ("message", "body_excerpt", "msg"):

@@ -49,8 +49,8 @@ ERROR_BODY_LIMIT = 64 * 1024
 
 _ACCEPT_ENCODING = "gzip, deflate"
 
-TransportKind = Literal["auto", "httpx", "aiohttp"]
-TRANSPORT_KINDS: tuple[TransportKind, ...] = ("auto", "httpx", "aiohttp")
+TransportKind = Literal["httpx", "aiohttp"]
+TRANSPORT_KINDS: tuple[TransportKind, ...] = ("httpx", "aiohttp")
 
 
 def aiohttp_transport_available() -> bool:
@@ -155,6 +155,42 @@ def _is_mislabelled_aiohttp_error(exc: httpx.TimeoutException) -> bool:
     return cause is not None and _from_aiohttp(cause) and not isinstance(cause, TimeoutError)
 
 
+class _BodyStream(httpx.AsyncByteStream):
+    """A request body sent as one chunk by a plain iterator.
+
+    httpx's own body stream iterates with an async generator; when a send is
+    cancelled midway the generator is left for the garbage collector, which
+    trio reports as a ResourceWarning. A plain iterator leaves nothing behind.
+    """
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return _OneChunk(self._body)
+
+
+class _OneChunk:
+    def __init__(self, body: bytes) -> None:
+        self._body: bytes | None = body
+
+    def __aiter__(self) -> _OneChunk:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._body is None:
+            raise StopAsyncIteration
+        body, self._body = self._body, None
+        return body
+
+
+async def _close_iterator(iterator: object) -> None:
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        with anyio.CancelScope(shield=True):
+            await aclose()
+
+
 def _in_flight(shard: _Shard) -> int:
     return shard.in_flight
 
@@ -175,9 +211,8 @@ class HttpTransport:
         max_connections: The pool size (connections kept alive too).
         max_response_bytes: The cap on a decoded 2xx body.
         http_client: A caller-supplied client, used as is and never closed.
-        kind: `"httpx"` (httpx's own transport, sharded), `"aiohttp"` (the
-            `httpx-aiohttp` transport; asyncio only) or `"auto"` (aiohttp
-            when installed and running on asyncio, else httpx).
+        kind: `"httpx"` (httpx's own transport, sharded) or `"aiohttp"` (the
+            `httpx-aiohttp` transport under asyncio, httpx's under trio).
         user_agent: The `User-Agent` header.
         secret: A value to redact from every error message (the uuid).
     """
@@ -190,7 +225,7 @@ class HttpTransport:
         max_connections: int,
         max_response_bytes: int,
         http_client: httpx.AsyncClient | None,
-        kind: TransportKind = "auto",
+        kind: TransportKind = "httpx",
         user_agent: str,
         secret: str,
     ) -> None:
@@ -232,13 +267,8 @@ class HttpTransport:
             self._shards = self._make_shards()
 
     def _make_shards(self) -> list[_Shard]:
-        kind = self._kind
-        on_asyncio = _running_on_asyncio()
-        if kind == "auto":
-            kind = "aiohttp" if on_asyncio and aiohttp_transport_available() else "httpx"
-        if kind == "aiohttp":
-            if not on_asyncio:
-                raise RuntimeError("transport='aiohttp' works under asyncio only")
+        # aiohttp runs on asyncio only: under trio, httpx's own transport is used.
+        if self._kind == "aiohttp" and _running_on_asyncio():
             from httpx_aiohttp import AiohttpTransport  # noqa: PLC0415 - optional extra
 
             # aiohttp's pool does not rescan itself per request: one pool suffices.
@@ -313,6 +343,7 @@ class HttpTransport:
         if self._slots is None:
             self._slots = anyio.CapacityLimiter(self._max_connections)
         started = time.perf_counter()
+        failure: HiobuyError | None = None
         try:
             async with self._slots:
                 # Picked once a slot is held, so no shard is given more
@@ -325,6 +356,7 @@ class HttpTransport:
                     headers=request_headers,
                     timeout=self._timeout,
                 )
+                request.stream = _BodyStream(content)
                 shard.in_flight += 1
                 try:
                     response = await shard.client.send(request, stream=True, follow_redirects=False)
@@ -336,21 +368,14 @@ class HttpTransport:
                         await response.aclose()
                 finally:
                     shard.in_flight -= 1
-        except httpx.TimeoutException as exc:
-            if _is_mislabelled_aiohttp_error(exc):
-                raise APIConnectionError(self._describe("connection failed", exc)) from None
-            raise APITimeoutError(self._describe("request timed out", exc)) from None
-        except httpx.TransportError as exc:
-            raise APIConnectionError(self._describe("connection failed", exc)) from None
-        except httpx.HTTPError as exc:
-            raise APIConnectionError(self._describe("HTTP error", exc)) from None
         except Exception as exc:
-            # httpx-aiohttp lets some aiohttp and OS errors through unmapped.
-            if isinstance(exc, TimeoutError):
-                raise APITimeoutError(self._describe("request timed out", exc)) from None
-            if isinstance(exc, OSError) or _from_aiohttp(exc):
-                raise APIConnectionError(self._describe("connection failed", exc)) from None
-            raise
+            failure = self._translate(exc)
+            if failure is None:
+                raise
+        if failure is not None:
+            # Raised outside the except block: the SDK error keeps no
+            # __context__, which would hold the request and its headers.
+            raise failure
         return RawResponse(
             status_code=response.status_code,
             body=body,
@@ -358,6 +383,22 @@ class HttpTransport:
             retry_after=response.headers.get("retry-after"),
             elapsed=time.perf_counter() - started,
         )
+
+    def _translate(self, exc: Exception) -> HiobuyError | None:
+        """Map a failure while sending or reading to an SDK error (None: a bug, re-raise)."""
+        if isinstance(exc, HiobuyError):
+            exc.__context__ = None
+            return exc
+        if isinstance(exc, httpx.TimeoutException) and not _is_mislabelled_aiohttp_error(exc):
+            return APITimeoutError(self._describe("request timed out", exc))
+        if isinstance(exc, httpx.HTTPError):
+            return APIConnectionError(self._describe("connection failed", exc))
+        # httpx-aiohttp lets some aiohttp and OS errors through unmapped.
+        if isinstance(exc, TimeoutError):
+            return APITimeoutError(self._describe("request timed out", exc))
+        if isinstance(exc, OSError) or _from_aiohttp(exc):
+            return APIConnectionError(self._describe("connection failed", exc))
+        return None
 
     def _describe(self, what: str, exc: BaseException) -> str:
         detail = str(exc) or "no detail"
@@ -400,23 +441,32 @@ class HttpTransport:
 
         parts: list[bytes] = []
         size = 0
-        raw_chunks: AsyncIterator[bytes] = response.aiter_raw()
-        async for received in raw_chunks:
-            chunk = received
-            if decoder is not None:
-                try:
-                    chunk = decoder.feed(received, limit - size + 1)
-                except zlib.error:
+        stream = response.stream
+        if not isinstance(stream, httpx.AsyncByteStream):  # pragma: no cover - sync client
+            raise TypeError("an async httpx client is required")
+        # The stream's iterator is closed explicitly when reading stops early
+        # (cap reached, error): left to the garbage collector, httpx's async
+        # generators make trio warn (encode/httpx#3686).
+        chunks = stream.__aiter__()
+        try:
+            async for received in chunks:
+                chunk = received
+                if decoder is not None:
+                    try:
+                        chunk = decoder.feed(received, limit - size + 1)
+                    except zlib.error:
+                        if not strict:
+                            break
+                        raise ResponseValidationError(
+                            "response body is not valid compressed data", request_id=request_id
+                        ) from None
+                size += len(chunk)
+                if size > limit:
                     if not strict:
+                        parts.append(chunk[: len(chunk) - (size - limit)])
                         break
-                    raise ResponseValidationError(
-                        "response body is not valid compressed data", request_id=request_id
-                    ) from None
-            size += len(chunk)
-            if size > limit:
-                if not strict:
-                    parts.append(chunk[: len(chunk) - (size - limit)])
-                    break
-                raise too_large()
-            parts.append(chunk)
+                    raise too_large()
+                parts.append(chunk)
+        finally:
+            await _close_iterator(chunks)
         return b"".join(parts)
