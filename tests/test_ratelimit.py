@@ -29,8 +29,8 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(_ratelimit.anyio, "current_time", fake.current_time)
-    monkeypatch.setattr(_ratelimit.anyio, "sleep", fake.sleep)
+    monkeypatch.setattr(_ratelimit.anyio, "current_time", fake.current_time)  # type: ignore[attr-defined]
+    monkeypatch.setattr(_ratelimit.anyio, "sleep", fake.sleep)  # type: ignore[attr-defined]
     return fake
 
 
