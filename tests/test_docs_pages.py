@@ -188,7 +188,7 @@ def test_console_commands_run(page: str, tmp_path: Path) -> None:
     shim.chmod(0o755)
     work = tmp_path / "work"
     work.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HIOBUY_")}
+    env = {k: v for k, v in os.environ.items() if k not in ("HIOBUY_UUID", "HIOBUY_BASE_URL")}
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["COLUMNS"] = "120"

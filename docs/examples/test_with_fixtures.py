@@ -2,9 +2,10 @@
 
 from decimal import Decimal
 
+import anyio
 import pytest
 
-from hiobuy_async import AsyncHiobuy, AuthenticationError, Product, ServerError
+from hiobuy_async import AsyncHiobuy, AuthenticationError, Ok, Product, ServerError
 from hiobuy_async.testing import FakeHiobuy, Fault, no_backoff
 
 # Usually in your top-level conftest.py:
@@ -21,6 +22,11 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 async def cheapest(client: AsyncHiobuy, img: str) -> Product:
     result = await client.image_search(img, platform="1688", language="en_US")
     return min(result.items, key=lambda product: product.price or Decimal("Infinity"))
+
+
+async def crawl(client: AsyncHiobuy, urls: list[str]) -> int:
+    outcomes = await client.search_many(urls, platform="1688", concurrency=4)
+    return sum(isinstance(outcome, Ok) for outcome in outcomes)
 
 
 @pytest.mark.anyio
@@ -71,3 +77,19 @@ async def test_over_real_sockets() -> None:
                     await cheapest(client, fake.sample_images()[1])
     assert product.detail_url is not None
     assert fake.stats.connections >= 1
+
+
+@pytest.mark.anyio
+async def test_crawl_keeps_four_requests_in_flight(
+    hiobuy_client: AsyncHiobuy, fake_hiobuy: FakeHiobuy
+) -> None:
+    fake_hiobuy.hold()  # answers wait until release(): no sleeping, no timing
+    async with anyio.create_task_group() as group:
+        group.start_soon(crawl, hiobuy_client, fake_hiobuy.sample_images())
+        with anyio.fail_after(5):  # a bug fails the test instead of hanging it
+            await fake_hiobuy.wait_for_in_flight(4)
+        assert fake_hiobuy.in_flight == 4
+        fake_hiobuy.release()
+
+    assert fake_hiobuy.max_in_flight == 4
+    assert len(fake_hiobuy.requests) == len(fake_hiobuy.sample_images())
