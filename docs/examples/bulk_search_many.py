@@ -12,7 +12,7 @@ def show_progress(snapshot: Progress) -> None:
 
 
 async def crawl(client: AsyncHiobuy, urls: list[str]) -> None:
-    images = [
+    images: list[str | ImageQuery] = [
         *urls,
         urls[0],  # a duplicate: sent once, both inputs get the same result
         ImageQuery(urls[1], platform="taobao", language="en_US"),  # overrides the defaults

@@ -1,5 +1,7 @@
 """Marketplaces and locales: Taobao, 1688-only options, and what is refused up front."""
 
+from typing import Any
+
 import anyio
 
 from hiobuy_async import AsyncHiobuy, InputError, Marketplace
@@ -27,7 +29,7 @@ async def searches(client: AsyncHiobuy) -> None:
     print("1688 native fields:", first.num_iid, sorted(first.extra)[:3])
 
     # Invalid combinations fail with InputError before any request is sent.
-    bad_calls = [
+    bad_calls: list[dict[str, Any]] = [
         {"platform": "taobao", "language": "ja"},  # ja is a 1688 locale
         {"platform": "taobao", "filters": ["certifiedFactory"]},  # filters: 1688 only
         {"platform": "taobao", "use_platform": True},  # use_platform: 1688 only

@@ -13,7 +13,7 @@ pytest_plugins = ["hiobuy_async.testing.pytest_plugin"]  # usually in conftest.p
 
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return request.param
+    return str(request.param)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ pytest_plugins = ["hiobuy_async.testing.pytest_plugin"]
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Run every async test on asyncio and on trio (drop trio if you don't use it)."""
-    return request.param
+    return str(request.param)
 
 
 # The code under test (normally imported from your package).

@@ -29,7 +29,8 @@ def create_app(**client_options: Any) -> FastAPI:
     app = FastAPI(lifespan=lifespan)
 
     def hiobuy(request: Request) -> AsyncHiobuy:
-        return request.app.state.hiobuy
+        client: AsyncHiobuy = request.app.state.hiobuy
+        return client
 
     @app.get("/similar")
     async def similar(
