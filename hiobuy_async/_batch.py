@@ -250,16 +250,17 @@ class _Batch:
         else:
             self.failed += 1
         if self.progress is not None:
-            self.progress(
-                Progress(
-                    done=self.done,
-                    ok=self.ok,
-                    failed=self.failed,
-                    retries=self.retries,
-                    total=self.source.total,
-                    elapsed=time.monotonic() - self.started,
-                )
-            )
+            self.progress(self.snapshot())
+
+    def snapshot(self) -> Progress:
+        return Progress(
+            done=self.done,
+            ok=self.ok,
+            failed=self.failed,
+            retries=self.retries,
+            total=self.source.total,
+            elapsed=time.monotonic() - self.started,
+        )
 
     async def emit_shared(
         self, index: int, query: ImageQuery, answer: ImageSearchResult | HiobuyError
@@ -337,15 +338,7 @@ class SearchStream:
     @property
     def progress(self) -> Progress:
         """A snapshot of the batch so far."""
-        batch = self._batch
-        return Progress(
-            done=batch.done,
-            ok=batch.ok,
-            failed=batch.failed,
-            retries=batch.retries,
-            total=batch.source.total,
-            elapsed=time.monotonic() - batch.started,
-        )
+        return self._batch.snapshot()
 
 
 def _check_batch_arguments(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
+import attrs
 import pytest
 
+from hiobuy_async import AsyncHiobuy
 from hiobuy_async._retry import set_no_backoff
+from hiobuy_async.testing import FakeHiobuy
 
 try:
     import trio  # noqa: F401
@@ -33,3 +36,26 @@ def _reset_backoff() -> Iterator[None]:
     """Keep the global no-backoff switch from leaking between tests."""
     yield
     set_no_backoff(False)
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[tuple[FakeHiobuy, str]]:
+    """A FakeHiobuy served over real HTTP on 127.0.0.1, and its base URL."""
+    fake = FakeHiobuy()
+    async with fake.serve() as base_url:
+        yield fake, base_url
+
+
+LoopbackClient = Callable[..., AsyncHiobuy]
+
+
+@pytest.fixture
+def loopback_client() -> LoopbackClient:
+    """Make clients for a served fake, with a tiny backoff (Retry-After waits stay real)."""
+
+    def make(base_url: str, **kwargs: object) -> AsyncHiobuy:
+        client = AsyncHiobuy(FakeHiobuy.DEFAULT_UUID, base_url=base_url, **kwargs)  # type: ignore[arg-type]
+        client._retry_policy = attrs.evolve(client._retry_policy, initial_backoff=0.001)
+        return client
+
+    return make

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 
 import anyio
-import attrs
 import pytest
 
 from hiobuy_async import AsyncHiobuy, Failed, HiobuyError, Ok, ResponseValidationError
@@ -15,18 +14,12 @@ from hiobuy_async.testing import FakeHiobuy, Fault
 
 pytestmark = pytest.mark.anyio
 
+LoopbackClient = Callable[..., AsyncHiobuy]  # the conftest's loopback_client fixture
+
 
 @pytest.fixture
-async def served() -> AsyncIterator[tuple[FakeHiobuy, str]]:
-    fake = FakeHiobuy()
-    async with fake.serve() as base_url:
-        yield fake, base_url
-
-
-def make_client(base_url: str, **kwargs: object) -> AsyncHiobuy:
-    client = AsyncHiobuy(FakeHiobuy.DEFAULT_UUID, base_url=base_url, **kwargs)  # type: ignore[arg-type]
-    client._retry_policy = attrs.evolve(client._retry_policy, initial_backoff=0.001)
-    return client
+def make_client(loopback_client: LoopbackClient) -> LoopbackClient:
+    return loopback_client
 
 
 def chaos_image(i: int) -> str:
@@ -55,7 +48,7 @@ def script_chaos(fake: FakeHiobuy, n: int) -> set[str]:
 
 
 async def test_two_thousand_images_against_a_failing_server(
-    served: tuple[FakeHiobuy, str],
+    served: tuple[FakeHiobuy, str], make_client: LoopbackClient
 ) -> None:
     fake, base_url = served
     n = 2000
@@ -89,7 +82,7 @@ async def test_two_thousand_images_against_a_failing_server(
 
 
 async def test_cancellation_churn_leaves_the_pool_healthy(
-    served: tuple[FakeHiobuy, str],
+    served: tuple[FakeHiobuy, str], make_client: LoopbackClient
 ) -> None:
     fake, base_url = served
     fake.latency = 0.005
@@ -119,7 +112,7 @@ async def test_cancellation_churn_leaves_the_pool_healthy(
 
 
 async def test_batches_cancelled_mid_way_leave_the_pool_healthy(
-    served: tuple[FakeHiobuy, str],
+    served: tuple[FakeHiobuy, str], make_client: LoopbackClient
 ) -> None:
     fake, base_url = served
     fake.latency = 0.005
@@ -140,7 +133,9 @@ async def test_batches_cancelled_mid_way_leave_the_pool_healthy(
         assert all(isinstance(o, Ok) for o in outcomes)
 
 
-async def test_keep_alive_over_a_batch(served: tuple[FakeHiobuy, str]) -> None:
+async def test_keep_alive_over_a_batch(
+    served: tuple[FakeHiobuy, str], make_client: LoopbackClient
+) -> None:
     fake, base_url = served
     n, concurrency = 400, 32
     async with make_client(base_url, max_connections=concurrency) as client:

@@ -6,10 +6,9 @@ the pool still serves requests afterwards.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 
 import anyio
-import attrs
 import httpx
 import pytest
 
@@ -26,22 +25,17 @@ from hiobuy_async.testing import FakeHiobuy, Fault
 
 pytestmark = pytest.mark.anyio
 
+LoopbackClient = Callable[..., AsyncHiobuy]  # the conftest's loopback_client fixture
+
 IMAGE = "https://cbu01.alicdn.com/img/ibank/loopback.jpg"
 
 
 @pytest.fixture
-async def served() -> AsyncIterator[tuple[FakeHiobuy, str]]:
-    fake = FakeHiobuy()
-    async with fake.serve() as base_url:
-        yield fake, base_url
+def make_client(loopback_client: LoopbackClient) -> LoopbackClient:
+    def make(base_url: str, **kwargs: object) -> AsyncHiobuy:
+        return loopback_client(base_url, **{"timeout": 2.0, "max_connections": 4, **kwargs})
 
-
-def make_client(base_url: str, **kwargs: object) -> AsyncHiobuy:
-    options: dict[str, object] = {"timeout": 2.0, "max_connections": 4, **kwargs}
-    client = AsyncHiobuy(FakeHiobuy.DEFAULT_UUID, base_url=base_url, **options)  # type: ignore[arg-type]
-    # Tiny backoff instead of none: Retry-After waits stay real.
-    client._retry_policy = attrs.evolve(client._retry_policy, initial_backoff=0.001)
-    return client
+    return make
 
 
 async def assert_pool_healthy(client: AsyncHiobuy, fake: FakeHiobuy, n: int = 8) -> None:
@@ -57,7 +51,9 @@ async def _search_ok(client: AsyncHiobuy, img: str) -> None:
     assert len(result.items) == 20
 
 
-async def test_success_over_sockets_reuses_connections(served: tuple[FakeHiobuy, str]) -> None:
+async def test_success_over_sockets_reuses_connections(
+    served: tuple[FakeHiobuy, str], make_client: LoopbackClient
+) -> None:
     fake, base_url = served
     async with make_client(base_url) as client:
         result = await client.image_search(IMAGE, platform="1688", language="en_US")
@@ -69,7 +65,9 @@ async def test_success_over_sockets_reuses_connections(served: tuple[FakeHiobuy,
     assert fake.stats.connections == 1  # keep-alive: one connection for 11 sequential calls
 
 
-async def test_503_then_success_is_retried(served: tuple[FakeHiobuy, str]) -> None:
+async def test_503_then_success_is_retried(
+    served: tuple[FakeHiobuy, str], make_client: LoopbackClient
+) -> None:
     fake, base_url = served
     fake.fail_next(1, Fault.status(503))
     async with make_client(base_url) as client:
@@ -79,7 +77,9 @@ async def test_503_then_success_is_retried(served: tuple[FakeHiobuy, str]) -> No
         await assert_pool_healthy(client, fake)
 
 
-async def test_429_retry_after_is_honoured_then_succeeds(served: tuple[FakeHiobuy, str]) -> None:
+async def test_429_retry_after_is_honoured_then_succeeds(
+    served: tuple[FakeHiobuy, str], make_client: LoopbackClient
+) -> None:
     fake, base_url = served
     fake.fail_next(1, Fault.rate_limit(retry_after=0.05))
     async with make_client(base_url) as client:
@@ -90,7 +90,9 @@ async def test_429_retry_after_is_honoured_then_succeeds(served: tuple[FakeHiobu
         await assert_pool_healthy(client, fake)
 
 
-async def test_429_beyond_max_retry_after_fails_at_once(served: tuple[FakeHiobuy, str]) -> None:
+async def test_429_beyond_max_retry_after_fails_at_once(
+    served: tuple[FakeHiobuy, str], make_client: LoopbackClient
+) -> None:
     fake, base_url = served
     fake.fail_next(1, Fault.rate_limit(retry_after=30))
     async with make_client(base_url, max_retry_after=1.0) as client:
@@ -102,7 +104,9 @@ async def test_429_beyond_max_retry_after_fails_at_once(served: tuple[FakeHiobuy
         await assert_pool_healthy(client, fake)
 
 
-async def test_connection_reset_mid_body(served: tuple[FakeHiobuy, str]) -> None:
+async def test_connection_reset_mid_body(
+    served: tuple[FakeHiobuy, str], make_client: LoopbackClient
+) -> None:
     fake, base_url = served
     fake.fail_matching("reset", Fault.reset())
     async with make_client(base_url, max_retries=1) as client:
@@ -113,7 +117,9 @@ async def test_connection_reset_mid_body(served: tuple[FakeHiobuy, str]) -> None
         await assert_pool_healthy(client, fake)
 
 
-async def test_stall_past_the_timeout(served: tuple[FakeHiobuy, str]) -> None:
+async def test_stall_past_the_timeout(
+    served: tuple[FakeHiobuy, str], make_client: LoopbackClient
+) -> None:
     fake, base_url = served
     fake.fail_matching("stall", Fault.stall(5.0))
     async with make_client(base_url, timeout=0.1, max_retries=1) as client:
@@ -123,7 +129,9 @@ async def test_stall_past_the_timeout(served: tuple[FakeHiobuy, str]) -> None:
         await assert_pool_healthy(client, fake)
 
 
-async def test_deadline_bounds_all_attempts(served: tuple[FakeHiobuy, str]) -> None:
+async def test_deadline_bounds_all_attempts(
+    served: tuple[FakeHiobuy, str], make_client: LoopbackClient
+) -> None:
     fake, base_url = served
     fake.fail_matching("stall", Fault.stall(5.0))
     async with make_client(base_url, timeout=2.0, deadline=0.2, max_retries=5) as client:
@@ -132,7 +140,7 @@ async def test_deadline_bounds_all_attempts(served: tuple[FakeHiobuy, str]) -> N
         await assert_pool_healthy(client, fake)
 
 
-async def test_html_502_page(served: tuple[FakeHiobuy, str]) -> None:
+async def test_html_502_page(served: tuple[FakeHiobuy, str], make_client: LoopbackClient) -> None:
     fake, base_url = served
     fake.fail_matching("proxy", Fault.status(502))
     async with make_client(base_url, max_retries=0) as client:
@@ -145,7 +153,9 @@ async def test_html_502_page(served: tuple[FakeHiobuy, str]) -> None:
         await assert_pool_healthy(client, fake)
 
 
-async def test_truncated_json_is_not_retried(served: tuple[FakeHiobuy, str]) -> None:
+async def test_truncated_json_is_not_retried(
+    served: tuple[FakeHiobuy, str], make_client: LoopbackClient
+) -> None:
     fake, base_url = served
     fake.fail_matching("broken", Fault.malformed())
     async with make_client(base_url) as client:
@@ -156,7 +166,9 @@ async def test_truncated_json_is_not_retried(served: tuple[FakeHiobuy, str]) -> 
         await assert_pool_healthy(client, fake)
 
 
-async def test_ret_not_1_is_an_api_error(served: tuple[FakeHiobuy, str]) -> None:
+async def test_ret_not_1_is_an_api_error(
+    served: tuple[FakeHiobuy, str], make_client: LoopbackClient
+) -> None:
     fake, base_url = served
     async with make_client(base_url) as client:
         with pytest.raises(APIError) as info:
@@ -167,7 +179,9 @@ async def test_ret_not_1_is_an_api_error(served: tuple[FakeHiobuy, str]) -> None
         await assert_pool_healthy(client, fake)
 
 
-async def test_body_cap_over_sockets(served: tuple[FakeHiobuy, str]) -> None:
+async def test_body_cap_over_sockets(
+    served: tuple[FakeHiobuy, str], make_client: LoopbackClient
+) -> None:
     fake, base_url = served
     async with make_client(base_url, max_response_bytes=1024) as client:
         with pytest.raises(ResponseValidationError, match="1024"):
@@ -176,8 +190,10 @@ async def test_body_cap_over_sockets(served: tuple[FakeHiobuy, str]) -> None:
         await assert_pool_healthy(client, fake)
 
 
-async def test_caller_supplied_http_client_is_left_open(served: tuple[FakeHiobuy, str]) -> None:
-    fake, base_url = served
+async def test_caller_supplied_http_client_is_left_open(
+    served: tuple[FakeHiobuy, str], make_client: LoopbackClient
+) -> None:
+    _fake, base_url = served
     async with httpx.AsyncClient(follow_redirects=True) as http_client:
         async with make_client(base_url, http_client=http_client) as client:
             await client.image_search(IMAGE, platform="taobao")
