@@ -54,6 +54,15 @@ SIXTY_ITEM_CONFIGS = (
 
 Cell = tuple[str, str, int, int, int]  # config, backend, concurrency, latency ms, items
 
+# --quick runs these configs only in the listed (concurrency, latency ms) cells, to stay
+# within a few minutes; the full run measures every cell.
+QUICK_ONLY: dict[str, set[tuple[int, int]]] = {
+    "httpx": {(64, 0), (64, 20), (256, 20)},
+    "httpx_default": {(16, 0), (64, 0), (256, 0), (64, 20), (256, 20)},
+    "sdk_image_search": {(64, 0), (256, 20)},
+    "sdk_aiohttp_image_search": {(64, 0), (256, 20)},
+}
+
 
 def make_cells(*, quick: bool, only: set[str] | None) -> list[Cell]:
     """Every measured combination, in the order each repeat runs them."""
@@ -66,6 +75,12 @@ def make_cells(*, quick: bool, only: set[str] | None) -> list[Cell]:
             if only and config not in only:
                 continue
             if items == 60 and config not in SIXTY_ITEM_CONFIGS:
+                continue
+            if (
+                quick
+                and items == 20
+                and (concurrency, latency) not in QUICK_ONLY.get(config, {(concurrency, latency)})
+            ):
                 continue
             cells.extend((config, backend, concurrency, latency, items) for backend in backends)
     return cells
