@@ -284,7 +284,7 @@ class FakeHiobuy:
 
     # -- plugging it in ---------------------------------------------------
 
-    def transport(self) -> httpx.AsyncBaseTransport:
+    def transport(self) -> FakeTransport:
         """Return an httpx transport that answers in process (asyncio or trio).
 
         It honours the request's read timeout (a stall past it raises

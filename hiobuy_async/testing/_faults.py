@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import http
 from typing import Literal
 
 import attrs
@@ -11,11 +12,18 @@ __all__ = ["Fault", "FaultKind", "FaultQueue"]
 
 FaultKind = Literal["status", "rate_limit", "stall", "reset", "malformed", "api_error"]
 
-_BAD_GATEWAY_PAGE = (
-    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+_ERROR_PAGE = (
+    "<html>\r\n<head><title>{status}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status}</h1></center>\r\n<hr><center>nginx</center>\r\n"
     "</body>\r\n</html>\r\n"
 )
+
+
+def _phrase(code: int) -> str:
+    try:
+        return http.HTTPStatus(code).phrase
+    except ValueError:
+        return ""
 
 
 @attrs.frozen
@@ -59,10 +67,8 @@ class Fault:
         if not 100 <= code <= 599:
             raise ValueError(f"not an HTTP status code: {code!r}")
         if body is None:
-            if code == 502:
-                body = _BAD_GATEWAY_PAGE
-            elif code >= 500:
-                body = _BAD_GATEWAY_PAGE.replace("502 Bad Gateway", f"{code} Server Error")
+            if code >= 500:
+                body = _ERROR_PAGE.format(status=f"{code} {_phrase(code)}".strip())
             else:
                 body = f'{{"ret":0,"msg":"HTTP {code}"}}'
         raw = body.encode() if isinstance(body, str) else bytes(body)
