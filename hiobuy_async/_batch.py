@@ -75,6 +75,7 @@ class Failed:
 
 
 Outcome: TypeAlias = Ok | Failed
+"""What a batch yields for each input: `Ok` or `Failed`."""
 
 
 @attrs.frozen

@@ -47,6 +47,7 @@ __all__ = ["DEFAULT_BASE_URL", "AsyncHiobuy"]
 logger = logging.getLogger("hiobuy_async")
 
 DEFAULT_BASE_URL = "https://open.hiobuy.com"
+"""The API's base URL when neither `base_url` nor `HIOBUY_BASE_URL` is given."""
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_DEADLINE = 120.0
 DEFAULT_MAX_CONNECTIONS = 32
@@ -288,7 +289,7 @@ class AsyncHiobuy:
         query = resolve_query(
             img,
             platform=platform,
-            language=language or self._language,
+            language=language if language is not None else self._language,
             use_platform=use_platform,
             filters=filters,
         )
@@ -346,8 +347,26 @@ class AsyncHiobuy:
     ) -> list[Outcome]:
         """Search many images with bounded concurrency; results in input order.
 
-        See `search_stream` for the arguments; this collects its outcomes and
-        sorts them by `index`.
+        The same batch as `search_stream`, collected and sorted by `index`.
+        Every input gets exactly one outcome; duplicate queries are sent once
+        and share theirs.
+
+        Args:
+            images: The image URLs or `ImageQuery` objects: a list, any
+                iterable, or an async iterable.
+            platform: The marketplace for inputs that do not set their own.
+            language: The locale for inputs that do not set their own.
+            use_platform: 1688-native fields, for inputs that do not set it.
+            filters: 1688 filters, for inputs that do not set their own.
+            concurrency: Requests in flight at once; at most `max_connections`.
+            rate_limit: Requests started per second across the batch (evenly
+                spaced, no bursts), or `None`.
+            on_error: `"collect"`: each `HiobuyError` becomes a `Failed` and
+                the rest go on; `"raise"`: the first failure stops the batch
+                and is raised.
+            progress: Called with a `Progress` snapshot after each input.
+            retry_budget: Retries allowed across the batch, as a fraction of
+                first attempts (0.2: a failing API sees at most ~1.2x load).
 
         Returns:
             One `Ok` or `Failed` per input, in input order (duplicates share
@@ -411,6 +430,15 @@ class AsyncHiobuy:
         Returns:
             An async context manager whose value is an async iterator of `Ok`
             and `Failed` outcomes, each with its input `index`.
+
+        Raises:
+            InputError: Invalid batch arguments (`concurrency` above
+                `max_connections`, a bad `rate_limit`, `on_error`, platform,
+                locale or `retry_budget`), on entering the context.
+            AuthenticationError: The uuid was refused (the batch stops).
+            HiobuyError: With `on_error="raise"`, the first failure.
+            Exception: An exception raised by the input iterable or the
+                `progress` callback stops the batch and is raised as is.
 
         Example:
             ```python

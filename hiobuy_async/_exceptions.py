@@ -141,20 +141,25 @@ class APIStatusError(HiobuyError):
 
     Attributes:
         status_code: The HTTP status code.
+        retry_after: Seconds the server asked to wait (`Retry-After`, sent
+            with 429 and sometimes 503), if it said.
     """
 
     status_code: int
+    retry_after: float | None
 
     def __init__(
         self,
         message: str,
         *,
         status_code: int,
+        retry_after: float | None = None,
         request_id: str | None = None,
         body_excerpt: str | None = None,
     ) -> None:
         super().__init__(message, request_id=request_id, body_excerpt=body_excerpt)
         self.status_code = status_code
+        self.retry_after = retry_after
 
 
 class AuthenticationError(APIStatusError):
@@ -162,13 +167,7 @@ class AuthenticationError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """HTTP 429: too many requests.
-
-    Attributes:
-        retry_after: Seconds the server asked to wait (`Retry-After`), if it said.
-    """
-
-    retry_after: float | None
+    """HTTP 429: too many requests; `retry_after` says how long to wait, if known."""
 
     def __init__(
         self,
@@ -180,9 +179,12 @@ class RateLimitError(APIStatusError):
         body_excerpt: str | None = None,
     ) -> None:
         super().__init__(
-            message, status_code=status_code, request_id=request_id, body_excerpt=body_excerpt
+            message,
+            status_code=status_code,
+            retry_after=retry_after,
+            request_id=request_id,
+            body_excerpt=body_excerpt,
         )
-        self.retry_after = retry_after
 
 
 class ServerError(APIStatusError):
@@ -265,6 +267,7 @@ def error_for_status(
     return cls(
         f"HTTP {status_code}: {what}",
         status_code=status_code,
+        retry_after=retry_after,
         request_id=request_id,
         body_excerpt=excerpt,
     )

@@ -26,7 +26,6 @@ from ._exceptions import (
     APIStatusError,
     HiobuyError,
     InputError,
-    RateLimitError,
 )
 
 __all__ = [
@@ -85,7 +84,7 @@ class RetryPolicy:
         initial_backoff: The first backoff, in seconds.
         max_backoff: The cap on any one backoff, in seconds.
         max_retry_after: The longest `Retry-After` the SDK will sleep for;
-            a longer one raises `RateLimitError` at once.
+            a longer one raises the error (429 or 503) at once.
     """
 
     max_retries: int = attrs.field(default=2)
@@ -192,7 +191,7 @@ async def retry_call(
         What the successful attempt returned.
 
     Raises:
-        HiobuyError: The last attempt's error, or a `RateLimitError` whose
+        HiobuyError: The last attempt's error, or at once an error whose
             `Retry-After` exceeds the policy's ceiling.
     """
     number = 1
@@ -230,7 +229,7 @@ def _delay_before_retry(
     if not is_retryable(error) or number > policy.max_retries:
         return None
     delay = policy.backoff(number)
-    if isinstance(error, RateLimitError) and error.retry_after is not None:
+    if isinstance(error, APIStatusError) and error.retry_after is not None:
         if error.retry_after > policy.max_retry_after:
             return None
         delay = max(delay, error.retry_after)

@@ -301,6 +301,29 @@ async def test_retry_after_seconds_is_honoured(sleeps: SleepRecorder) -> None:
 
 
 @pytest.mark.anyio
+async def test_retry_after_on_a_503_is_honoured_too(sleeps: SleepRecorder) -> None:
+    script = then_ok(httpx.Response(503, headers={"Retry-After": "4"}))
+    async with mock_client(script) as client:
+        await search(client)
+    assert script.attempts == 2
+    (delay,) = sleeps.delays
+    assert delay >= 4.0  # the plain backoff would have been at most 0.5 s
+
+
+@pytest.mark.anyio
+async def test_a_503_whose_retry_after_is_above_the_ceiling_fails_at_once(
+    sleeps: SleepRecorder,
+) -> None:
+    script = always(httpx.Response(503, headers={"Retry-After": "600"}))
+    async with mock_client(script, max_retry_after=5.0) as client:
+        with pytest.raises(ServerError) as info:
+            await search(client)
+    assert info.value.retry_after == 600
+    assert script.attempts == 1
+    assert sleeps.delays == []
+
+
+@pytest.mark.anyio
 async def test_retry_after_http_date_is_honoured(sleeps: SleepRecorder) -> None:
     header = email.utils.formatdate(time.time() + 5, usegmt=True)
     script = then_ok(httpx.Response(429, headers={"Retry-After": header}))
