@@ -74,16 +74,29 @@ _TOP_CATEGORIES = (7, 54, 312, 1038378, 10166)
 
 
 class _Digits:
-    """Successive integers drawn from one SHA-256 stream."""
+    """Successive integers drawn from one SHAKE-256 stream (one hash per item)."""
+
+    _SIZE = 256
 
     def __init__(self, *parts: str) -> None:
-        self._seed = "\x1f".join(parts).encode()
-        self._counter = 0
+        self._stream = hashlib.shake_256("\x1f".join(parts).encode()).digest(self._SIZE)
+        self._offset = 0
 
     def next(self, modulo: int) -> int:
-        self._counter += 1
-        digest = hashlib.sha256(self._seed + self._counter.to_bytes(4, "big")).digest()
-        return int.from_bytes(digest[:8], "big") % modulo
+        if self._offset + 8 > self._SIZE:
+            self._stream = hashlib.shake_256(self._stream).digest(self._SIZE)
+            self._offset = 0
+        chunk = self._stream[self._offset : self._offset + 8]
+        self._offset += 8
+        return int.from_bytes(chunk, "big") % modulo
+
+    def text(self, alphabet: str, length: int) -> str:
+        if self._offset + length > self._SIZE:
+            self._stream = hashlib.shake_256(self._stream).digest(self._SIZE)
+            self._offset = 0
+        chunk = self._stream[self._offset : self._offset + length]
+        self._offset += length
+        return "".join(alphabet[byte % len(alphabet)] for byte in chunk)
 
 
 def _title(locale: str, adjective: int, noun: int, style: int) -> str:
@@ -97,7 +110,7 @@ def _title(locale: str, adjective: int, noun: int, style: int) -> str:
 
 def _image_key(digits: _Digits) -> str:
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-    return "O1CN01" + "".join(alphabet[digits.next(len(alphabet))] for _ in range(22))
+    return "O1CN01" + digits.text(alphabet, 22)
 
 
 def search_items(
