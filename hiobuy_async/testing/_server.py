@@ -77,7 +77,6 @@ async def _read_request(conn: h11.Connection, stream: SocketStream) -> FakeReque
 def _encode(conn: h11.Connection, response: FakeResponse, *, close: bool = False) -> bytes:
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
     headers.append((b"content-length", str(len(response.body)).encode()))
-    headers.append((b"server", b"hiobuy-async-fake"))
     if close:
         headers.append((b"connection", b"close"))
     try:
