@@ -122,7 +122,7 @@ async def test_stall_past_the_timeout(
 ) -> None:
     fake, base_url = served
     fake.fail_matching("stall", Fault.stall(5.0))
-    async with make_client(base_url, timeout=0.1, max_retries=1) as client:
+    async with make_client(base_url, timeout=httpx.Timeout(2.0, read=0.1), max_retries=1) as client:
         with pytest.raises(APITimeoutError):
             await client.image_search("https://cdn.test/stall.jpg", platform="1688")
         assert len(fake.requests) == 2
