@@ -71,10 +71,17 @@ def image_url(i: int) -> str:
 
 
 class _Run:
-    """The measured run's time budget and count of finished requests."""
+    """The measured run's time budget, count of finished requests, and results.
+
+    Every client keeps every decoded result until the run ends, as
+    `search_many` must (it returns them all): holding N results makes each
+    allocation dearer (fresh memory, more for the GC to walk), and a baseline
+    that dropped its results would hide that cost from the comparison.
+    """
 
     stop_at = float("inf")  # perf_counter() after which no new request starts
     done = 0
+    kept: list[Any] = []  # noqa: RUF012 - reset per run
 
 
 async def run_workers(n: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> None:
@@ -124,7 +131,7 @@ async def run_floor(base: str, n: int, c: int) -> None:
                 lower = head.lower()
                 at = lower.index(b"content-length:")
                 length = int(lower[at + 15 : lower.index(b"\r\n", at)])
-                json.loads(await reader.readexactly(length))
+                _Run.kept.append(json.loads(await reader.readexactly(length)))
                 _Run.done += 1
                 if time.perf_counter() > _Run.stop_at:
                     break
@@ -144,7 +151,7 @@ async def run_aiohttp(base: str, n: int, c: int) -> None:
 
         async def one(i: int) -> None:
             async with session.post(url, json=_payload(i), headers=_headers()) as response:
-                json.loads(await response.read())
+                _Run.kept.append(json.loads(await response.read()))
 
         await run_workers(n, c, one)
 
@@ -168,7 +175,7 @@ async def run_httpx(config: str, base: str, n: int, c: int) -> None:
 
         async def one(i: int) -> None:
             response = await client.post(url, json=_payload(i), headers=_headers())
-            json.loads(response.content)
+            _Run.kept.append(json.loads(response.content))
 
         await run_workers(n, c, one)
 
@@ -191,7 +198,7 @@ async def run_httpx_sharded(base: str, n: int, c: int) -> None:
             response = await clients[k].post(url, json=_payload(i), headers=_headers())
         finally:
             busy[k] -= 1
-        json.loads(response.content)
+        _Run.kept.append(json.loads(response.content))
 
     try:
         await run_workers(n, c, one)
@@ -210,13 +217,14 @@ async def run_sdk(config: str, base: str, n: int, c: int) -> None:
                 [image_url(i) for i in range(n)], platform="taobao", concurrency=c
             )
             _Run.done += len(outcomes)
+            _Run.kept.append(outcomes)
             failed = [o for o in outcomes if not isinstance(o, Ok)]
             if failed:
                 raise RuntimeError(f"{len(failed)} searches failed: {failed[0]}")
         else:
 
             async def one(i: int) -> None:
-                await client.image_search(image_url(i), platform="taobao")
+                _Run.kept.append(await client.image_search(image_url(i), platform="taobao"))
 
             await run_workers(n, c, one)
 
@@ -264,6 +272,7 @@ def main(argv: list[str] | None = None) -> None:
         gc.collect()
         before = server_stats(args.port)
         _Run.done = 0
+        _Run.kept = []
         cpu0, wall0 = time.process_time(), time.perf_counter()
         _Run.stop_at = wall0 + args.budget_seconds
         with anyio.fail_after(args.max_seconds):
