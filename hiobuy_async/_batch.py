@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Failed", "ImageQuery", "Ok", "Outcome", "Progress", "SearchStream"]
 
-DEDUPE_WINDOW = 4096
-"""Finished queries remembered by `search_stream` for de-duplication."""
+DEDUPE_WINDOW = 128
+"""Finished queries (and results, ~50 KiB each) search_stream keeps for de-duplication."""
 
 Images: TypeAlias = Iterable[str | ImageQuery] | AsyncIterable[str | ImageQuery]
 
