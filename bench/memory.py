@@ -7,7 +7,7 @@ this process's resident set size (VmRSS in /proc/self/status) every 10,000
 outcomes. The target (issue #5): growth <= 2 MiB from 10k to 100k, i.e.
 memory independent of the number of inputs.
 
-    python -m bench.memory [--inputs 100000] [--concurrency 64] [--transport auto]
+    python -m bench.memory [--inputs 100000] [--concurrency 64] [--transport default|httpx|aiohttp]
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ async def stream_searches(
         UUID,
         base_url=f"http://127.0.0.1:{port}/i20/l0",
         max_connections=concurrency,
-        transport=transport,  # type: ignore[arg-type]
+        transport=None if transport == "default" else transport,  # type: ignore[arg-type]
     )
     stream_cm = client.search_stream(images(), platform="taobao", concurrency=concurrency)
     checkpoints = {1_000, 5_000} | set(range(10_000, inputs + 1, 10_000))
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inputs", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--transport", choices=("auto", "httpx", "aiohttp"), default="auto")
+    parser.add_argument("--transport", choices=("default", "httpx", "aiohttp"), default="default")
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
     parser.add_argument("--quick", action="store_true", help="accepted for nox; same run")
     args = parser.parse_args(argv)
