@@ -104,10 +104,19 @@ def _to_tags(value: object, _: object = None) -> tuple[str, ...]:
     raise TypeError(f"expected a list of tags, got {type(value).__name__}")
 
 
+def _is_type(expected: object) -> Callable[[object], bool]:
+    def predicate(candidate: object) -> bool:
+        return candidate == expected
+
+    return predicate
+
+
 def _make_converter(*, detailed_validation: bool) -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=detailed_validation, forbid_extra_keys=False)
+    # A class hook for plain `int`: cattrs' own int hook would win over a
+    # predicate one (and turn True into 1, 3.7 into 3).
+    conv.register_structure_hook(int, _to_required_int)
     hooks: dict[object, Callable[[object, object], object]] = {
-        int: _to_required_int,
         int | None: _to_int,
         str | None: _to_str,
         Decimal | None: _to_decimal,
@@ -115,7 +124,7 @@ def _make_converter(*, detailed_validation: bool) -> cattrs.Converter:
     }
     for type_, hook in hooks.items():
         # Predicates, not singledispatch: `int | None` must not also claim `int`.
-        conv.register_structure_hook_func(lambda t, type_=type_: t == type_, hook)
+        conv.register_structure_hook_func(_is_type(type_), hook)
     generated = make_dict_structure_fn(Product, conv, extra=cattrs.override(omit=True))
 
     def structure_product(item: Mapping[str, Any], _: object = None) -> Product:
@@ -387,6 +396,7 @@ def parse_image_search(body: bytes, *, request_id: str | None = None) -> ImageSe
         api_type = _to_str(data.get("api_type"))
     except ResponseValidationError as exc:
         exc.request_id = request_id
+        exc.body_excerpt = exc.body_excerpt or sanitise_excerpt(body)
         raise
     except (ValueError, TypeError):
         raise ResponseValidationError(
