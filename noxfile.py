@@ -7,7 +7,14 @@ import nox
 nox.options.sessions = ["tests", "lint", "typing"]
 nox.options.default_venv_backend = "venv"
 
-TEST_DEPS = ["pytest>=8", "trio>=0.26", "rich>=13", "fastapi>=0.110", "starlette>=0.37"]
+TEST_DEPS = [
+    "pytest>=8",
+    "trio>=0.26",
+    "rich>=13",
+    "orjson>=3.9",
+    "fastapi>=0.110",
+    "starlette>=0.37",
+]
 
 
 @nox.session
