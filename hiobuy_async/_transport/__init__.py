@@ -1,0 +1,32 @@
+# SPDX-License-Identifier: MIT
+"""All HTTP plumbing: building requests, sending them, reading bodies.
+
+This package is the only part of the SDK that talks to httpx or aiohttp (the
+testing kit aside), so the transport can change without touching the rest of
+the SDK. It turns every transport failure into an SDK error, never follows
+redirects, and reads bodies in bounded memory: the size cap applies to the
+*decoded* body, and compressed bodies are inflated chunk by chunk with a
+bound on the output of each step, so a gzip bomb is refused without being
+inflated.
+
+- `_body`: the bounded reader and decoder, and `RawResponse`, shared by both backends;
+- `_httpx`: httpx's own transport (a sharded pool) or a caller-supplied client;
+- `_aiohttp`: one `aiohttp.ClientSession` (optional extra, asyncio only);
+- `_http`: `HttpTransport`, which picks a backend and maps failures to SDK errors.
+"""
+
+from __future__ import annotations
+
+from ._body import ERROR_BODY_LIMIT, RawResponse
+from ._http import TRANSPORT_KINDS, HttpTransport, TransportKind, aiohttp_transport_available
+from ._httpx import make_timeout
+
+__all__ = [
+    "ERROR_BODY_LIMIT",
+    "TRANSPORT_KINDS",
+    "HttpTransport",
+    "RawResponse",
+    "TransportKind",
+    "aiohttp_transport_available",
+    "make_timeout",
+]

@@ -1,0 +1,230 @@
+# SPDX-License-Identifier: MIT
+"""The aiohttp backend: one `aiohttp.ClientSession`, asyncio only, no httpx in between.
+
+aiohttp is an optional extra, so it is imported only when this backend is
+built, never at module import. The session reads raw bytes
+(`auto_decompress=False`): bodies go through the same bounded reader and
+decoder as on httpx, and redirects are never followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import time
+import urllib.request
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+
+from .._exceptions import InputError
+from ._body import BoundedBody, RawResponse
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["AiohttpBackend", "aiohttp_available", "client_timeout", "environment_proxy"]
+
+ErrorKind = Literal["timeout", "connection"]
+
+KEEPALIVE_SECONDS = 5.0
+"""How long an idle connection is kept (httpx's default keep-alive expiry)."""
+
+
+def aiohttp_available() -> bool:
+    """Tell whether aiohttp is installed, without importing it.
+
+    Returns:
+        True when `aiohttp` can be imported.
+    """
+    return importlib.util.find_spec("aiohttp") is not None
+
+
+def client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
+    """Map the client's `httpx.Timeout` to aiohttp's phases.
+
+    `connect` bounds opening the socket (TLS included); aiohttp's `connect`
+    (waiting for a pooled connection, then opening one) gets `pool + connect`;
+    `read` bounds each wait for response bytes. aiohttp has no write phase: its
+    read timer starts once the request is written, and a request of a few
+    hundred bytes fits the socket buffer. There is no total: like httpx, a
+    body that keeps arriving is not cut off.
+
+    Args:
+        timeout: The per-attempt timeout.
+
+    Returns:
+        The aiohttp timeout.
+    """
+    import aiohttp  # noqa: PLC0415 - optional extra
+
+    connect = timeout.connect
+    pool = timeout.pool
+    return aiohttp.ClientTimeout(
+        total=None,
+        connect=None if connect is None or pool is None else connect + pool,
+        sock_connect=connect,
+        sock_read=timeout.read,
+    )
+
+
+def environment_proxy(url: str) -> str | None:
+    """Find the proxy the environment asks for, for `url`, as httpx does.
+
+    Read once per session: aiohttp's own `trust_env` reads the environment
+    (and `~/.netrc`) on every request.
+
+    Args:
+        url: The base URL requests go to.
+
+    Returns:
+        The proxy URL (`HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY`), or None
+        when there is none or `NO_PROXY` exempts the host.
+
+    Raises:
+        InputError: The proxy is not an http(s) proxy, which aiohttp cannot use.
+    """
+    proxies = urllib.request.getproxies()
+    parts = urlsplit(url)
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy:
+        return None
+    host = parts.hostname or ""
+    if urllib.request.proxy_bypass(host):
+        return None
+    if "://" not in proxy:
+        proxy = "http://" + proxy
+    if urlsplit(proxy).scheme not in ("http", "https"):
+        raise InputError(
+            "the environment sets a non-http proxy, which transport='aiohttp' cannot use; "
+            "use transport='httpx'"
+        )
+    return proxy
+
+
+class AiohttpBackend:
+    """Requests over one `aiohttp.ClientSession`; build it inside a running asyncio loop.
+
+    Its connector holds `max_connections` keep-alive connections, shared by
+    every host (the SDK talks to one). Cookies are not kept.
+
+    Args:
+        base_url: The API's base URL (for the proxy and TLS settings).
+        timeout: The per-attempt timeout.
+        max_connections: The pool size.
+    """
+
+    kind = "aiohttp"
+
+    def __init__(self, *, base_url: str, timeout: httpx.Timeout, max_connections: int) -> None:
+        import aiohttp  # noqa: PLC0415 - optional extra
+
+        self._proxy = environment_proxy(base_url)
+        tls: dict[str, Any] = {}
+        if urlsplit(base_url).scheme == "https" or self._proxy is not None:
+            # The trust store httpx uses (certifi, SSL_CERT_FILE, SSL_CERT_DIR),
+            # so both transports accept the same certificates.
+            tls["ssl"] = httpx.create_ssl_context(verify=True, trust_env=True)
+        connector = aiohttp.TCPConnector(
+            limit=max_connections,
+            limit_per_host=0,
+            keepalive_timeout=KEEPALIVE_SECONDS,
+            **tls,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=client_timeout(timeout),
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            raise_for_status=False,
+            trust_env=False,
+        )
+        self._connection_errors: tuple[type[BaseException], ...] = (aiohttp.ClientError, OSError)
+
+    async def aclose(self) -> None:
+        """Close the session and its connections."""
+        await self._session.close()
+
+    def classify(self, exc: Exception) -> ErrorKind | None:
+        """Tell which SDK error an aiohttp or asyncio failure becomes.
+
+        Args:
+            exc: What sending or reading raised.
+
+        Returns:
+            `"timeout"` for timeouts (aiohttp's `ServerTimeoutError` family
+            included), `"connection"` for other aiohttp and OS errors, or None
+            for anything else (a bug).
+        """
+        # Checked first: TimeoutError is an OSError, and aiohttp's timeouts
+        # are ClientErrors.
+        if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+            return "timeout"
+        if isinstance(exc, self._connection_errors):
+            return "connection"
+        return None
+
+    async def send(
+        self,
+        url: str,
+        content: bytes,
+        headers: Mapping[str, str],
+        *,
+        max_bytes: int,
+        started: float,
+    ) -> RawResponse:
+        """POST `content` and read the response in bounded memory.
+
+        Args:
+            url: The full URL.
+            content: The request body.
+            headers: All request headers.
+            max_bytes: The cap on a decoded 2xx body.
+            started: When the transport took the request (`time.perf_counter()`).
+
+        Returns:
+            The response.
+        """
+        response = await self._session.request(
+            "POST",
+            url,
+            data=content,
+            headers=headers,
+            allow_redirects=False,
+            proxy=self._proxy,
+        )
+        try:
+            status = response.status
+            response_headers = response.headers
+            request_id = response_headers.get("x-request-id")
+            reader = BoundedBody(
+                encoding=response_headers.get("content-encoding"),
+                content_length=response_headers.get("content-length"),
+                strict=200 <= status < 300,
+                max_bytes=max_bytes,
+                request_id=request_id,
+            )
+            stream = response.content
+            while not reader.done:
+                chunk = await stream.readany()
+                if not chunk:
+                    break
+                reader.feed(chunk)
+        except BaseException:
+            # Cancelled or failed midway: the connection cannot be reused.
+            response.close()
+            raise
+        if reader.done:
+            # Stopped before the end of the body (error excerpt cut short).
+            response.close()
+        else:
+            response.release()
+        return RawResponse(
+            status_code=status,
+            body=reader.body(),
+            request_id=request_id,
+            retry_after=response_headers.get("retry-after"),
+            elapsed=time.perf_counter() - started,
+        )
