@@ -33,7 +33,10 @@ PATH = "/api/client/third-purchase/image/query"
 CONFIGS: dict[str, tuple[tuple[str, ...], str]] = {
     "floor": (("asyncio",), "raw asyncio protocol + json.loads (practical floor)"),
     "aiohttp": (("asyncio",), "aiohttp ClientSession + json.loads"),
-    "httpx_aiohttp": (("asyncio",), "httpx.AsyncClient on httpx-aiohttp + json.loads"),
+    "httpx_aiohttp": (
+        ("asyncio",),
+        "httpx.AsyncClient on httpx-aiohttp + json.loads (reference: the old aiohttp path)",
+    ),
     "httpx_default": (("asyncio", "trio"), "httpx, default Limits + json.loads"),
     "httpx": (("asyncio", "trio"), "httpx, one pool, Limits(C, keepalive C) + json.loads"),
     "httpx_sharded": (
