@@ -352,7 +352,8 @@ def fixed(status: str, headers: dict[str, str], body: bytes) -> Reply:
 async def both_clients(reply: Reply, **options: Any) -> AsyncIterator[list[AsyncHiobuy]]:
     server = RawServer(reply)
     async with (
-        server.serve() as base_url, make_client(base_url, "httpx", **options) as via_httpx,
+        server.serve() as base_url,
+        make_client(base_url, "httpx", **options) as via_httpx,
         make_client(base_url, "aiohttp", **options) as via_aiohttp,
     ):
         yield [via_httpx, via_aiohttp]
