@@ -17,20 +17,27 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+)
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import anyio
 import attrs
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ._exceptions import AuthenticationError, HiobuyError, InputError
 from ._models import ImageSearchResult
 from ._query import ImageQuery, ResolvedQuery, resolve_query
 from ._ratelimit import PauseGate, RateLimiter
 from ._retry import RetryBudget
-from .marketplaces import Marketplace, validate_locale, validate_marketplace
+from .marketplaces import Marketplace, validate_image_url
 
 if TYPE_CHECKING:
     from ._client import AsyncHiobuy
@@ -99,12 +106,53 @@ class Progress:
     elapsed: float
 
 
-@attrs.define
+@attrs.frozen
 class _Defaults:
+    """The batch's own arguments, validated once when they name a platform."""
+
     platform: Marketplace | str | None
     language: str | None
     use_platform: bool
     filters: tuple[str, ...] | None
+    resolved: ResolvedQuery | None = None  # a template: every field but `img`
+
+    @classmethod
+    def build(
+        cls,
+        platform: Marketplace | str | None,
+        language: str | None,
+        use_platform: bool,
+        filters: Iterable[str] | None,
+    ) -> _Defaults:
+        if isinstance(filters, str | bytes):
+            raise InputError("filters must be a list of strings, not a single string")
+        as_tuple = None if filters is None else tuple(filters)
+        template = None
+        if platform is not None:
+            template = resolve_query(
+                "https://template.invalid/",
+                platform=platform,
+                language=language,
+                use_platform=use_platform,
+                filters=as_tuple,
+                stacklevel=6,
+            )
+        return cls(platform, language, use_platform, as_tuple, template)
+
+    def resolve(self, item: object) -> tuple[ImageQuery, ResolvedQuery]:
+        template = self.resolved
+        if template is not None and isinstance(item, str):
+            # The common case, a plain URL: only the URL is left to check.
+            resolved = attrs.evolve(template, img=validate_image_url(item))
+            query = ImageQuery(
+                resolved.img,
+                platform=template.marketplace,
+                language=template.language,
+                use_platform=template.use_platform,
+                filters=template.filters,
+            )
+            return query, resolved
+        return _resolve(_as_query(item, self))
 
 
 def _as_query(item: object, defaults: _Defaults) -> ImageQuery:
@@ -200,7 +248,7 @@ class _Batch:
         self,
         client: AsyncHiobuy,
         source: _Source,
-        send: MemoryObjectSendStream[Outcome],
+        sink: Callable[[Outcome], Awaitable[object]],
         *,
         defaults: _Defaults,
         rate_limit: float | None,
@@ -211,7 +259,7 @@ class _Batch:
     ) -> None:
         self.client = client
         self.source = source
-        self.send = send
+        self.sink = sink
         self.defaults = defaults
         self.limiter = RateLimiter(rate_limit) if rate_limit is not None else None
         self.gate = PauseGate()
@@ -244,7 +292,7 @@ class _Batch:
     async def emit(self, outcome: Outcome) -> None:
         if isinstance(outcome, Failed) and self.on_error == "raise":
             raise outcome.error
-        await self.send.send(outcome)
+        await self.sink(outcome)
         self.done += 1
         if isinstance(outcome, Ok):
             self.ok += 1
@@ -281,11 +329,10 @@ class _Batch:
             return error
 
     async def run_one(self, index: int, item: object) -> None:
-        query = _as_query(item, self.defaults)
         try:
-            query, resolved = _resolve(query)
+            query, resolved = self.defaults.resolve(item)
         except InputError as error:
-            await self.emit(Failed(index, query, error))
+            await self.emit(Failed(index, _as_query(item, self.defaults), error))
             return
         if self.dedupe_window != 0:
             if resolved in self.in_flight:
@@ -345,8 +392,6 @@ class SearchStream:
 def _check_batch_arguments(
     client: AsyncHiobuy,
     *,
-    platform: Marketplace | str | None,
-    language: str | None,
     concurrency: int,
     rate_limit: float | None,
     on_error: str,
@@ -367,14 +412,12 @@ def _check_batch_arguments(
         raise InputError(f"rate_limit must be a positive number or None, got {rate_limit!r}")
     if on_error not in ("collect", "raise"):
         raise InputError(f"on_error must be 'collect' or 'raise', got {on_error!r}")
-    if platform is not None:
-        validate_locale(validate_marketplace(platform), language)
 
 
-@asynccontextmanager
-async def search_stream(
+def _prepare(
     client: AsyncHiobuy,
     images: Images,
+    sink: Callable[[Outcome], Awaitable[object]],
     *,
     platform: Marketplace | str | None,
     language: str | None,
@@ -385,7 +428,41 @@ async def search_stream(
     on_error: Literal["collect", "raise"],
     progress: Callable[[Progress], object] | None,
     retry_budget: float,
+    dedupe_window: int | None,
+) -> _Batch:
+    """Validate a batch's arguments (before any I/O) and set up its state."""
+    _check_batch_arguments(
+        client, concurrency=concurrency, rate_limit=rate_limit, on_error=on_error
+    )
+    return _Batch(
+        client,
+        _Source(images),
+        sink,
+        defaults=_Defaults.build(platform, language, use_platform, filters),
+        rate_limit=rate_limit,
+        on_error=on_error,
+        progress=progress,
+        retry_budget=RetryBudget(retry_budget),
+        dedupe_window=dedupe_window,
+    )
+
+
+async def _run_workers(
+    batch: _Batch, concurrency: int, cancel_scope: anyio.CancelScope | None = None
+) -> None:
+    async with anyio.create_task_group() as workers:
+        for _ in range(concurrency):
+            workers.start_soon(batch.worker, cancel_scope or workers.cancel_scope)
+
+
+@asynccontextmanager
+async def search_stream(
+    client: AsyncHiobuy,
+    images: Images,
+    *,
+    concurrency: int,
     dedupe_window: int | None = DEDUPE_WINDOW,
+    **options: Any,
 ) -> AsyncIterator[SearchStream]:
     """Run a batch; see `AsyncHiobuy.search_stream` for the arguments.
 
@@ -397,50 +474,29 @@ async def search_stream(
         AuthenticationError: The uuid was refused.
         HiobuyError: With `on_error="raise"`, the first failure.
     """
-    _check_batch_arguments(
-        client,
-        platform=platform,
-        language=language,
-        concurrency=concurrency,
-        rate_limit=rate_limit,
-        on_error=on_error,
-    )
-    if isinstance(filters, str | bytes):
-        raise InputError("filters must be a list of strings, not a single string")
-    budget = RetryBudget(retry_budget)
-    source = _Source(images)
     send, receive = anyio.create_memory_object_stream[Outcome](max_buffer_size=concurrency)
-    batch = _Batch(
-        client,
-        source,
-        send,
-        defaults=_Defaults(
-            platform=platform,
-            language=language,
-            use_platform=use_platform,
-            filters=None if filters is None else tuple(filters),
-        ),
-        rate_limit=rate_limit,
-        on_error=on_error,
-        progress=progress,
-        retry_budget=budget,
-        dedupe_window=dedupe_window,
-    )
+    with send, receive:
+        batch = _prepare(
+            client,
+            images,
+            send.send,
+            concurrency=concurrency,
+            dedupe_window=dedupe_window,
+            **options,
+        )
 
-    async def run_workers(cancel_scope: anyio.CancelScope) -> None:
-        async with send, anyio.create_task_group() as workers:
-            for _ in range(concurrency):
-                workers.start_soon(batch.worker, cancel_scope)
+        async def produce(cancel_scope: anyio.CancelScope) -> None:
+            async with send:
+                await _run_workers(batch, concurrency, cancel_scope)
 
-    body_error: Exception | None = None
-    with receive:
+        body_error: Exception | None = None
         async with anyio.create_task_group() as group:
-            group.start_soon(run_workers, group.cancel_scope)
+            group.start_soon(produce, group.cancel_scope)
             try:
                 yield SearchStream(receive, batch)
             except Exception as error:  # noqa: BLE001 - re-raised below
-                # Re-raised below, once the workers are gone, so that the
-                # caller's own error is not wrapped in an exception group.
+                # Re-raised once the workers are gone, so that the caller's
+                # own error is not wrapped in an exception group.
                 body_error = error
             finally:
                 group.cancel_scope.cancel()
@@ -453,26 +509,40 @@ async def search_stream(
 async def search_many(
     client: AsyncHiobuy,
     images: Images,
-    **options: object,
+    *,
+    concurrency: int,
+    **options: Any,
 ) -> list[Outcome]:
     """Run a batch and return its outcomes in input order.
+
+    Workers append straight to the result list: no stream in between.
 
     Args:
         client: The client.
         images: The inputs.
+        concurrency: The number of workers.
         **options: As for `search_stream`.
 
     Returns:
         One outcome per input, sorted by index.
+
+    Raises:
+        BaseException: The error that stopped the batch (see `search_stream`).
     """
     outcomes: list[Outcome] = []
-    async with search_stream(
-        client,
-        images,
-        dedupe_window=None,
-        **options,  # type: ignore[arg-type]
-    ) as stream:
-        async for outcome in stream:
-            outcomes.append(outcome)
-    outcomes.sort(key=lambda outcome: outcome.index)
+
+    async def collect(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+
+    batch = _prepare(
+        client, images, collect, concurrency=concurrency, dedupe_window=None, **options
+    )
+    await _run_workers(batch, concurrency)
+    if batch.fatal is not None:
+        raise batch.fatal
+    outcomes.sort(key=_index)
     return outcomes
+
+
+def _index(outcome: Outcome) -> int:
+    return outcome.index

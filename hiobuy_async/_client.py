@@ -96,8 +96,7 @@ def _check_transport(transport: str | None) -> TransportKind:
         raise InputError(f"transport must be one of {', '.join(TRANSPORT_KINDS)}, got {value!r}")
     if kind == "aiohttp" and not aiohttp_transport_available():
         raise InputError(
-            "transport='aiohttp' needs the httpx-aiohttp package: "
-            "pip install 'hiobuy-async[aiohttp]'"
+            "transport='aiohttp' needs the aiohttp package: pip install 'hiobuy-async[aiohttp]'"
         )
     return kind
 
@@ -137,9 +136,9 @@ class AsyncHiobuy:
             one raises `RateLimitError` at once.
         allow_insecure_http: Allow an `http://` base URL to a non-loopback host.
         transport: Which HTTP transport the SDK's own pool uses: `"httpx"`
-            (httpx's own, on asyncio and trio) or `"aiohttp"` (the faster
-            `httpx-aiohttp` transport under asyncio — install
-            `hiobuy-async[aiohttp]` — and httpx's own under trio). Defaults
+            (httpx's own, on asyncio and trio) or `"aiohttp"` (an aiohttp
+            `ClientSession` under asyncio, about twice as cheap per request —
+            install `hiobuy-async[aiohttp]` — and httpx's own under trio). Defaults
             to the `HIOBUY_TRANSPORT` environment variable, then `"httpx"`.
             Ignored when `http_client` is given.
 

@@ -52,7 +52,7 @@ class ImageQuery:
     filters: tuple[str, ...] | None = attrs.field(default=None, converter=_filters_tuple)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ResolvedQuery:
     """A validated query, ready to send; equal queries send the same request.
 

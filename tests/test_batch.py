@@ -24,6 +24,7 @@ from hiobuy_async import (
     Ok,
     Progress,
     ServerError,
+    UnknownFilterWarning,
 )
 from hiobuy_async._retry import set_no_backoff
 
@@ -302,6 +303,9 @@ async def test_concurrency_above_the_pool_is_an_input_error() -> None:
         ({"language": "ko_KR", "platform": "taobao"}, "ko_KR"),
         ({"platform": "ebay"}, "platform"),
         ({"retry_budget": -1}, "retry_budget"),
+        ({"use_platform": True}, "1688 only"),
+        ({"filters": ["new7"]}, "1688 only"),
+        ({"filters": "new7", "platform": "1688"}, "single string"),
     ],
 )
 async def test_bad_batch_arguments_fail_before_any_request(
@@ -313,6 +317,15 @@ async def test_bad_batch_arguments_fail_before_any_request(
         with pytest.raises(InputError, match=match):
             await client.search_many(urls(3), **options)
     assert recorder.requests == []
+
+
+async def test_an_unknown_batch_filter_warns_once_and_is_sent() -> None:
+    recorder = Recorder()
+    async with make_client(recorder) as client:
+        with pytest.warns(UnknownFilterWarning) as record:
+            await client.search_many(urls(5), platform="1688", filters=["brandNew"])
+    assert len(record) == 1
+    assert [body["filter"] for body in recorder.requests] == [["brandNew"]] * 5
 
 
 async def test_a_single_string_is_not_a_batch() -> None:

@@ -456,7 +456,7 @@ class PoolSpy:
 @pytest.mark.anyio
 async def test_async_with_creates_and_closes_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
     spy = PoolSpy(monkeypatch)
-    client = AsyncHiobuy("u", base_url=BASE)
+    client = AsyncHiobuy("u", base_url=BASE, transport="httpx")
     assert spy.created == []
     assert not client.is_closed
     async with client as entered:
@@ -472,7 +472,7 @@ async def test_async_with_creates_and_closes_the_pool(monkeypatch: pytest.Monkey
 @pytest.mark.anyio
 async def test_aclose_is_idempotent_and_closes_once(monkeypatch: pytest.MonkeyPatch) -> None:
     spy = PoolSpy(monkeypatch)
-    client = AsyncHiobuy("u", base_url=BASE)
+    client = AsyncHiobuy("u", base_url=BASE, transport="httpx")
     await client.__aenter__()
     await client.aclose()
     await client.aclose()
@@ -547,7 +547,7 @@ POOL_KINDS = [
     pytest.param("asyncio", "httpx", id="asyncio-httpx"),
     pytest.param("trio", "httpx", id="trio-httpx"),
 ]
-if importlib.util.find_spec("httpx_aiohttp") is not None:
+if importlib.util.find_spec("aiohttp") is not None:
     POOL_KINDS.append(pytest.param("asyncio", "aiohttp", id="asyncio-aiohttp"))
 
 
