@@ -237,7 +237,9 @@ def validate_image_url(img: str) -> str:
         raise InputError(
             f"img is {len(img)} characters long; at most {MAX_IMAGE_URL_LENGTH} are accepted"
         )
-    if any(ch.isspace() or not ch.isprintable() for ch in img):
+    # isprintable() is False for every control and separator character but
+    # the ASCII space, so this rejects all whitespace and control characters.
+    if not img.isprintable() or " " in img:
         raise InputError("img must not contain whitespace or control characters")
     try:
         parts = urlsplit(img)
