@@ -60,6 +60,16 @@ class _BoundedDecoder:
         self._started = True
         return out
 
+    @property
+    def ended(self) -> bool:
+        """True once the compressed stream has ended (more input is not inflated)."""
+        return self._decompressor.eof
+
+    @property
+    def has_trailing_data(self) -> bool:
+        """True if bytes arrived after the end of the compressed stream."""
+        return bool(self._decompressor.unused_data)
+
 
 def _too_large(limit: int, request_id: str | None) -> HiobuyError:
     return ResponseValidationError(
@@ -172,6 +182,15 @@ class BoundedBody:
                     "response body is not valid compressed data", request_id=self._request_id
                 ) from None
         self._size += len(chunk)
+        if self._decoder is not None and self._decoder.ended:
+            # zlib keeps whatever follows the end of the stream, unbounded:
+            # stop reading there, and refuse a 2xx body with junk after it.
+            if self._strict and self._decoder.has_trailing_data:
+                raise ResponseValidationError(
+                    "response body has data after the end of its compressed stream",
+                    request_id=self._request_id,
+                )
+            self.done = True
         if self._size > self._limit:
             if not self._strict:
                 self._parts.append(chunk[: len(chunk) - (self._size - self._limit)])
