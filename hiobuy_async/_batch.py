@@ -7,7 +7,8 @@ the input is. Outcomes flow to the caller through a bounded memory stream,
 which also gives back-pressure: a slow consumer slows the workers.
 
 Errors that concern one input become a `Failed` outcome. Errors that would
-fail every input alike (`AuthenticationError`), bugs (any exception that is
+fail every input alike (`AuthenticationError`, an `InputError` raised while
+sending), bugs (any exception that is
 not a `HiobuyError`) and, with `on_error="raise"`, the first failure stop the
 batch: the workers are cancelled and that one error is raised by itself,
 never wrapped in an exception group.
@@ -241,6 +242,16 @@ class _Source:
 _END = object()
 
 
+class _Pending:
+    """A query in flight, which duplicates of it wait for."""
+
+    __slots__ = ("answer", "settled")
+
+    def __init__(self) -> None:
+        self.settled = anyio.Event()
+        self.answer: ImageSearchResult | HiobuyError | None = None
+
+
 class _Batch:
     """The shared state of one batch: pacing, budget, dedupe, counters."""
 
@@ -267,7 +278,7 @@ class _Batch:
         self.on_error = on_error
         self.progress = progress
         self.dedupe_window = dedupe_window
-        self.in_flight: dict[ResolvedQuery, list[tuple[int, ImageQuery]]] = {}
+        self.in_flight: dict[ResolvedQuery, _Pending] = {}
         self.finished: collections.OrderedDict[ResolvedQuery, ImageSearchResult | HiobuyError]
         self.finished = collections.OrderedDict()
         self.fatal: BaseException | None = None
@@ -312,8 +323,9 @@ class _Batch:
         )
 
     async def emit_shared(
-        self, index: int, query: ImageQuery, answer: ImageSearchResult | HiobuyError
+        self, index: int, query: ImageQuery, answer: ImageSearchResult | HiobuyError | None
     ) -> None:
+        assert answer is not None  # set before `settled`
         if isinstance(answer, HiobuyError):
             await self.emit(Failed(index, query, answer))
         else:
@@ -323,7 +335,9 @@ class _Batch:
         self.budget.deposit()
         try:
             return await self.client._search(resolved, hooks=self, on_retry=self.count_retry)
-        except AuthenticationError:
+        except (AuthenticationError, InputError):
+            # Every input would fail alike: a refused uuid, or (inputs being
+            # validated already) a configuration error. Stop the batch.
             raise
         except HiobuyError as error:
             return error
@@ -334,23 +348,28 @@ class _Batch:
         except InputError as error:
             await self.emit(Failed(index, _as_query(item, self.defaults), error))
             return
-        if self.dedupe_window != 0:
-            if resolved in self.in_flight:
-                self.in_flight[resolved].append((index, query))
-                return
-            if resolved in self.finished:
-                await self.emit_shared(index, query, self.finished[resolved])
-                return
-            self.in_flight[resolved] = []
+        if self.dedupe_window == 0:
+            await self.emit_shared(index, query, await self.search(resolved))
+            return
+        pending = self.in_flight.get(resolved)
+        if pending is not None:
+            # Wait here rather than pull more input: a worker holds one input
+            # at a time, so duplicates cannot make the batch read ahead.
+            await pending.settled.wait()
+            await self.emit_shared(index, query, pending.answer)
+            return
+        if resolved in self.finished:
+            await self.emit_shared(index, query, self.finished[resolved])
+            return
+        pending = self.in_flight[resolved] = _Pending()
         answer = await self.search(resolved)
-        followers = self.in_flight.pop(resolved, [])
-        if self.dedupe_window != 0:
-            self.finished[resolved] = answer
-            if self.dedupe_window is not None and len(self.finished) > self.dedupe_window:
-                self.finished.popitem(last=False)
+        pending.answer = answer
+        del self.in_flight[resolved]
+        self.finished[resolved] = answer
+        if self.dedupe_window is not None and len(self.finished) > self.dedupe_window:
+            self.finished.popitem(last=False)
+        pending.settled.set()
         await self.emit_shared(index, query, answer)
-        for follower_index, follower_query in followers:
-            await self.emit_shared(follower_index, follower_query, answer)
 
     async def worker(self, cancel_scope: anyio.CancelScope) -> None:
         try:

@@ -128,7 +128,10 @@ class AsyncHiobuy:
         max_connections: The connection pool size; `search_many` never runs
             more requests at once than this.
         http_client: Your own `httpx.AsyncClient`, used as is and never closed
-            by the SDK. Redirects are never followed, whatever its settings.
+            by the SDK. Redirects are never followed, whatever its settings;
+            the SDK's `timeout` applies to each request; keep
+            `max_connections` at most its pool's size, or requests queue
+            inside httpx's pool.
         deadline: Seconds one call may take across all its attempts and
             waits, or `None` for no total deadline.
         max_response_bytes: The cap on a decoded response body.

@@ -214,6 +214,28 @@ async def test_duplicates_are_sent_once_and_share_the_outcome() -> None:
     assert all(isinstance(o, Ok) and o.result == first.result for o in results[:5])
 
 
+async def test_duplicates_of_a_query_in_flight_do_not_drain_the_input() -> None:
+    recorder = Recorder(latency=0.3)
+    pulled = 0
+
+    async def same_image_forever() -> AsyncGenerator[str, None]:
+        nonlocal pulled
+        while True:
+            pulled += 1
+            yield "https://cdn.test/same.jpg"
+
+    async with (
+        make_client(recorder) as client,
+        contextlib.aclosing(same_image_forever()) as images,
+        client.search_stream(images, platform="taobao", concurrency=4) as stream,
+    ):
+        await anyio.sleep(0.1)  # the one request is still in flight
+        assert pulled <= 4 + 1  # each worker holds one input, waiting for it
+        first = await stream.__anext__()
+    assert isinstance(first, Ok)
+    assert len(recorder.requests) == 1
+
+
 async def test_same_image_with_other_options_is_not_a_duplicate() -> None:
     recorder = Recorder()
     images = [

@@ -33,6 +33,7 @@ from hiobuy_async import (
     AsyncHiobuy,
     AuthenticationError,
     HiobuyError,
+    InputError,
     RateLimitError,
     ResponseValidationError,
     ServerError,
@@ -592,3 +593,14 @@ class socket_bound:
 
     def __exit__(self, *exc: object) -> None:
         self._sock.close()
+
+
+def test_a_proxy_aiohttp_cannot_use_is_refused_at_construction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:1")
+    with pytest.raises(InputError, match="proxy"):
+        AsyncHiobuy("u", base_url="https://api.hiobuy.test", transport="aiohttp")
+    AsyncHiobuy("u", base_url="https://api.hiobuy.test", transport="httpx")  # httpx's own concern

@@ -13,7 +13,7 @@ import anyio
 import httpx
 
 from .._exceptions import APIConnectionError, APITimeoutError, HiobuyError
-from ._aiohttp import aiohttp_available
+from ._aiohttp import aiohttp_available, environment_proxy
 from ._body import ACCEPT_ENCODING, RawResponse
 from ._httpx import HttpxBackend
 
@@ -112,6 +112,10 @@ class HttpTransport:
             self._backend = HttpxBackend(
                 timeout=timeout, max_connections=max_connections, http_client=http_client
             )
+        elif kind == "aiohttp":
+            # A proxy aiohttp cannot use is a configuration error: report it
+            # now, at construction, not as a failure of every request.
+            environment_proxy(base_url)
         self._owns_client = http_client is None
         self._closed = False
         # Requests wait here, in anyio, rather than inside the backend's pool:
@@ -228,4 +232,5 @@ class HttpTransport:
 
     def _describe(self, what: str, exc: BaseException) -> str:
         detail = str(exc) or "no detail"
-        return self._redact(f"{what} ({type(exc).__name__}: {detail})"[:300])
+        # Redacted before it is cut, so no part of the secret can survive the cut.
+        return self._redact(f"{what} ({type(exc).__name__}: {detail})")[:300]
