@@ -47,20 +47,22 @@ def typing(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Run the benchmarks (not part of the test run): `nox -s bench -- --quick`.
+    """Run the benchmarks (not part of the test run): `nox -s bench` (~10 minutes).
 
     Installs the package with its fast extras plus the raw clients it is
     compared with, then runs the structuring micro-benchmark, the throughput
     runner (loopback server, fresh process per run) and the memory check.
-    Results land in bench/results/ (gitignored). Arguments after `--` go to
-    the runner, e.g. `--quick`, `--repeats 5`, `--only sdk_search_many,httpx_sharded`.
+    Results land in bench/results/ (gitignored). The quick grid runs unless
+    `-- --full` is given; other arguments after `--` go to the runner, e.g.
+    `--repeats 5`, `--only sdk_search_many,httpx_sharded`.
     """
     session.install(".[fast,aiohttp]", "aiohttp", "httpx-aiohttp", "orjson", "trio")
-    quick = ["--quick"] if "--quick" in session.posargs else []
+    args = [arg for arg in session.posargs if arg not in ("--full", "--quick")]
+    quick = [] if "--full" in session.posargs else ["--quick"]
     session.run(
         "python", "-m", "bench.structuring", *quick, "--json", "bench/results/structuring.json"
     )
-    session.run("python", "-m", "bench.run", *session.posargs)
+    session.run("python", "-m", "bench.run", *quick, *args)
     session.run("python", "-m", "bench.memory", *quick)
 
 
