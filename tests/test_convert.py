@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import cattrs
 import pytest
+from chains import shown_chain
 
 from hiobuy_async import APIError, ImageSearchResult, Product, ResponseValidationError, _convert
 from hiobuy_async._convert import (
@@ -29,21 +29,6 @@ def envelope(data: object, *, ret: object = 1, msg: object = "success") -> bytes
 
 def items_body(*items: object, total: object = 1000) -> bytes:
     return envelope({"api_type": "taobao", "items": {"item": list(items), "total_results": total}})
-
-
-def shown_chain(exc: BaseException) -> Iterator[BaseException]:
-    """The exceptions a traceback would show: __cause__, or unsuppressed __context__."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        if current.__cause__ is not None:
-            current = current.__cause__
-        elif not current.__suppress_context__:
-            current = current.__context__
-        else:
-            current = None
 
 
 def assert_clean_validation_error(exc: BaseException) -> None:

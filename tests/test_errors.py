@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import pickle
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import cattrs
 import httpx
 import pytest
+from chains import shown_chain
 
 import hiobuy_async
 from hiobuy_async import (
@@ -32,21 +33,6 @@ from hiobuy_async._retry import set_no_backoff
 BASE = "https://api.hiobuy.test"
 IMG = "https://example.com/a.jpg"
 LEAKY = (json.JSONDecodeError, UnicodeDecodeError, RecursionError, cattrs.BaseValidationError)
-
-
-def shown_chain(exc: BaseException) -> Iterator[BaseException]:
-    """The exceptions a traceback would show: __cause__, or unsuppressed __context__."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        if current.__cause__ is not None:
-            current = current.__cause__
-        elif not current.__suppress_context__:
-            current = current.__context__
-        else:
-            current = None
 
 
 def assert_excerpt_is_sanitised(excerpt: str | None) -> None:
