@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
+import re
 import warnings
 from collections.abc import AsyncIterable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 import anyio
+import attrs
 
 from . import _batch
 from ._convert import parse_image_search
@@ -22,6 +25,8 @@ from ._exceptions import (
     InputError,
     error_for_status,
     redact_error,
+    redact_text,
+    redacting,
 )
 from ._models import ImageSearchResult
 from ._query import IMAGE_SEARCH_PATH, ImageQuery, ResolvedQuery, resolve_query
@@ -68,23 +73,93 @@ def _check_uuid(uuid: str | None) -> str:
     return uuid
 
 
-def _check_base_url(base_url: str | None, *, allow_insecure_http: bool) -> str:
-    url = base_url or os.environ.get("HIOBUY_BASE_URL") or DEFAULT_BASE_URL
+_USERINFO = re.compile(r"//[^/?#]*@")
+
+
+def _shown_url(url: str) -> str:
+    # The URL is echoed in errors, but never a password it might hold.
+    return repr(_USERINFO.sub("//***@", url, count=1))
+
+
+def _check_base_url(base_url: object, *, allow_insecure_http: object) -> str:
+    if base_url is not None and not isinstance(base_url, str):
+        raise InputError(f"base_url must be a URL string, not {type(base_url).__name__}")
+    if not isinstance(allow_insecure_http, bool):
+        raise InputError(
+            f"allow_insecure_http must be a bool, not {type(allow_insecure_http).__name__}"
+        )
+    from_env = os.environ.get("HIOBUY_BASE_URL")
+    url = base_url or from_env or DEFAULT_BASE_URL
+    name = "base_url" if base_url or not from_env else "HIOBUY_BASE_URL"
+    # Each HTTP library treats these differently (strips them, refuses them
+    # on every request, or sends them): refused here, for every engine alike.
+    if not url.isprintable() or any(ch.isspace() for ch in url):
+        raise InputError(
+            f"{name} contains whitespace or control characters (a line ending from a .env "
+            f"file?): {_shown_url(url)}"
+        )
     try:
         parts = urlsplit(url)
         host = parts.hostname
+        _ = parts.port
     except ValueError:
-        raise InputError(f"base_url is not a valid URL: {url!r}") from None
+        raise InputError(f"{name} is not a valid URL: {_shown_url(url)}") from None
     if parts.scheme not in ("http", "https") or not host:
-        raise InputError(f"base_url must be an absolute http(s) URL, got {url!r}")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise InputError("base_url must not contain credentials, a query or a fragment")
+        raise InputError(f"{name} must be an absolute http(s) URL, got {_shown_url(url)}")
+    if "@" in parts.netloc:
+        raise InputError(f"{name} must not contain credentials")
+    if "?" in url or "#" in url:
+        raise InputError(f"{name} must not contain a query or a fragment: {_shown_url(url)}")
     if parts.scheme == "http" and not allow_insecure_http and not is_loopback_host(host):
         raise InputError(
-            f"base_url {url!r} uses plain http to a non-loopback host, which would send the "
-            "uuid in clear; use https, or pass allow_insecure_http=True"
+            f"{name} {_shown_url(url)} uses plain http to a non-loopback host, which would send "
+            "the uuid in clear; use https, or pass allow_insecure_http=True"
         )
     return url.rstrip("/")
+
+
+def _check_language(language: object) -> str | None:
+    if language is None:
+        return None
+    if not isinstance(language, str):
+        raise InputError(
+            f"language must be a locale string such as 'en_US', not {type(language).__name__}"
+        )
+    if language not in _ALL_LOCALES:
+        raise InputError(
+            f"language {language!r} is not supported by any marketplace; "
+            f"expected one of {', '.join(sorted(_ALL_LOCALES))}"
+        )
+    return language
+
+
+def _check_http_client(http_client: object) -> None:
+    if http_client is not None and not inspect.iscoroutinefunction(
+        getattr(http_client, "send", None)
+    ):
+        raise InputError(
+            f"http_client must be an httpx.AsyncClient, not {type(http_client).__name__}"
+        )
+
+
+class _Secret:
+    """Holds the uuid; its repr (in tracebacks' locals, `vars(client)`) hides it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    def reveal(self) -> str:
+        """Return the secret itself.
+
+        Returns:
+            The uuid.
+        """
+        return self._value
 
 
 def _check_transport(transport: str | None) -> TransportKind:
@@ -173,11 +248,8 @@ class AsyncHiobuy:
     ) -> None:
         secret = _check_uuid(uuid)
         self._base_url = _check_base_url(base_url, allow_insecure_http=allow_insecure_http)
-        if language is not None and language not in _ALL_LOCALES:
-            raise InputError(
-                f"language {language!r} is not supported by any marketplace; "
-                f"expected one of {', '.join(sorted(_ALL_LOCALES))}"
-            )
+        language = _check_language(language)
+        _check_http_client(http_client)
         if (
             isinstance(max_connections, bool)
             or not isinstance(max_connections, int)
@@ -193,7 +265,7 @@ class AsyncHiobuy:
         self._deadline = deadline
         self._max_connections = max_connections
         self._retry_policy = RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after)
-        self._headers = {"X-Uuid": secret}
+        self._uuid = _Secret(secret)
         kind = _check_transport(transport)
         self._transport = HttpTransport(
             base_url=self._base_url,
@@ -304,16 +376,28 @@ class AsyncHiobuy:
         hooks: RetryHooks | None = None,
         on_retry: Callable[[HiobuyError], None] | None = None,
     ) -> ImageSearchResult:
-        headers = {**self._headers, "Language": query.language}
+        with redacting(self._uuid.reveal()):
+            return await self._search_redacted(query, hooks=hooks, on_retry=on_retry)
+
+    async def _search_redacted(
+        self,
+        query: ResolvedQuery,
+        *,
+        hooks: RetryHooks | None,
+        on_retry: Callable[[HiobuyError], None] | None,
+    ) -> ImageSearchResult:
+        # No local variable of this frame, or of any frame an SDK error's
+        # traceback keeps, holds the uuid: error reporters print locals.
+        language = query.language
         payload = query.payload()
 
         async def attempt(number: int) -> ImageSearchResult:
-            raw = await self._transport.post_json(IMAGE_SEARCH_PATH, payload, headers=headers)
-            _log_response(raw, number)
             try:
-                return _image_search_result(raw)
+                return await self._attempt(payload, language, number)
             except HiobuyError as error:
-                failure = redact_error(error, self._headers["X-Uuid"])
+                # Raised from here without the frames below (they hold the
+                # request headers and the body) and without its chain.
+                failure = redact_error(error, self._uuid.reveal())
             raise failure
 
         if self._deadline is None:
@@ -462,6 +546,20 @@ class AsyncHiobuy:
             progress=progress,
             retry_budget=retry_budget,
         )
+
+    async def _attempt(
+        self, payload: dict[str, object], language: str, number: int
+    ) -> ImageSearchResult:
+        raw = await self._transport.post_json(
+            IMAGE_SEARCH_PATH,
+            payload,
+            headers={"X-Uuid": self._uuid.reveal(), "Language": language},
+        )
+        if raw.request_id:
+            # A server may echo the uuid in its request id: it reaches results and logs.
+            raw = attrs.evolve(raw, request_id=redact_text(raw.request_id, (self._uuid.reveal(),)))
+        _log_response(raw, number)
+        return _image_search_result(raw)
 
 
 def _log_response(raw: RawResponse, attempt: int) -> None:

@@ -8,7 +8,7 @@ HiobuyError
 ├── APIStatusError                    non-2xx status (3xx included: redirects are not followed)
 │   ├── AuthenticationError           401, 403
 │   ├── RateLimitError                429
-│   └── ServerError                   5xx
+│   └── ServerError                   5xx (500-599 only)
 ├── APIConnectionError                the request did not get a complete response
 │   └── APITimeoutError               ... because a timeout or the call's deadline ran out
 └── ResponseValidationError           the body is not JSON, not an envelope, too large,
@@ -17,6 +17,10 @@ HiobuyError
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from contextvars import ContextVar, Token
 
 __all__ = [
     "APIConnectionError",
@@ -31,28 +35,96 @@ __all__ = [
     "ServerError",
     "error_for_status",
     "redact_error",
+    "redact_text",
+    "redacting",
     "sanitise_excerpt",
 ]
 
 EXCERPT_LIMIT = 200
+MASK = "***"
+"""What a redacted secret is replaced with."""
+
+# The secrets (uuids) of the calls running in this task: every excerpt and
+# every error text built while a call runs is redacted as it is created, so
+# no code path building an error from server text can forget to.
+_secrets: ContextVar[tuple[str, ...]] = ContextVar("hiobuy_async_secrets", default=())
 
 
-def sanitise_excerpt(body: bytes | str | None, limit: int = EXCERPT_LIMIT) -> str | None:
-    """Turn a response body into a short, single-line, printable excerpt.
+class redacting:
+    """Redact `secret` from every SDK error and excerpt created in the block.
+
+    A class, not a generator: an exception leaving the block never passes
+    through a frame holding the secret.
+
+    Args:
+        secret: The text to hide (the uuid).
+    """
+
+    __slots__ = ("_secret", "_token")
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+        self._token: Token[tuple[str, ...]] | None = None
+
+    def __repr__(self) -> str:
+        return "<redacting ***>"
+
+    def __enter__(self) -> None:
+        self._token = _secrets.set((*_secrets.get(), self._secret))
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _secrets.reset(self._token)
+            self._token = None
+
+
+def redact_text(text: str, secrets: Iterable[str] | None = None, *, cut: bool = False) -> str:
+    """Replace every occurrence of a secret in `text`, in any letter case, with `***`.
+
+    Args:
+        text: The text, typically from the server.
+        secrets: The secrets; defaults to those of the calls running in this task.
+        cut: True if `text` was cut from a longer one at its end: a prefix of
+            a secret left at the end is replaced too.
+
+    Returns:
+        The redacted text.
+    """
+    for secret in _secrets.get() if secrets is None else secrets:
+        if not secret:
+            continue
+        text = re.sub(re.escape(secret), MASK, text, flags=re.IGNORECASE)
+        if cut:
+            folded = secret.casefold()
+            for size in range(min(len(secret) - 1, len(text)), 0, -1):
+                if text[-size:].casefold() == folded[:size]:
+                    text = text[:-size] + MASK
+                    break
+    return text
+
+
+def sanitise_excerpt(
+    body: bytes | str | None, limit: int = EXCERPT_LIMIT, *, secrets: Iterable[str] | None = None
+) -> str | None:
+    """Turn a response body into a short, single-line, printable, redacted excerpt.
+
+    Secrets are redacted before the text is cut, and a fragment of one left
+    at a cut is redacted too.
 
     Args:
         body: The body, raw or decoded.
         limit: The most characters kept.
+        secrets: The texts to hide; defaults to those of the calls running in
+            this task (see `redacting`).
 
     Returns:
         The excerpt, or `None` for an empty body.
     """
     if not body:
         return None
-    if isinstance(body, bytes):
-        text = body[: limit * 4].decode("utf-8", errors="replace")
-    else:
-        text = body[: limit * 4]
+    window = body[: limit * 4]
+    text = window.decode("utf-8", errors="replace") if isinstance(window, bytes) else window
+    text = redact_text(text, secrets, cut=len(window) < len(body))
     cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
     cleaned = " ".join(cleaned.split())
     if len(cleaned) > limit:
@@ -81,10 +153,22 @@ class HiobuyError(Exception):
         request_id: str | None = None,
         body_excerpt: str | None = None,
     ) -> None:
+        message = redact_text(message)
         super().__init__(message)
         self.message = message
         self.request_id = request_id
         self.body_excerpt = body_excerpt
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # Every text an error holds may come from the server: redacted when
+        # set, whoever sets it.
+        if name == "args" and isinstance(value, tuple):
+            value = tuple(redact_text(v) if isinstance(v, str) else v for v in value)
+        elif name in _TEXT_FIELDS and isinstance(value, str):
+            value = redact_text(value)
+        elif name == "ret":
+            value = _normalise_ret(value)
+        super().__setattr__(name, value)
 
     def __str__(self) -> str:
         text = self.message
@@ -96,6 +180,17 @@ class HiobuyError(Exception):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_rebuild, (type(self), self.__dict__))
+
+
+_TEXT_FIELDS = frozenset({"message", "request_id", "body_excerpt", "msg"})
+
+
+def _normalise_ret(ret: object) -> object:
+    if ret is None or isinstance(ret, int | float):
+        return ret
+    # Anything else is kept as a short, sanitised, redacted text: never an
+    # object that could hold the whole body or an echoed uuid.
+    return sanitise_excerpt(ret if isinstance(ret, str) else repr(ret), 40) or ""
 
 
 def _rebuild(cls: type[HiobuyError], state: dict[str, object]) -> HiobuyError:
@@ -115,8 +210,9 @@ class APIError(HiobuyError):
     Never retried: the server understood the request and refused it.
 
     Attributes:
-        ret: The envelope's `ret` value.
-        msg: The envelope's `msg`, the server's explanation.
+        ret: The envelope's `ret`: a number (or `None`) as sent; anything
+            else as a short, sanitised text.
+        msg: The envelope's `msg`, the server's explanation (sanitised).
     """
 
     ret: object
@@ -204,10 +300,12 @@ class ResponseValidationError(HiobuyError):
 
 
 def redact_error(error: HiobuyError, secret: str) -> HiobuyError:
-    """Remove `secret` from an error's texts, in place (a server may echo the uuid).
+    """Remove `secret` from an error's texts, and drop what could hold it, in place.
 
-    The error's `__context__` is dropped too: it may be a decoder's error
-    holding the whole body.
+    The texts are matched in any letter case, and a fragment of the secret
+    left before a cut (`…`) is removed too. The error's `__cause__`,
+    `__context__` and traceback are dropped: a decoder's error may hold the
+    whole body, and the frames of the request, its headers.
 
     Args:
         error: The error.
@@ -217,15 +315,24 @@ def redact_error(error: HiobuyError, secret: str) -> HiobuyError:
         The same error.
     """
     error.__context__ = None
+    error.__cause__ = None
+    error.__traceback__ = None
     if not secret:
         return error
-    for name in ("message", "body_excerpt", "msg"):
-        value = getattr(error, name, None)
-        if isinstance(value, str) and secret in value:
-            setattr(error, name, value.replace(secret, "***"))
-    if error.args and isinstance(error.args[0], str):
-        error.args = (error.args[0].replace(secret, "***"), *error.args[1:])
+    for name in ("message", "body_excerpt", "msg", "request_id", "ret"):
+        value = error.__dict__.get(name)
+        if isinstance(value, str):
+            object.__setattr__(error, name, _redact_cuts(value, secret))
+    error.args = tuple(_redact_cuts(v, secret) if isinstance(v, str) else v for v in error.args)
     return error
+
+
+def _redact_cuts(text: str, secret: str) -> str:
+    pieces = text.split("…")
+    last = len(pieces) - 1
+    return "…".join(
+        redact_text(piece, (secret,), cut=number < last) for number, piece in enumerate(pieces)
+    )
 
 
 def error_for_status(
@@ -258,10 +365,12 @@ def error_for_status(
     cls: type[APIStatusError]
     if status_code in (401, 403):
         cls, what = AuthenticationError, "the uuid was refused"
-    elif status_code >= 500:
+    elif 500 <= status_code < 600:
         cls, what = ServerError, "server error"
     elif 300 <= status_code < 400:
         cls, what = APIStatusError, "redirects are not followed"
+    elif status_code >= 600 or status_code < 200:
+        cls, what = APIStatusError, "not a valid HTTP status"
     else:
         cls, what = APIStatusError, "request failed"
     return cls(

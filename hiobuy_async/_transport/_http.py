@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import anyio
 import httpx
 
-from .._exceptions import APIConnectionError, APITimeoutError, HiobuyError
+from .._exceptions import (
+    APIConnectionError,
+    APITimeoutError,
+    HiobuyError,
+    redact_error,
+    redact_text,
+)
 from ._aiohttp import aiohttp_available, environment_proxy
 from ._body import ACCEPT_ENCODING, RawResponse
 from ._httpx import HttpxBackend
@@ -172,7 +178,7 @@ class HttpTransport:
             await self._backend.aclose()
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._secret, "***") if self._secret else text
+        return redact_text(text, (self._secret,))
 
     async def post_json(
         self, path: str, payload: Mapping[str, Any], *, headers: Mapping[str, str]
@@ -221,8 +227,8 @@ class HttpTransport:
     def _translate(self, backend: _Backend, exc: Exception) -> HiobuyError | None:
         """Map a failure while sending or reading to an SDK error (None: a bug, re-raise)."""
         if isinstance(exc, HiobuyError):
-            exc.__context__ = None
-            return exc
+            # Its traceback's frames (the backend's) hold the request headers.
+            return redact_error(exc, self._secret)
         kind = backend.classify(exc)
         if kind == "timeout":
             return APITimeoutError(self._describe("request timed out", exc))
