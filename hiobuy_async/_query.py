@@ -27,6 +27,8 @@ IMAGE_SEARCH_PATH = "/api/client/third-purchase/image/query"
 def _filters_tuple(value: Iterable[str] | None) -> tuple[str, ...] | None:
     if value is None or isinstance(value, str | bytes):
         return value  # type: ignore[return-value]  # rejected later with a clear error
+    if not isinstance(value, Iterable):
+        raise InputError(f"filters must be a list of strings, not {type(value).__name__}")
     return tuple(value)
 
 

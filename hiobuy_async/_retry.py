@@ -117,12 +117,12 @@ def is_retryable(error: HiobuyError) -> bool:
         error: The error an attempt raised.
 
     Returns:
-        True for connection errors, timeouts, 408, 429 and 5xx.
+        True for connection errors, timeouts, 408, 429 and 500-599.
     """
     if isinstance(error, APIConnectionError):
         return True
     if isinstance(error, APIStatusError):
-        return error.status_code in RETRYABLE_STATUSES or error.status_code >= 500
+        return error.status_code in RETRYABLE_STATUSES or 500 <= error.status_code < 600
     return False
 
 

@@ -143,10 +143,14 @@ def validate_locale(marketplace: Marketplace, language: str | None) -> str | Non
         The locale, unchanged, or `None`.
 
     Raises:
-        InputError: The locale is not in the marketplace's table.
+        InputError: The locale is not a string, or not in the marketplace's table.
     """
     if language is None:
         return None
+    if not isinstance(language, str):
+        raise InputError(
+            f"language must be a locale string such as 'en_US', not {type(language).__name__}"
+        )
     allowed = LOCALES[marketplace]
     if language not in allowed:
         raise InputError(
@@ -171,12 +175,14 @@ def validate_filters(
 
     Raises:
         InputError: Filters were given for Taobao, a value is not a non-empty
-            string, or a bare string was passed instead of a list.
+            string, or a bare string or a non-iterable was passed instead of a list.
     """
     if filters is None:
         return ()
     if isinstance(filters, str | bytes):
         raise InputError("filters must be a list of strings, not a single string")
+    if not isinstance(filters, Iterable):
+        raise InputError(f"filters must be a list of strings, not {type(filters).__name__}")
     values = tuple(filters)
     if not values:
         return ()
