@@ -5,16 +5,23 @@ aiohttp is an optional extra, so it is imported only when this backend is
 built, never at module import. The session reads raw bytes
 (`auto_decompress=False`): bodies go through the same bounded reader and
 decoder as on httpx, and redirects are never followed.
+
+Its connector refuses to reuse a pooled connection on which bytes arrived
+while it was idle (a response no request asked for, which aiohttp would hand
+to the next request), and a request whose reused connection turns out closed
+before any response is sent once more at once (see `AiohttpBackend.send`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import importlib.util
 import time
 import urllib.request
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -104,6 +111,87 @@ def environment_proxy(url: str) -> str | None:
     return proxy
 
 
+class _Attempt:
+    """One attempt's connection: whether it was reused, and its byte count when taken."""
+
+    __slots__ = ("protocol", "received", "reused")
+
+    def __init__(self) -> None:
+        self.protocol: Any = None
+        self.reused = False
+        self.received = 0
+
+
+_ATTEMPT: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar(
+    "hiobuy_aiohttp_attempt", default=None
+)
+"""The attempt in progress in this task (aiohttp takes connections in the caller's task)."""
+
+
+@functools.cache
+def _connector_class() -> type[aiohttp.TCPConnector]:
+    import aiohttp  # noqa: PLC0415 - optional extra
+    from aiohttp.client_proto import ResponseHandler  # noqa: PLC0415 - optional extra
+
+    class _Handler(ResponseHandler):
+        """aiohttp's protocol, counting the bytes received and the requests carried."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.hiobuy_received = 0
+            self.hiobuy_requests = 0
+
+        def data_received(self, data: bytes) -> None:
+            self.hiobuy_received += len(data)
+            super().data_received(data)
+
+    class _Connector(aiohttp.TCPConnector):
+        """A `TCPConnector` that never hands out a connection holding unasked-for bytes."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self._factory = cast(
+                "functools.partial[ResponseHandler]", functools.partial(_Handler, loop=self._loop)
+            )
+
+        async def connect(
+            self,
+            req: aiohttp.ClientRequest,
+            traces: list[Any],
+            timeout: aiohttp.ClientTimeout,
+        ) -> aiohttp.connector.Connection:
+            # Each refused connection is closed, so this ends with a new one.
+            for _ in range(self.limit + 1):
+                connection = await super().connect(req, traces, timeout)
+                protocol = connection.protocol
+                # `should_close` turns true when bytes arrived on an idle
+                # connection (aiohttp queues them as the next response).
+                if protocol is None or not protocol.should_close:
+                    break
+                connection.close()
+            attempt = _ATTEMPT.get()
+            if attempt is not None and isinstance(protocol, _Handler):
+                attempt.protocol = protocol
+                attempt.reused = protocol.hiobuy_requests > 0
+                attempt.received = protocol.hiobuy_received
+                protocol.hiobuy_requests += 1
+            return connection
+
+    return _Connector
+
+
+def _resendable(exc: Exception, attempt: _Attempt) -> bool:
+    """A reused connection failed before any byte of response: a stale keep-alive."""
+    import aiohttp  # noqa: PLC0415 - optional extra
+
+    return (
+        attempt.reused
+        and attempt.protocol.hiobuy_received == attempt.received
+        and isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError)
+        and not isinstance(exc, asyncio.TimeoutError)
+    )
+
+
 class AiohttpBackend:
     """Requests over one `aiohttp.ClientSession`; build it inside a running asyncio loop.
 
@@ -127,7 +215,7 @@ class AiohttpBackend:
             # The trust store httpx uses (certifi, SSL_CERT_FILE, SSL_CERT_DIR),
             # so both transports accept the same certificates.
             tls["ssl"] = httpx.create_ssl_context(verify=True, trust_env=True)
-        connector = aiohttp.TCPConnector(
+        connector = _connector_class()(
             limit=max_connections,
             limit_per_host=0,
             keepalive_timeout=KEEPALIVE_SECONDS,
@@ -177,6 +265,11 @@ class AiohttpBackend:
     ) -> RawResponse:
         """POST `content` and read the response in bounded memory.
 
+        A request whose reused keep-alive connection is found closed before
+        any response arrives (the server closed it as the request went out:
+        it never reached the application) is sent once more at once; that
+        second send is never repeated.
+
         Args:
             url: The full URL.
             content: The request body.
@@ -187,6 +280,29 @@ class AiohttpBackend:
         Returns:
             The response.
         """
+        attempt = _Attempt()
+        token = _ATTEMPT.set(attempt)
+        try:
+            try:
+                return await self._send_once(url, content, headers, max_bytes, started)
+            except Exception as exc:
+                if not _resendable(exc, attempt):
+                    raise
+            # Outside the except block, so a failure of the second send does
+            # not carry the first one as its context.
+            _ATTEMPT.set(None)
+            return await self._send_once(url, content, headers, max_bytes, started)
+        finally:
+            _ATTEMPT.reset(token)
+
+    async def _send_once(
+        self,
+        url: str,
+        content: bytes,
+        headers: Mapping[str, str],
+        max_bytes: int,
+        started: float,
+    ) -> RawResponse:
         response = await self._session.request(
             "POST",
             url,
@@ -212,6 +328,7 @@ class AiohttpBackend:
                 if not chunk:
                     break
                 reader.feed(chunk)
+            body = reader.finish()
         except BaseException:
             # Cancelled or failed midway: the connection cannot be reused.
             response.close()
@@ -223,7 +340,7 @@ class AiohttpBackend:
             response.release()
         return RawResponse(
             status_code=status,
-            body=reader.body(),
+            body=body,
             request_id=request_id,
             retry_after=response_headers.get("retry-after"),
             elapsed=time.perf_counter() - started,

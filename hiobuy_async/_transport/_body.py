@@ -13,7 +13,7 @@ import zlib
 
 import attrs
 
-from .._exceptions import HiobuyError, ResponseValidationError
+from .._exceptions import APIConnectionError, HiobuyError, ResponseValidationError
 
 __all__ = ["ACCEPT_ENCODING", "ERROR_BODY_LIMIT", "BoundedBody", "RawResponse", "cap_whole_body"]
 
@@ -48,6 +48,8 @@ class _BoundedDecoder:
     def feed(self, chunk: bytes, room: int) -> bytes:
         # max_length bounds the output of this one call: at most `room` bytes
         # are ever inflated beyond what the caller already accepted.
+        if not chunk:
+            return b""
         try:
             out = self._decompressor.decompress(chunk, room)
         except zlib.error:
@@ -61,8 +63,13 @@ class _BoundedDecoder:
         return out
 
     @property
+    def started(self) -> bool:
+        """True once some compressed input has been taken."""
+        return self._started
+
+    @property
     def ended(self) -> bool:
-        """True once the compressed stream has ended (more input is not inflated)."""
+        """True once the compressed stream has ended, trailer (checksum) included."""
         return self._decompressor.eof
 
     @property
@@ -171,9 +178,15 @@ class BoundedBody:
                 cap, or is not valid compressed data.
         """
         chunk = received
-        if self._decoder is not None:
+        decoder = self._decoder
+        if decoder is not None:
+            if decoder.ended:
+                # Never given to zlib, which would keep it whole (unbounded).
+                if received:
+                    self._data_after_end()
+                return
             try:
-                chunk = self._decoder.feed(received, self._limit - self._size + 1)
+                chunk = decoder.feed(received, self._limit - self._size + 1)
             except zlib.error:
                 if not self._strict:
                     self.done = True
@@ -181,16 +194,9 @@ class BoundedBody:
                 raise ResponseValidationError(
                     "response body is not valid compressed data", request_id=self._request_id
                 ) from None
+            if decoder.ended and decoder.has_trailing_data:
+                self._data_after_end()
         self._size += len(chunk)
-        if self._decoder is not None and self._decoder.ended:
-            # zlib keeps whatever follows the end of the stream, unbounded:
-            # stop reading there, and refuse a 2xx body with junk after it.
-            if self._strict and self._decoder.has_trailing_data:
-                raise ResponseValidationError(
-                    "response body has data after the end of its compressed stream",
-                    request_id=self._request_id,
-                )
-            self.done = True
         if self._size > self._limit:
             if not self._strict:
                 self._parts.append(chunk[: len(chunk) - (self._size - self._limit)])
@@ -198,6 +204,43 @@ class BoundedBody:
                 return
             raise _too_large(self._limit, self._request_id)
         self._parts.append(chunk)
+
+    def _data_after_end(self) -> None:
+        # Reading goes on to the end of the HTTP body after the end of the
+        # compressed stream (so the connection can be reused): anything found
+        # there is refused in a 2xx body, and stops the reading of another.
+        if self._strict:
+            raise ResponseValidationError(
+                "response body has data after the end of its compressed stream",
+                request_id=self._request_id,
+            )
+        self.done = True
+
+    def finish(self) -> bytes:
+        """Return the whole body once the HTTP body has ended (or reading stopped at `done`).
+
+        Returns:
+            The decoded body.
+
+        Raises:
+            APIConnectionError: (strict only) a compressed body ended before the
+                end of its stream, checksum trailer included: bytes were lost on
+                the way, as when a connection is cut midway.
+        """
+        decoder = self._decoder
+        if (
+            self._strict
+            and not self.done
+            and decoder is not None
+            and decoder.started
+            and not decoder.ended
+        ):
+            raise APIConnectionError(
+                "response body was cut: its compressed stream ended before its end "
+                "(truncated, or missing its checksum trailer)",
+                request_id=self._request_id,
+            )
+        return self.body()
 
     def body(self) -> bytes:
         """Return the decoded body collected so far.
