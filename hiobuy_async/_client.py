@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import anyio
 
 from . import _batch
-from ._convert import parse_image_search
+from ._convert import aparse_image_search
 from ._exceptions import (
     APITimeoutError,
     HiobuyError,
@@ -311,7 +311,7 @@ class AsyncHiobuy:
             raw = await self._transport.post_json(IMAGE_SEARCH_PATH, payload, headers=headers)
             _log_response(raw, number)
             try:
-                return _image_search_result(raw)
+                return await _image_search_result(raw)
             except HiobuyError as error:
                 failure = redact_error(error, self._headers["X-Uuid"])
             raise failure
@@ -475,7 +475,7 @@ def _log_response(raw: RawResponse, attempt: int) -> None:
     )
 
 
-def _image_search_result(raw: RawResponse) -> ImageSearchResult:
+async def _image_search_result(raw: RawResponse) -> ImageSearchResult:
     if not 200 <= raw.status_code < 300:
         raise error_for_status(
             raw.status_code,
@@ -483,4 +483,4 @@ def _image_search_result(raw: RawResponse) -> ImageSearchResult:
             request_id=raw.request_id,
             retry_after=parse_retry_after(raw.retry_after),
         )
-    return parse_image_search(raw.body, request_id=raw.request_id)
+    return await aparse_image_search(raw.body, request_id=raw.request_id)
