@@ -51,7 +51,7 @@ DEFAULT_BASE_URL = "https://open.hiobuy.com"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_DEADLINE = 120.0
 DEFAULT_MAX_CONNECTIONS = 32
-DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024
 _ALL_LOCALES = frozenset(locale for locales in LOCALES.values() for locale in locales)
 
 

@@ -141,7 +141,11 @@ def _to_tags(value: object, _: object = None) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list | tuple):
-        return tuple(_to_str(v) or "" for v in value if v is not None)
+        try:
+            "".join(value)  # C speed: succeeds only if every tag is a string
+        except TypeError:
+            return tuple(_to_str(v) or "" for v in value if v is not None)
+        return tuple(value)
     raise TypeError(f"expected a list of tags, got {type(value).__name__}")
 
 
@@ -416,44 +420,82 @@ _STDLIB_DECODER = json.JSONDecoder(
 )
 
 
-def _breaks_orjson_rules(document: object, *, depth: bool, strings: bool) -> bool:
-    """Whether `document` nests deeper than orjson allows or holds a lone surrogate."""
-    stack: list[tuple[object, int]] = [(document, 1)]
-    while stack:
-        node, level = stack.pop()
-        if isinstance(node, str):
-            if strings and not node.isascii():
-                try:
-                    node.encode("utf-8")
-                except UnicodeEncodeError:
-                    return True
-            continue
-        if not isinstance(node, dict | list):
-            continue
-        if depth and level > _MAX_DEPTH:
-            return True
-        children: list[object] = [*node.keys(), *node.values()] if isinstance(node, dict) else node
-        stack.extend((child, level + 1) for child in children)
+def _too_deep(document: object) -> bool:
+    """Whether `document` nests more containers than orjson allows (level by level)."""
+    level: list[Any] = [document]
+    for _ in range(_MAX_DEPTH):
+        below: list[Any] = []
+        extend = below.extend
+        for node in level:
+            extend(node.values() if node.__class__ is dict else node)
+        level = [c for c in below if c.__class__ is dict or c.__class__ is list]
+        if not level:
+            return False
+    return True
+
+
+def _has_lone_surrogate(document: object) -> bool:
+    """Whether a string of `document` (key or value) holds a lone surrogate."""
+    level = [document]
+    while level:
+        below: list[object] = []
+        for node in level:
+            if node.__class__ is str:
+                if not node.isascii():  # type: ignore[attr-defined]
+                    try:
+                        node.encode("utf-8")  # type: ignore[attr-defined]
+                    except UnicodeEncodeError:
+                        return True
+            elif node.__class__ is dict:
+                below.extend(node)  # type: ignore[call-overload]
+                below.extend(node.values())  # type: ignore[attr-defined]
+            elif node.__class__ is list:
+                below.extend(node)  # type: ignore[call-overload]
+        level = below
     return False
+
+
+_PLAIN_STDLIB_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+# Above this size a number hook per number costs more than one scan of the body.
+_HOOKED_UP_TO = 64 * 1024
+# Digits -> "0", "e"/"E" -> "e", signs -> "+", anything else -> " ".
+_NUMBER_SHAPES = bytes(
+    48 if 48 <= i <= 57 else 101 if i in (69, 101) else 43 if i in (43, 45) else 32
+    for i in range(256)
+)
+
+
+def _may_leave_orjson_range(body: bytes) -> bool:
+    """Whether `body` may hold an integer beyond 64 bits or a float beyond a double.
+
+    Such a number needs 19 digits in a row or a 3-digit exponent.
+    """
+    shapes = body.translate(_NUMBER_SHAPES)
+    return b"0" * 19 in shapes or b"e000" in shapes or b"e+000" in shapes
 
 
 def _stdlib_loads(body: bytes) -> Any:
     text = body.decode("utf-8")  # strict, as orjson: refuses encoded surrogates
+    decoder = _STDLIB_DECODER
+    if len(body) > _HOOKED_UP_TO and not _may_leave_orjson_range(body):
+        decoder = _PLAIN_STDLIB_DECODER
     try:
-        document = _STDLIB_DECODER.decode(text)
+        document = decoder.decode(text)
     except RecursionError:
         # The stdlib's nesting limit is the interpreter's recursion limit less
         # the caller's stack (below 1024 on Python 3.11); lift it for this call.
         limit = sys.getrecursionlimit()
         sys.setrecursionlimit(limit + _MAX_DEPTH + 64)
         try:
-            document = _STDLIB_DECODER.decode(text)
+            document = decoder.decode(text)
         finally:
             sys.setrecursionlimit(limit)
-    deep = body.count(b"[") + body.count(b"{") > _MAX_DEPTH
-    escaped = b"\\ud" in body or b"\\uD" in body
-    if (deep or escaped) and _breaks_orjson_rules(document, depth=deep, strings=escaped):
-        raise ValueError("nested too deeply, or a lone surrogate")
+    if document.__class__ is not dict and document.__class__ is not list:
+        return document
+    if body.count(b"[") + body.count(b"{") > _MAX_DEPTH and _too_deep(document):
+        raise ValueError("nested more than 1024 deep")
+    if (b"\\ud" in body or b"\\uD" in body) and _has_lone_surrogate(document):
+        raise ValueError("a lone surrogate")
     return document
 
 
