@@ -15,14 +15,21 @@ Target: no stall above 50 ms on any body the default cap admits.
 from __future__ import annotations
 
 import argparse
+from functools import partial
 import json
 import platform
+import random
 import time
 from collections.abc import Callable
 from typing import Any
 
 import anyio
 import anyio.lowlevel
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    orjson = None  # type: ignore[assignment]
 
 from bench.fixtures import make_item
 from hiobuy_async import ResponseValidationError, _convert
@@ -57,8 +64,6 @@ def _items_body(unit: bytes, cap: int, *, last: bytes = b"") -> bytes:
 
 def shapes(cap: int) -> dict[str, bytes]:
     """Hostile and ordinary bodies of (almost) `cap` bytes each."""
-    import random
-
     real = json.dumps(make_item(random.Random(5)), ensure_ascii=False).encode()
     return {
         "real items (~650 B each), all valid": _items_body(real, cap),
@@ -120,12 +125,8 @@ async def _longest_stall(parse: Callable[[], Any]) -> tuple[float, float]:
 
 def _decoders() -> dict[str, Callable[[bytes], Any]]:
     decoders: dict[str, Callable[[bytes], Any]] = {}
-    try:
-        import orjson
-
+    if orjson is not None:
         decoders["orjson"] = orjson.loads
-    except ImportError:  # pragma: no cover - depends on the environment
-        pass
     decoders["stdlib"] = _convert._stdlib_loads
     return decoders
 
@@ -139,7 +140,7 @@ async def _run(cap: int, repeats: int) -> list[tuple[str, str, int, float, float
             for label, body in shapes(cap).items():
                 best = (float("inf"), 0.0)
                 for _ in range(repeats):
-                    stall = await _longest_stall(lambda b=body: _convert.aparse_image_search(b))
+                    stall = await _longest_stall(partial(_convert.aparse_image_search, body))
                     best = min(best, stall)
                 rows.append((label, decoder, len(body), *best))
     finally:

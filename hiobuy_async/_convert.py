@@ -47,9 +47,8 @@ _PRODUCT_FIELDS = frozenset(a.name for a in attrs.fields(Product)) - {"extra"}
 # With use_platform="1" the API sends 1688-native items; their id is `offerId`.
 _NATIVE_ID_KEY = "offerId"
 
-
-# JSON ids and counts are 64-bit at most; a float can only say an integer
-# exactly up to 2**53.
+# JSON ids and counts are 64-bit at most; a float is an exact integer only
+# below 2**53.
 _INT_LIMIT = 2**63
 _EXACT_FLOAT_LIMIT = 2**53
 _ASCII_SPACE = " \t\r\n"
@@ -67,7 +66,7 @@ def _whole(value: object, minimum: int) -> int | None:
     if value.__class__ is int:
         number = value
     elif isinstance(value, float):
-        if not value.is_integer() or abs(value) > _EXACT_FLOAT_LIMIT:
+        if not value.is_integer() or abs(value) >= _EXACT_FLOAT_LIMIT:
             raise ValueError(f"expected an integer, got the float {value!r}")
         number = int(value)
     elif isinstance(value, str):
@@ -117,7 +116,7 @@ def _to_decimal(value: object, _: object = None) -> Decimal | None:
             )
         return Decimal(text)
     if value.__class__ is int:
-        number = Decimal(value)  # type: ignore[arg-type]
+        number = Decimal(value)
     elif isinstance(value, float):
         if not 0 <= value < _PRICE_LIMIT:  # also refuses nan
             raise ValueError(f"expected a decimal from 0 to 10**12, got {value!r}")
@@ -441,16 +440,16 @@ def _has_lone_surrogate(document: object) -> bool:
         below: list[object] = []
         for node in level:
             if node.__class__ is str:
-                if not node.isascii():  # type: ignore[attr-defined]
+                if not node.isascii():
                     try:
-                        node.encode("utf-8")  # type: ignore[attr-defined]
+                        node.encode("utf-8")
                     except UnicodeEncodeError:
                         return True
             elif node.__class__ is dict:
-                below.extend(node)  # type: ignore[call-overload]
-                below.extend(node.values())  # type: ignore[attr-defined]
+                below.extend(node)
+                below.extend(node.values())
             elif node.__class__ is list:
-                below.extend(node)  # type: ignore[call-overload]
+                below.extend(node)
         level = below
     return False
 
