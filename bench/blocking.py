@@ -15,12 +15,12 @@ Target: no stall above 50 ms on any body the default cap admits.
 from __future__ import annotations
 
 import argparse
-from functools import partial
 import json
 import platform
 import random
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import anyio
