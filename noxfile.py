@@ -9,6 +9,7 @@ nox.options.default_venv_backend = "venv"
 
 TEST_DEPS = [
     "pytest>=8",
+    "hypothesis>=6.100",
     "trio>=0.26",
     "rich>=13",
     "orjson>=3.9",
@@ -51,7 +52,8 @@ def bench(session: nox.Session) -> None:
 
     Installs the package with its fast extras plus the raw clients it is
     compared with, then runs the structuring micro-benchmark, the throughput
-    runner (loopback server, fresh process per run) and the memory check.
+    runner (loopback server, fresh process per run), the memory check and
+    the event-loop stall check (`bench.blocking`, fails above 50 ms).
     Results land in bench/results/ (gitignored). The quick grid runs unless
     `-- --full` is given; other arguments after `--` go to the runner, e.g.
     `--repeats 5`, `--only sdk_search_many,httpx_sharded`.
@@ -64,6 +66,7 @@ def bench(session: nox.Session) -> None:
     )
     session.run("python", "-m", "bench.run", *quick, *args)
     session.run("python", "-m", "bench.memory", *quick)
+    session.run("python", "-m", "bench.blocking")
 
 
 @nox.session

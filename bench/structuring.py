@@ -68,7 +68,7 @@ def hand_built(body: bytes) -> ImageSearchResult:
 def sdk_with_stdlib_json(body: bytes) -> ImageSearchResult:
     """`parse_image_search` as it runs without the "fast" extra (no orjson)."""
     previous = _convert._loads
-    _convert._loads = json.loads
+    _convert._loads = _convert._stdlib_loads
     try:
         return parse_image_search(body)
     finally:

@@ -18,7 +18,7 @@ import anyio
 import attrs
 
 from . import _batch
-from ._convert import parse_image_search
+from ._convert import aparse_image_search
 from ._exceptions import (
     APITimeoutError,
     HiobuyError,
@@ -56,7 +56,7 @@ DEFAULT_BASE_URL = "https://open.hiobuy.com"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_DEADLINE = 120.0
 DEFAULT_MAX_CONNECTIONS = 32
-DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024
 _ALL_LOCALES = frozenset(locale for locales in LOCALES.values() for locale in locales)
 
 
@@ -559,7 +559,7 @@ class AsyncHiobuy:
             # A server may echo the uuid in its request id: it reaches results and logs.
             raw = attrs.evolve(raw, request_id=redact_text(raw.request_id, (self._uuid.reveal(),)))
         _log_response(raw, number)
-        return _image_search_result(raw)
+        return await _image_search_result(raw)
 
 
 def _log_response(raw: RawResponse, attempt: int) -> None:
@@ -573,7 +573,7 @@ def _log_response(raw: RawResponse, attempt: int) -> None:
     )
 
 
-def _image_search_result(raw: RawResponse) -> ImageSearchResult:
+async def _image_search_result(raw: RawResponse) -> ImageSearchResult:
     if not 200 <= raw.status_code < 300:
         raise error_for_status(
             raw.status_code,
@@ -581,4 +581,4 @@ def _image_search_result(raw: RawResponse) -> ImageSearchResult:
             request_id=raw.request_id,
             retry_after=parse_retry_after(raw.retry_after),
         )
-    return parse_image_search(raw.body, request_id=raw.request_id)
+    return await aparse_image_search(raw.body, request_id=raw.request_id)

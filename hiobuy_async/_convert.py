@@ -17,10 +17,13 @@ from __future__ import annotations
 import json
 import linecache
 import math
+import re
+import sys
 from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 
+import anyio.lowlevel
 import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn
@@ -28,38 +31,64 @@ from cattrs.gen import make_dict_structure_fn
 from ._exceptions import APIError, ResponseValidationError, sanitise_excerpt
 from ._models import ImageSearchResult, Product
 
-__all__ = ["converter", "parse_envelope", "parse_image_search", "structure_products"]
+__all__ = [
+    "aparse_image_search",
+    "astructure_products",
+    "converter",
+    "decode_json",
+    "parse_envelope",
+    "parse_image_search",
+    "structure_products",
+]
 
 T = TypeVar("T")
-
-try:  # optional extra "fast"
-    import orjson
-
-    _loads: Callable[[bytes], Any] = orjson.loads
-except ImportError:  # pragma: no cover - depends on the environment
-    _loads = json.loads
 
 _PRODUCT_FIELDS = frozenset(a.name for a in attrs.fields(Product)) - {"extra"}
 # With use_platform="1" the API sends 1688-native items; their id is `offerId`.
 _NATIVE_ID_KEY = "offerId"
 
+# JSON ids and counts are 64-bit at most; a float is an exact integer only
+# below 2**53.
+_INT_LIMIT = 2**63
+_EXACT_FLOAT_LIMIT = 2**53
+_ASCII_SPACE = " \t\r\n"
+# A price: ASCII digits, an optional fraction, no sign or exponent; below 10**12
+# with at most 8 fraction digits.
+_PRICE_LIMIT = 10**12
+_PRICE_FRACTION_DIGITS = 8
+_PLAIN_DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,8})?")
+
+
+def _whole(value: object, minimum: int) -> int | None:
+    """An integer >= `minimum` from a JSON value, or None for null and ""."""
+    if value is None:
+        return None
+    if value.__class__ is int:
+        number = value
+    elif isinstance(value, float):
+        if not value.is_integer() or abs(value) >= _EXACT_FLOAT_LIMIT:
+            raise ValueError(f"expected an integer, got the float {value!r}")
+        number = int(value)
+    elif isinstance(value, str):
+        text = value.strip(_ASCII_SPACE)
+        if text == "":
+            return None
+        if not (text.isascii() and text.isdigit()) or len(text) > 19:
+            raise ValueError(f"expected ASCII digits, got {value[:40]!r}")
+        number = int(text)
+    else:
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    if not minimum <= number < _INT_LIMIT:
+        raise ValueError(f"expected an integer from {minimum} to 2**63-1, got {number!r}")
+    return number
+
 
 def _to_int(value: object, _: object = None) -> int | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise TypeError(f"expected an integer, got {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        return int(value.strip())
-    raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return _whole(value, 0)
 
 
 def _to_required_int(value: object, _: object = None) -> int:
-    number = _to_int(value)
+    number = _whole(value, 1)
     if number is None:
         raise TypeError("expected an integer, got nothing")
     return number
@@ -74,24 +103,35 @@ def _to_str(value: object, _: object = None) -> str | None:
 
 
 def _to_decimal(value: object, _: object = None) -> Decimal | None:
-    if value is None or value == "":
+    if value is None:
         return None
-    if isinstance(value, bool):
-        raise TypeError(f"expected a decimal, got {value!r}")
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"expected a finite decimal, got {value!r}")
+    if isinstance(value, str):
+        text = value.strip(_ASCII_SPACE)
+        if text == "":
+            return None
+        if _PLAIN_DECIMAL.fullmatch(text) is None:
+            raise ValueError(
+                "expected a plain decimal below 10**12 with at most 8 fraction digits,"
+                f" got {value[:40]!r}"
+            )
+        return Decimal(text)
+    if value.__class__ is int:
+        number = Decimal(value)
+    elif isinstance(value, float):
+        if not 0 <= value < _PRICE_LIMIT:  # also refuses nan
+            raise ValueError(f"expected a decimal from 0 to 10**12, got {value!r}")
         # repr() gives the shortest string that round-trips: 21.8 -> "21.8".
-        return Decimal(repr(value))
-    if isinstance(value, int | str):
-        try:
-            number = Decimal(value.strip() if isinstance(value, str) else value)
-        except InvalidOperation:
-            raise ValueError(f"expected a decimal, got {value!r}") from None
-        if not number.is_finite():
-            raise ValueError(f"expected a finite decimal, got {value!r}")
-        return number
-    raise TypeError(f"expected a decimal, got {type(value).__name__}")
+        number = Decimal(repr(value))
+    else:
+        raise TypeError(f"expected a decimal, got {type(value).__name__}")
+    exponent = number.as_tuple().exponent
+    if not 0 <= number < _PRICE_LIMIT or (
+        isinstance(exponent, int) and exponent < -_PRICE_FRACTION_DIGITS
+    ):
+        raise ValueError(
+            f"expected a decimal from 0 to 10**12 with at most 8 fraction digits, got {value!r}"
+        )
+    return number
 
 
 def _to_tags(value: object, _: object = None) -> tuple[str, ...]:
@@ -100,7 +140,11 @@ def _to_tags(value: object, _: object = None) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list | tuple):
-        return tuple(_to_str(v) or "" for v in value if v is not None)
+        try:
+            "".join(value)  # C speed: succeeds only if every tag is a string
+        except TypeError:
+            return tuple(_to_str(v) or "" for v in value if v is not None)
+        return tuple(value)
     raise TypeError(f"expected a list of tags, got {type(value).__name__}")
 
 
@@ -158,7 +202,7 @@ def _field_code(field: attrs.Attribute[Any], hook: object) -> list[str] | None:
     if name == "num_iid":
         return [
             f"{var} = o['num_iid'] if 'num_iid' in o else o[{_NATIVE_ID_KEY!r}]",
-            f"if {var}.__class__ is not int: {var} = {hook_call}",
+            f"if {var}.__class__ is not int or not 0 < {var} < _INT_LIMIT: {var} = {hook_call}",
         ]
     # Values already of the target type pass through untouched: the hooks
     # return exactly such values unchanged. A missing key reads as None, and
@@ -171,14 +215,14 @@ def _field_code(field: attrs.Attribute[Any], hook: object) -> list[str] | None:
     if hook is _to_int and field.default is None:
         return [
             f"{var} = o.get({name!r})",
-            f"if {var} is not None and {var}.__class__ is not int: {var} = {hook_call}",
+            f"if {var} is not None and ({var}.__class__ is not int"
+            f" or not 0 <= {var} < _INT_LIMIT): {var} = {hook_call}",
         ]
     if hook is _to_decimal and field.default is None:
         return [
             f"{var} = o.get({name!r})",
-            f"if {var}.__class__ is str:",
-            f"    {var} = _Decimal({var}.strip())",
-            f"    if not {var}.is_finite(): raise _NotFast",
+            f"if {var}.__class__ is str and _plain_decimal({var}) is not None:",
+            f"    {var} = _Decimal({var})",
             f"elif {var} is not None: {var} = {hook_call}",
         ]
     if hook is _to_tags and field.default == ():
@@ -200,6 +244,8 @@ def _make_fast_products() -> Callable[[list[Any]], tuple[Product, ...]] | None:
         "_Decimal": Decimal,
         "_KNOWN": _PRODUCT_FIELDS,
         "_NotFast": _NotFast,
+        "_INT_LIMIT": _INT_LIMIT,
+        "_plain_decimal": _PLAIN_DECIMAL.fullmatch,
     }
     body: list[str] = []
     args: list[str] = []
@@ -243,14 +289,47 @@ def _make_fast_products() -> Callable[[list[Any]], tuple[Product, ...]] | None:
 _fast_products = _make_fast_products()
 
 
-def _describe_failure(data: object, cls: type[Any]) -> str:
+# Items structured between two checkpoints of `astructure_products`: a few
+# milliseconds of work at most, so a deadline or a cancel scope can stop a huge
+# list between slices. Real responses (20-60 items) are one slice.
+_SLICE = 512
+
+
+def _describe_failure(item: object, index: int) -> str:
+    """Explain why one item does not fit, naming it by its index in the list."""
     try:
-        _explaining_converter.structure(data, cls)
+        _explaining_converter.structure(item, Product)
     except cattrs.BaseValidationError as exc:
-        return "; ".join(cattrs.transform_error(exc, path="items"))[:500]
+        return "; ".join(cattrs.transform_error(exc, path=f"items[{index}]"))[:500]
     except Exception as exc:  # noqa: BLE001 - only used to explain
-        return f"{type(exc).__name__}: {exc}"[:500]
-    return "unexpected structuring failure"
+        return f"items[{index}]: {type(exc).__name__}: {exc}"[:500]
+    return f"items[{index}]: unexpected structuring failure"
+
+
+def _structure_slice(items: list[Any], start: int) -> tuple[Product, ...]:
+    if _fast_products is not None:
+        try:
+            return _fast_products(items)
+        except Exception:  # noqa: BLE001, S110 - the converter below decides
+            pass
+    products = []
+    for offset, item in enumerate(items):
+        try:
+            products.append(converter.structure(item, Product))
+        except (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError):
+            # Only the first failing item is explained: the cost of an error
+            # does not grow with the list.
+            reason = _describe_failure(item, start + offset)
+            raise ResponseValidationError(
+                f"response items do not fit the model: {reason}"
+            ) from None
+    return tuple(products)
+
+
+def _checked_list(items: object) -> list[Any]:
+    if not isinstance(items, list):
+        raise ResponseValidationError(f"items.item is a {type(items).__name__}, expected a list")
+    return items
 
 
 def structure_products(items: object) -> tuple[Product, ...]:
@@ -264,26 +343,174 @@ def structure_products(items: object) -> tuple[Product, ...]:
 
     Raises:
         ResponseValidationError: The items do not fit the model; the message
-            says which item and field.
+            says which item (`items[3]`) and field, for the first bad item.
     """
     if items is None:
         return ()
-    if not isinstance(items, list):
-        raise ResponseValidationError(f"items.item is a {type(items).__name__}, expected a list")
-    if _fast_products is not None:
-        try:
-            return _fast_products(items)
-        except Exception:  # noqa: BLE001, S110 - the converter below decides
-            pass
+    items = _checked_list(items)
+    if len(items) <= _SLICE:
+        return _structure_slice(items, 0)
+    products: list[Product] = []
+    for start in range(0, len(items), _SLICE):
+        products.extend(_structure_slice(items[start : start + _SLICE], start))
+    return tuple(products)
+
+
+async def astructure_products(items: object) -> tuple[Product, ...]:
+    """`structure_products`, with a checkpoint between slices of a long list.
+
+    Args:
+        items: The decoded `item` array.
+
+    Returns:
+        The products.
+
+    Raises:
+        ResponseValidationError: As `structure_products`.
+    """
+    if items is None:
+        return ()
+    items = _checked_list(items)
+    if len(items) <= _SLICE:
+        return _structure_slice(items, 0)
+    products: list[Product] = []
+    for start in range(0, len(items), _SLICE):
+        await anyio.lowlevel.checkpoint()
+        products.extend(_structure_slice(items[start : start + _SLICE], start))
+    return tuple(products)
+
+
+# --- JSON decoding: orjson when installed, else the stdlib made to agree with it ---
+#
+# Both decoders must give the same document or the same error for any body.
+# orjson's rules are the reference (they cost nothing on the fast path): UTF-8
+# only (no BOM, no UTF-16, no surrogates, escaped or encoded), no NaN or
+# Infinity, no number that overflows a double, at most 1024 nested containers,
+# and an integer beyond 64 bits read as the nearest float.
+
+_MAX_DEPTH = 1024
+_I64_MIN = -(2**63)
+_U64_LIMIT = 2**64
+
+
+def _orjson_int(text: str) -> int | float:
+    if len(text) < 19:
+        return int(text)
+    if len(text) <= 21:
+        number = int(text)
+        if _I64_MIN <= number < _U64_LIMIT:
+            return number
+    return _finite_float(text)
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if number in (math.inf, -math.inf):
+        raise ValueError("number is infinity when parsed as double")
+    return number
+
+
+def _no_constant(text: str) -> None:
+    raise ValueError(f"{text} is not JSON")
+
+
+_STDLIB_DECODER = json.JSONDecoder(
+    parse_int=_orjson_int, parse_float=_finite_float, parse_constant=_no_constant
+)
+
+
+def _too_deep(document: object) -> bool:
+    """Whether `document` nests more containers than orjson allows (level by level)."""
+    level: list[Any] = [document]
+    for _ in range(_MAX_DEPTH):
+        below: list[Any] = []
+        extend = below.extend
+        for node in level:
+            extend(node.values() if node.__class__ is dict else node)
+        level = [c for c in below if c.__class__ is dict or c.__class__ is list]
+        if not level:
+            return False
+    return True
+
+
+def _has_lone_surrogate(document: object) -> bool:
+    """Whether a string of `document` (key or value) holds a lone surrogate."""
+    level = [document]
+    while level:
+        below: list[object] = []
+        for node in level:
+            if node.__class__ is str:
+                if not node.isascii():
+                    try:
+                        node.encode("utf-8")
+                    except UnicodeEncodeError:
+                        return True
+            elif node.__class__ is dict:
+                below.extend(node)
+                below.extend(node.values())
+            elif node.__class__ is list:
+                below.extend(node)
+        level = below
+    return False
+
+
+_PLAIN_STDLIB_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+# Above this size a number hook per number costs more than one scan of the body.
+_HOOKED_UP_TO = 64 * 1024
+# Digits -> "0", "e"/"E" -> "e", signs -> "+", anything else -> " ".
+_NUMBER_SHAPES = bytes(
+    48 if 48 <= i <= 57 else 101 if i in (69, 101) else 43 if i in (43, 45) else 32
+    for i in range(256)
+)
+
+
+def _may_leave_orjson_range(body: bytes) -> bool:
+    """Whether `body` may hold an integer beyond 64 bits or a float beyond a double.
+
+    Such a number needs 19 digits in a row or a 3-digit exponent.
+    """
+    shapes = body.translate(_NUMBER_SHAPES)
+    return b"0" * 19 in shapes or b"e000" in shapes or b"e+000" in shapes
+
+
+def _stdlib_loads(body: bytes) -> Any:
+    text = body.decode("utf-8")  # strict, as orjson: refuses encoded surrogates
+    decoder = _STDLIB_DECODER
+    if len(body) > _HOOKED_UP_TO and not _may_leave_orjson_range(body):
+        decoder = _PLAIN_STDLIB_DECODER
     try:
-        return converter.structure(items, tuple[Product, ...])
-    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError):
-        reason = _describe_failure(items, tuple[Product, ...])
-        raise ResponseValidationError(f"response items do not fit the model: {reason}") from None
+        document = decoder.decode(text)
+    except RecursionError:
+        # The stdlib's nesting limit is the interpreter's recursion limit less
+        # the caller's stack (below 1024 on Python 3.11); lift it for this call.
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(limit + _MAX_DEPTH + 64)
+        try:
+            document = decoder.decode(text)
+        finally:
+            sys.setrecursionlimit(limit)
+    if document.__class__ is not dict and document.__class__ is not list:
+        return document
+    if body.count(b"[") + body.count(b"{") > _MAX_DEPTH and _too_deep(document):
+        raise ValueError("nested more than 1024 deep")
+    if (b"\\ud" in body or b"\\uD" in body) and _has_lone_surrogate(document):
+        raise ValueError("a lone surrogate")
+    return document
+
+
+try:  # optional extra "fast"
+    import orjson
+
+    _loads: Callable[[bytes], Any] = orjson.loads
+except ImportError:  # pragma: no cover - depends on the environment
+    _loads = _stdlib_loads
 
 
 def decode_json(body: bytes) -> Any:
     """Decode a JSON body, mapping every failure to `ResponseValidationError`.
+
+    With or without orjson (the "fast" extra) the same body gives the same
+    document or the same error.
 
     Args:
         body: The raw body.
@@ -292,16 +519,16 @@ def decode_json(body: bytes) -> Any:
         The decoded document.
 
     Raises:
-        ResponseValidationError: The body is not valid JSON (or not UTF-8, or
-            nested too deeply).
+        ResponseValidationError: The body is not valid UTF-8 JSON, or nests
+            more than 1024 containers deep.
     """
     try:
         return _loads(body)
-    except (ValueError, RecursionError, TypeError) as exc:
-        # ValueError covers JSONDecodeError, orjson's error and UnicodeDecodeError.
+    except (ValueError, RecursionError, TypeError):
+        # ValueError covers JSONDecodeError, orjson's error and UnicodeDecodeError;
+        # the message names none of them, so that both decoders read alike.
         raise ResponseValidationError(
-            f"response body is not valid JSON ({type(exc).__name__})",
-            body_excerpt=sanitise_excerpt(body),
+            "response body is not valid JSON", body_excerpt=sanitise_excerpt(body)
         ) from None
 
 
@@ -361,6 +588,51 @@ def parse_envelope(body: bytes, *, request_id: str | None = None) -> Mapping[str
     return data
 
 
+def _items_of(
+    data: Mapping[str, Any], body: bytes, request_id: str | None
+) -> tuple[object, object]:
+    items_block = data.get("items")
+    if isinstance(items_block, dict):
+        return items_block.get("item"), items_block.get("total_results", data.get("total_results"))
+    if items_block is None or isinstance(items_block, list):
+        return items_block, data.get("total_results")
+    raise ResponseValidationError(
+        f"data.items is a {type(items_block).__name__}, expected an object",
+        request_id=request_id,
+        body_excerpt=sanitise_excerpt(body),
+    )
+
+
+def _result(
+    data: Mapping[str, Any],
+    products: tuple[Product, ...],
+    total: object,
+    body: bytes,
+    request_id: str | None,
+) -> ImageSearchResult:
+    try:
+        total_results = _to_int(total)
+        api_type = _to_str(data.get("api_type"))
+    except (ValueError, TypeError):
+        raise ResponseValidationError(
+            "data.items.total_results or data.api_type has an unexpected type",
+            request_id=request_id,
+            body_excerpt=sanitise_excerpt(body),
+        ) from None
+    return ImageSearchResult(
+        items=products,
+        total_results=total_results,
+        api_type=api_type,
+        request_id=request_id,
+        raw=data,
+    )
+
+
+def _annotate(exc: ResponseValidationError, body: bytes, request_id: str | None) -> None:
+    exc.request_id = request_id
+    exc.body_excerpt = exc.body_excerpt or sanitise_excerpt(body)
+
+
 def parse_image_search(body: bytes, *, request_id: str | None = None) -> ImageSearchResult:
     """Turn an image search response body into an `ImageSearchResult`.
 
@@ -376,38 +648,37 @@ def parse_image_search(body: bytes, *, request_id: str | None = None) -> ImageSe
         ResponseValidationError: The body does not have the documented shape.
     """
     data = parse_envelope(body, request_id=request_id)
-    items_block = data.get("items")
-    total: object = None
-    if isinstance(items_block, dict):
-        raw_items = items_block.get("item")
-        total = items_block.get("total_results", data.get("total_results"))
-    elif items_block is None or isinstance(items_block, list):
-        raw_items = items_block
-        total = data.get("total_results")
-    else:
-        raise ResponseValidationError(
-            f"data.items is a {type(items_block).__name__}, expected an object",
-            request_id=request_id,
-            body_excerpt=sanitise_excerpt(body),
-        )
+    raw_items, total = _items_of(data, body, request_id)
     try:
         products = structure_products(raw_items)
-        total_results = _to_int(total)
-        api_type = _to_str(data.get("api_type"))
     except ResponseValidationError as exc:
-        exc.request_id = request_id
-        exc.body_excerpt = exc.body_excerpt or sanitise_excerpt(body)
+        _annotate(exc, body, request_id)
         raise
-    except (ValueError, TypeError):
-        raise ResponseValidationError(
-            "data.items.total_results or data.api_type has an unexpected type",
-            request_id=request_id,
-            body_excerpt=sanitise_excerpt(body),
-        ) from None
-    return ImageSearchResult(
-        items=products,
-        total_results=total_results,
-        api_type=api_type,
-        request_id=request_id,
-        raw=data,
-    )
+    return _result(data, products, total, body, request_id)
+
+
+async def aparse_image_search(body: bytes, *, request_id: str | None = None) -> ImageSearchResult:
+    """`parse_image_search` for the event loop: long item lists yield between slices.
+
+    The JSON decoding itself is one synchronous step, bounded by the
+    client's `max_response_bytes`.
+
+    Args:
+        body: The raw body of a 2xx response.
+        request_id: The response's request id.
+
+    Returns:
+        The structured result.
+
+    Raises:
+        APIError: The envelope's `ret` is not 1.
+        ResponseValidationError: The body does not have the documented shape.
+    """
+    data = parse_envelope(body, request_id=request_id)
+    raw_items, total = _items_of(data, body, request_id)
+    try:
+        products = await astructure_products(raw_items)
+    except ResponseValidationError as exc:
+        _annotate(exc, body, request_id)
+        raise
+    return _result(data, products, total, body, request_id)

@@ -41,7 +41,7 @@ def assert_clean_validation_error(exc: BaseException) -> None:
 def loads_impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run decoding tests with orjson (the 'fast' extra) and with the stdlib fallback."""
     if request.param == "json":
-        monkeypatch.setattr(_convert, "_loads", json.loads)
+        monkeypatch.setattr(_convert, "_loads", _convert._stdlib_loads)
     else:
         pytest.importorskip("orjson")
     return str(request.param)
@@ -321,7 +321,7 @@ def test_undecodable_bodies(body: bytes, loads_impl: str) -> None:
 
 
 def test_decode_json_maps_recursion_error_with_stdlib(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_convert, "_loads", json.loads)
+    monkeypatch.setattr(_convert, "_loads", _convert._stdlib_loads)
     with pytest.raises(ResponseValidationError) as info:
         decode_json(DEEP)
     assert_clean_validation_error(info.value)
