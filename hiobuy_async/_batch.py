@@ -11,7 +11,8 @@ fail every input alike (`AuthenticationError`, an `InputError` raised while
 sending), bugs (any exception that is
 not a `HiobuyError`) and, with `on_error="raise"`, the first failure stop the
 batch: the workers are cancelled and that one error is raised by itself,
-never wrapped in an exception group.
+never wrapped in an exception group. So is any other `BaseException` (a
+Ctrl-C, `sys.exit()` in a progress callback), on asyncio and trio alike.
 """
 
 from __future__ import annotations
