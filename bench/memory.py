@@ -7,7 +7,14 @@ this process's resident set size (VmRSS in /proc/self/status) every 10,000
 outcomes. The target (issue #5): growth <= 2 MiB from 10k to 100k, i.e.
 memory independent of the number of inputs.
 
+Then (issue #13, point 5) the same with large bodies, to check that the
+de-duplication cache stays within its budget (`DEDUPE_BUDGET`, 16 MiB)
+whatever the body size: `--dedupe-items` answers of that many items (~690
+bytes each: 150 items is a ~100 KiB body, 1500 a ~1 MiB one), 200 inputs each;
+the target is growth <= the budget + 8 MiB from the 20th outcome to the last.
+
     python -m bench.memory [--inputs 100000] [--concurrency 64] [--transport default|httpx|aiohttp]
+        [--dedupe-items 150,1500]
 """
 
 from __future__ import annotations
@@ -39,8 +46,14 @@ def rss_kib() -> int:
 
 
 async def stream_searches(
-    port: int, inputs: int, concurrency: int, transport: str
-) -> list[tuple[int, int]]:
+    port: int,
+    inputs: int,
+    concurrency: int,
+    transport: str,
+    items: int = 20,
+    checkpoints: set[int] | None = None,
+) -> tuple[list[tuple[int, int]], int, int]:
+    """Stream `inputs` searches; return the RSS samples and the dedupe cache's bytes and size."""
     from hiobuy_async import AsyncHiobuy, Ok  # noqa: PLC0415 - after the server started
 
     async def images() -> AsyncIterator[str]:
@@ -50,12 +63,13 @@ async def stream_searches(
     samples: list[tuple[int, int]] = [(0, rss_kib())]
     client = AsyncHiobuy(
         UUID,
-        base_url=f"http://127.0.0.1:{port}/i20/l0",
+        base_url=f"http://127.0.0.1:{port}/i{items}/l0",
         max_connections=concurrency,
         transport=None if transport == "default" else transport,  # type: ignore[arg-type]
     )
     stream_cm = client.search_stream(images(), platform="taobao", concurrency=concurrency)
-    checkpoints = {1_000, 5_000} | set(range(10_000, inputs + 1, 10_000))
+    if checkpoints is None:
+        checkpoints = {1_000, 5_000} | set(range(10_000, inputs + 1, 10_000))
     async with client, stream_cm as stream:
         done = 0
         async for outcome in stream:
@@ -66,7 +80,41 @@ async def stream_searches(
                 gc.collect()
                 samples.append((done, rss_kib()))
                 print(f"{done:>7} outcomes  VmRSS {samples[-1][1] / 1024:7.1f} MiB", flush=True)
-    return samples
+        cache = stream._batch.finished
+        return samples, cache.bytes, len(cache)
+
+
+def dedupe_check(port: int, items: int, concurrency: int, transport: str, backend: str) -> dict:
+    """Stream 200 searches with `items`-item bodies; report growth against the budget."""
+    from hiobuy_async._batch import DEDUPE_BUDGET  # noqa: PLC0415
+
+    inputs = 200
+    samples, cache_bytes, cache_len = anyio.run(
+        stream_searches,
+        port,
+        inputs,
+        concurrency,
+        transport,
+        items,
+        {20, *range(50, inputs + 1, 50)},
+        backend=backend,
+    )
+    first, last = samples[1], samples[-1]
+    growth = (last[1] - first[1]) / 1024
+    target = DEDUPE_BUDGET / 2**20 + 8
+    verdict = "met" if growth <= target else "MISSED"
+    print(
+        f"search_stream dedupe, {inputs} inputs of {items} items: VmRSS growth "
+        f"{growth:+.1f} MiB from {first[0]} to {last[0]} outcomes (target <= {target:.0f} MiB: "
+        f"{verdict}); cache holds {cache_len} results, {cache_bytes / 2**20:.1f} MiB estimated"
+    )
+    return {
+        "items": items,
+        "samples_kib": samples,
+        "growth_mib": growth,
+        "cache_bytes": cache_bytes,
+        "cache_results": cache_len,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -76,13 +124,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--transport", choices=("default", "httpx", "aiohttp"), default="default")
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
     parser.add_argument("--quick", action="store_true", help="accepted for nox; same run")
+    parser.add_argument(
+        "--dedupe-items",
+        default="150,1500",
+        help="items per answer for the dedupe-budget runs, comma-separated ('' for none)",
+    )
     args = parser.parse_args(argv)
     server_cpus, client_cpus = _cpus()
     if client_cpus is not None:
         os.sched_setaffinity(0, client_cpus)
     started = time.monotonic()
     with running_server(server_cpus) as port:
-        samples = anyio.run(
+        samples, _, _ = anyio.run(
             stream_searches,
             port,
             args.inputs,
@@ -90,7 +143,12 @@ def main(argv: list[str] | None = None) -> None:
             args.transport,
             backend=args.backend,
         )
-    elapsed = time.monotonic() - started
+        elapsed = time.monotonic() - started
+        dedupe = [
+            dedupe_check(port, int(items), 8, args.transport, args.backend)
+            for items in args.dedupe_items.split(",")
+            if items.strip()
+        ]
     start = samples[0]
     first = next(s for s in samples if s[0] >= 10_000)
     last = samples[-1]
@@ -115,6 +173,7 @@ def main(argv: list[str] | None = None) -> None:
                 "samples_kib": samples,
                 "growth_mib": growth,
                 "elapsed_s": elapsed,
+                "dedupe": dedupe,
             },
             indent=2,
         )

@@ -11,12 +11,15 @@ fail every input alike (`AuthenticationError`, an `InputError` raised while
 sending), bugs (any exception that is
 not a `HiobuyError`) and, with `on_error="raise"`, the first failure stop the
 batch: the workers are cancelled and that one error is raised by itself,
-never wrapped in an exception group.
+never wrapped in an exception group. So is any other `BaseException` (a
+Ctrl-C, `sys.exit()` in a progress callback), on asyncio and trio alike.
 """
 
 from __future__ import annotations
 
 import collections
+import inspect
+import sys
 import time
 from collections.abc import (
     AsyncIterable,
@@ -25,8 +28,10 @@ from collections.abc import (
     Callable,
     Iterable,
     Iterator,
+    Mapping,
 )
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import anyio
@@ -46,7 +51,16 @@ if TYPE_CHECKING:
 __all__ = ["Failed", "ImageQuery", "Ok", "Outcome", "Progress", "SearchStream"]
 
 DEDUPE_WINDOW = 128
-"""Finished queries (and results, ~50 KiB each) search_stream keeps for de-duplication."""
+"""Finished queries search_stream keeps for de-duplication, at most."""
+
+DEDUPE_BUDGET = 16 * 1024 * 1024
+"""Bytes (estimated) of finished results search_stream keeps for de-duplication, at most."""
+
+DEDUPE_MAX_RESULT = 1024 * 1024
+"""A finished result estimated above this many bytes is not kept for de-duplication."""
+
+_ERROR_FOOTPRINT = 4096
+"""The estimate for a kept error (its message and body excerpt are cut short)."""
 
 Images: TypeAlias = Iterable[str | ImageQuery] | AsyncIterable[str | ImageQuery]
 
@@ -242,6 +256,72 @@ class _Source:
 _END = object()
 
 
+def _footprint(result: ImageSearchResult, limit: int) -> int | None:
+    """Estimate the bytes `result` holds (each object once), or `None` above `limit`.
+
+    The walk stops as soon as the estimate passes `limit`, so its cost is
+    bounded by `limit`, not by the size of the result.
+    """
+    seen: set[int] = set()
+    stack: list[object] = [result]
+    total = 0
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        if total > limit:
+            return None
+        if isinstance(obj, str | bytes | int | float | Decimal) or obj is None:
+            continue
+        if isinstance(obj, Mapping):
+            stack.extend(obj.keys())
+            stack.extend(obj.values())
+        elif isinstance(obj, list | tuple | set | frozenset):
+            stack.extend(obj)
+        elif attrs.has(kind := type(obj)):
+            stack.extend(getattr(obj, field.name) for field in attrs.fields(kind))
+    return total
+
+
+class _Finished:
+    """The last finished answers, bounded in count and in estimated bytes."""
+
+    def __init__(self, window: int | None, budget: int | None) -> None:
+        self.window = window
+        self.budget = budget
+        self.bytes = 0
+        self._answers: collections.OrderedDict[
+            ResolvedQuery, tuple[ImageSearchResult | HiobuyError, int]
+        ] = collections.OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    def get(self, query: ResolvedQuery) -> ImageSearchResult | HiobuyError | None:
+        kept = self._answers.get(query)
+        return None if kept is None else kept[0]
+
+    def add(self, query: ResolvedQuery, answer: ImageSearchResult | HiobuyError) -> None:
+        size = 0
+        if self.budget is not None:
+            if isinstance(answer, HiobuyError):
+                size = _ERROR_FOOTPRINT
+            else:
+                estimate = _footprint(answer, min(self.budget, DEDUPE_MAX_RESULT))
+                if estimate is None:
+                    return  # too large to keep: a later duplicate is searched again
+                size = estimate
+        self._answers[query] = (answer, size)
+        self.bytes += size
+        while (self.window is not None and len(self._answers) > self.window) or (
+            self.budget is not None and self.bytes > self.budget
+        ):
+            _, (_, dropped) = self._answers.popitem(last=False)
+            self.bytes -= dropped
+
+
 class _Pending:
     """A query in flight, which duplicates of it wait for."""
 
@@ -267,6 +347,7 @@ class _Batch:
         progress: Callable[[Progress], object] | None,
         retry_budget: RetryBudget,
         dedupe_window: int | None,
+        dedupe_budget: int | None,
     ) -> None:
         self.client = client
         self.source = source
@@ -279,8 +360,7 @@ class _Batch:
         self.progress = progress
         self.dedupe_window = dedupe_window
         self.in_flight: dict[ResolvedQuery, _Pending] = {}
-        self.finished: collections.OrderedDict[ResolvedQuery, ImageSearchResult | HiobuyError]
-        self.finished = collections.OrderedDict()
+        self.finished = _Finished(dedupe_window, dedupe_budget)
         self.fatal: BaseException | None = None
         self.started = time.monotonic()
         self.done = self.ok = self.failed = self.retries = 0
@@ -310,7 +390,10 @@ class _Batch:
         else:
             self.failed += 1
         if self.progress is not None:
-            self.progress(self.snapshot())
+            returned = self.progress(self.snapshot())
+            if inspect.isawaitable(returned):
+                # An `async def` callback runs inline too, like a sync one.
+                await returned
 
     def snapshot(self) -> Progress:
         return Progress(
@@ -358,16 +441,15 @@ class _Batch:
             await pending.settled.wait()
             await self.emit_shared(index, query, pending.answer)
             return
-        if resolved in self.finished:
-            await self.emit_shared(index, query, self.finished[resolved])
+        earlier = self.finished.get(resolved)
+        if earlier is not None:
+            await self.emit_shared(index, query, earlier)
             return
         pending = self.in_flight[resolved] = _Pending()
         answer = await self.search(resolved)
         pending.answer = answer
         del self.in_flight[resolved]
-        self.finished[resolved] = answer
-        if self.dedupe_window is not None and len(self.finished) > self.dedupe_window:
-            self.finished.popitem(last=False)
+        self.finished.add(resolved, answer)
         pending.settled.set()
         await self.emit_shared(index, query, answer)
 
@@ -375,11 +457,60 @@ class _Batch:
         try:
             while (pulled := await self.source.next()) is not None:
                 await self.run_one(*pulled)
-        except Exception as error:  # noqa: BLE001 - re-raised by search_stream
-            # Stop the batch and let the caller see this one error, not a group.
-            if self.fatal is None:
-                self.fatal = error
+        except anyio.get_cancelled_exc_class():
+            raise
+        except BaseException as error:  # noqa: BLE001 - re-raised by search_stream
+            # Stop the batch and let the caller see this one error, not a
+            # group; a Ctrl-C or sys.exit() outranks an error already kept.
+            self.fatal = _first(self.fatal, error)
             cancel_scope.cancel()
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    # Exception groups (built in from Python 3.11, a backport on 3.10) are
+    # recognised by shape, so both kinds are flattened.
+    children = getattr(error, "exceptions", None)
+    if (
+        isinstance(children, tuple)
+        and children
+        and all(isinstance(child, BaseException) for child in children)
+    ):
+        return [leaf for child in children for leaf in _leaves(child)]
+    return [error]
+
+
+def _rank(error: BaseException) -> int:
+    """Which error wins when several stop a batch: lower ranks first."""
+    if isinstance(error, KeyboardInterrupt):
+        return 0
+    if isinstance(error, SystemExit):
+        return 1
+    if not isinstance(error, Exception):
+        return 2  # GeneratorExit or the caller's own BaseException
+    return 3
+
+
+def _first(kept: BaseException | None, new: BaseException | None) -> BaseException | None:
+    """The error to raise of `kept` (the earlier one) and `new`."""
+    if kept is None:
+        return new
+    if new is None or _rank(kept) <= _rank(new):
+        return kept
+    return new
+
+
+def _alone(error: BaseException) -> BaseException:
+    """The one error of a task group's exception group, or `error` itself.
+
+    Cancellations are left as they are (the backend handles them); anything
+    else comes out by itself, Ctrl-C and `sys.exit()` first.
+    """
+    cancelled = anyio.get_cancelled_exc_class()
+    leaves = [leaf for leaf in _leaves(error) if not isinstance(leaf, cancelled)]
+    best: BaseException | None = None
+    for leaf in leaves:
+        best = _first(best, leaf)
+    return error if best is None else best
 
 
 class SearchStream:
@@ -448,6 +579,7 @@ def _prepare(
     progress: Callable[[Progress], object] | None,
     retry_budget: float,
     dedupe_window: int | None,
+    dedupe_budget: int | None,
 ) -> _Batch:
     """Validate a batch's arguments (before any I/O) and set up its state."""
     _check_batch_arguments(
@@ -463,6 +595,7 @@ def _prepare(
         progress=progress,
         retry_budget=RetryBudget(retry_budget),
         dedupe_window=dedupe_window,
+        dedupe_budget=dedupe_budget,
     )
 
 
@@ -481,6 +614,7 @@ async def search_stream(
     *,
     concurrency: int,
     dedupe_window: int | None = DEDUPE_WINDOW,
+    dedupe_budget: int | None = DEDUPE_BUDGET,
     **options: Any,
 ) -> AsyncIterator[SearchStream]:
     """Run a batch; see `AsyncHiobuy.search_stream` for the arguments.
@@ -501,6 +635,7 @@ async def search_stream(
             send.send,
             concurrency=concurrency,
             dedupe_window=dedupe_window,
+            dedupe_budget=dedupe_budget,
             **options,
         )
 
@@ -508,21 +643,27 @@ async def search_stream(
             async with send:
                 await _run_workers(batch, concurrency, cancel_scope)
 
-        body_error: Exception | None = None
-        async with anyio.create_task_group() as group:
-            group.start_soon(produce, group.cancel_scope)
-            try:
-                yield SearchStream(receive, batch)
-            except Exception as error:  # noqa: BLE001 - re-raised below
-                # Re-raised once the workers are gone, so that the caller's
-                # own error is not wrapped in an exception group.
-                body_error = error
-            finally:
-                group.cancel_scope.cancel()
-    if body_error is not None:
-        raise body_error
-    if batch.fatal is not None:
-        raise batch.fatal
+        body_error: BaseException | None = None
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(produce, group.cancel_scope)
+                try:
+                    yield SearchStream(receive, batch)
+                except anyio.get_cancelled_exc_class():
+                    raise
+                except BaseException as error:  # noqa: BLE001 - re-raised below
+                    # Re-raised once the workers are gone, so that the caller's
+                    # own error is not wrapped in an exception group.
+                    body_error = error
+                finally:
+                    group.cancel_scope.cancel()
+        except BaseException as error:
+            body_error = _first(body_error, _alone(error))
+            if body_error is error:
+                raise
+    failure = _first(body_error, batch.fatal)
+    if failure is not None:
+        raise failure
 
 
 async def search_many(
@@ -554,11 +695,24 @@ async def search_many(
         outcomes.append(outcome)
 
     batch = _prepare(
-        client, images, collect, concurrency=concurrency, dedupe_window=None, **options
+        client,
+        images,
+        collect,
+        concurrency=concurrency,
+        dedupe_window=None,
+        dedupe_budget=None,
+        **options,
     )
-    await _run_workers(batch, concurrency)
-    if batch.fatal is not None:
-        raise batch.fatal
+    failure: BaseException | None = None
+    try:
+        await _run_workers(batch, concurrency)
+    except BaseException as error:
+        failure = _alone(error)
+        if failure is error:
+            raise
+    failure = _first(failure, batch.fatal)
+    if failure is not None:
+        raise failure
     outcomes.sort(key=_index)
     return outcomes
 

@@ -27,7 +27,7 @@ from .._exceptions import (
 )
 from ._args import PROG, CliError, ExitCode, parse_args
 from ._commands import Streams, run_command
-from ._render import Renderer
+from ._render import Renderer, terminal_text
 
 __all__ = ["main"]
 
@@ -80,7 +80,7 @@ def _one_line_warnings(stderr: TextIO) -> Iterator[None]:
         text = str(message)
         if text not in seen:
             seen.add(text)
-            print(f"{PROG}: warning: {text}", file=stderr, flush=True)
+            print(terminal_text(f"{PROG}: warning: {text}", stderr), file=stderr, flush=True)
 
     with warnings.catch_warnings():
         warnings.simplefilter("always")
@@ -136,7 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         known = [leaf for leaf in leaves if isinstance(leaf, CliError | HiobuyError)]
         message, code = _describe((known or leaves)[0])
-        print(f"{PROG}: error: {_one_line(message)}", file=sys.stderr, flush=True)
+        line = terminal_text(f"{PROG}: error: {_one_line(message)}", sys.stderr)
+        print(line, file=sys.stderr, flush=True)
         return code
 
 

@@ -21,6 +21,7 @@ from ._jsonl import (
     JsonlWriter,
     dumps,
     load_finished,
+    needs_ascii,
     open_output,
     outcome_record,
     read_inputs,
@@ -166,7 +167,8 @@ async def image_search(args: argparse.Namespace, streams: Streams, renderer: Ren
         data = result_dict(
             result, img=img, platform=options.platform.value, language=options.language
         )
-        print(dumps(data, indent=2), file=streams.stdout, flush=True)
+        text = dumps(data, indent=2, ascii_only=needs_ascii(streams.stdout))
+        print(text, file=streams.stdout, flush=True)
     else:
         renderer.products(
             result.items,
@@ -252,6 +254,38 @@ async def _run_batch(
     return counts, outcomes
 
 
+def _same_file(output: str, source: str | int) -> bool:
+    """Tell whether `output` is `source` (a path or an open file), links followed."""
+    try:
+        theirs = os.fstat(source) if isinstance(source, int) else os.stat(source)
+        ours = os.stat(output)
+    except (OSError, ValueError):
+        return False  # the output does not exist yet, or the input cannot be seen
+    return (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino)
+
+
+def _refuse_output_as_input(output: str, path: str | None, stdin: IO[str]) -> None:
+    """Refuse `--output` naming the input file (or a link to it), before either is opened.
+
+    Replacing it would destroy the input, and `--resume` would cut its last
+    URL and append JSON lines to it.
+    """
+    source: str | int
+    if path is None or path == "-":
+        try:
+            source = stdin.fileno()
+        except (OSError, ValueError):
+            return  # not a real file (a test's StringIO)
+    else:
+        source = path
+    if _same_file(output, source):
+        shown = "stdin" if isinstance(source, int) else repr(path)
+        raise CliError(
+            f"--output {output!r} is the same file as the input ({shown}): "
+            "writing to it would destroy the image URLs; choose another output file"
+        )
+
+
 @contextmanager
 def _output(args: argparse.Namespace, streams: Streams) -> Iterator[IO[str]]:
     """Open `--output` (replaced, or appended to with `--resume`), or lend stdout."""
@@ -277,6 +311,8 @@ async def search_many(args: argparse.Namespace, streams: Streams, renderer: Rend
     if args.resume and not args.output:
         raise CliError("--resume needs --output (the file to resume)")
     _check_credentials(args)
+    if args.output:
+        _refuse_output_as_input(args.output, args.file, streams.stdin)
     fake = _make_fake() if args.demo else None
     if fake is not None and args.file is None:
         urls = fake.sample_images()
@@ -328,15 +364,12 @@ async def demo(args: argparse.Namespace, streams: Streams, renderer: Renderer) -
     fake = _make_fake()
     images = fake.sample_images()
     pending = list(enumerate(images))
-    out = streams.stdout
     started = time.monotonic()
     async with _open_client(args, fake, max_connections=args.concurrency) as client:
-        print(
+        renderer.line(
             f"Demo: searching {len(images)} sample images on {options.platform.value} "
             f"({options.language}) through the embedded fake HioBuy server at "
-            f"{client.base_url}; no account or network needed.",
-            file=out,
-            flush=True,
+            f"{client.base_url}; no account or network needed."
         )
         counts, outcomes = await _run_batch(
             client,
@@ -372,16 +405,12 @@ async def demo(args: argparse.Namespace, streams: Streams, renderer: Renderer) -
             title=f"Top {min(len(items), DEMO_TABLE_ROWS)} of {len(items)} products "
             f"for {first.query.img}",
         )
-    print(
-        summary_line(done=counts.done, ok=counts.ok, failed=counts.failed, elapsed=elapsed),
-        file=out,
-        flush=True,
+    renderer.line(
+        summary_line(done=counts.done, ok=counts.ok, failed=counts.failed, elapsed=elapsed)
     )
-    print(
+    renderer.line(
         "Next: hiobuy-async search-many --demo --output results.jsonl   "
-        "(or set HIOBUY_UUID and drop --demo)",
-        file=out,
-        flush=True,
+        "(or set HIOBUY_UUID and drop --demo)"
     )
     return ExitCode.OK
 

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import IO, Any
@@ -21,6 +23,7 @@ __all__ = [
     "dumps",
     "error_dict",
     "load_finished",
+    "needs_ascii",
     "open_output",
     "outcome_record",
     "product_dict",
@@ -117,17 +120,57 @@ def outcome_record(outcome: Outcome, *, index: int) -> dict[str, Any]:
     }
 
 
-def dumps(data: object, *, indent: int | None = None) -> str:
-    """Serialise to JSON, keeping non-ASCII titles readable.
+# Characters json.dumps(ensure_ascii=False) leaves raw that must not be: lone
+# surrogates (no UTF-8 file can hold them) and, for a terminal, DEL, C1
+# controls, bidi overrides and line separators. They can only occur inside
+# JSON strings, where a \uXXXX escape is the same text.
+_ESCAPE = re.compile(
+    "[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def dumps(data: object, *, indent: int | None = None, ascii_only: bool = False) -> str:
+    r"""Serialise to JSON, keeping non-ASCII titles readable.
+
+    The text is always encodable as UTF-8 and reads back (`json.loads`) as
+    exactly `data`: a lone surrogate from the server is written as its
+    `\ud800` escape, as are control and bidi characters a terminal would act on.
 
     Args:
         data: JSON-ready data.
         indent: As for `json.dumps`.
+        ascii_only: Escape every non-ASCII character (for a stream whose
+            encoding is not UTF).
 
     Returns:
         The JSON text.
     """
-    return json.dumps(data, ensure_ascii=False, indent=indent)
+    if ascii_only:
+        return json.dumps(data, ensure_ascii=True, indent=indent)
+    return _ESCAPE.sub(_escaped, json.dumps(data, ensure_ascii=False, indent=indent))
+
+
+def needs_ascii(stream: IO[str]) -> bool:
+    """Tell whether JSON for `stream` must be pure ASCII (its encoding is not UTF).
+
+    Args:
+        stream: The text stream.
+
+    Returns:
+        True when some non-ASCII characters could not be written to it.
+    """
+    encoding = getattr(stream, "encoding", None)
+    if not isinstance(encoding, str):
+        return False
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return True
+    return not name.startswith(("utf-8", "utf-16", "utf-32"))
 
 
 def _parse_lines(lines: Iterator[str]) -> list[str]:
@@ -218,6 +261,10 @@ class JsonlWriter:
     """
 
     stream: IO[str]
+    ascii_only: bool = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.ascii_only = needs_ascii(self.stream)
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Write and flush one line.
@@ -229,7 +276,7 @@ class JsonlWriter:
             CliError: The output cannot be written (disk full, closed pipe).
         """
         try:
-            self.stream.write(dumps(record) + "\n")
+            self.stream.write(dumps(record, ascii_only=self.ascii_only) + "\n")
             self.stream.flush()
         except BrokenPipeError:
             raise

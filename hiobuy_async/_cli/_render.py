@@ -8,7 +8,9 @@ nicer output.
 
 from __future__ import annotations
 
+import codecs
 import functools
+import re
 import time
 from collections.abc import Sequence
 from types import TracebackType
@@ -29,6 +31,7 @@ __all__ = [
     "format_rate",
     "have_rich",
     "summary_line",
+    "terminal_text",
 ]
 
 INSTALL_HINT = "pip install 'hiobuy-async[cli]'"
@@ -102,6 +105,51 @@ def summary_line(*, done: int, ok: int, failed: int, elapsed: float, skipped: in
     return text
 
 
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f"  # C0 (ESC, BEL, CR, LF, tab...), DEL and C1 (CSI, OSC...)
+    "\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"  # bidi marks, separators
+    "\ud800-\udfff]"  # lone surrogates (no encoding can carry them)
+)
+
+
+def _visible(match: re.Match[str]) -> str:
+    char = match.group()
+    if "\ud800" <= char <= "\udfff":
+        return "\ufffd"
+    return char.encode("unicode_escape").decode("ascii")
+
+
+def terminal_text(text: str, stream: IO[str] | None = None) -> str:
+    r"""Make text from the server (or anywhere) safe to print on a terminal.
+
+    Control characters, bidi overrides and line separators become visible
+    escapes (`\x1b`, `\u202e`), so they can neither move the cursor, set the
+    window title nor forge a line; a lone surrogate becomes U+FFFD, and any
+    character the stream's encoding cannot carry becomes `?`.
+
+    Args:
+        text: The text.
+        stream: Where it will be written; its `encoding` is honoured.
+
+    Returns:
+        The text, safe to write to `stream`.
+    """
+    safe = _UNSAFE.sub(_visible, text)
+    encoding = getattr(stream, "encoding", None)
+    if isinstance(encoding, str) and not _is_unicode(encoding):
+        safe = safe.encode(encoding, "replace").decode(encoding)
+    return safe
+
+
+@functools.cache
+def _is_unicode(encoding: str) -> bool:
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return True  # unknown to Python: leave it to the stream
+    return name.startswith(("utf-8", "utf-16", "utf-32"))
+
+
 def _cell(value: object) -> str:
     return "" if value is None else str(value)
 
@@ -131,7 +179,15 @@ class Renderer:
         Args:
             message: The note.
         """
-        print(f"{PROG}: {message}", file=self.stderr, flush=True)
+        print(terminal_text(f"{PROG}: {message}", self.stderr), file=self.stderr, flush=True)
+
+    def line(self, text: str) -> None:
+        """Print a line of text on stdout, made safe for a terminal.
+
+        Args:
+            text: The line.
+        """
+        print(terminal_text(text, self.stdout), file=self.stdout, flush=True)
 
     def hint_rich(self) -> None:
         """Say once, on stderr, how to get rich output, when rich is missing."""
@@ -197,8 +253,13 @@ class Renderer:
     ) -> None:
         from rich.console import Console  # noqa: PLC0415 - rich is optional
         from rich.table import Table  # noqa: PLC0415
+        from rich.text import Text  # noqa: PLC0415
 
-        table = Table(title=title, title_justify="left")
+        def text(value: str) -> Text:
+            # A Text is never parsed as markup: "[/]" or "[link=...]" stay text.
+            return Text(terminal_text(value, self.stdout))
+
+        table = Table(title=text(title), title_justify="left")
         for n, header in enumerate(headers):
             table.add_column(
                 header,
@@ -207,7 +268,7 @@ class Renderer:
                 max_width=_TITLE_WIDTH if header == "title" else None,
             )
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(text(cell) for cell in row))
         # Into a pipe or file, rows stay whole lines (for grep) instead of
         # being wrapped at rich's default 80 columns.
         width = None if self.stdout.isatty() else 10_000
@@ -222,7 +283,10 @@ class Renderer:
         right: Sequence[int],
     ) -> None:
         rows = [
-            [_shorten(c, _TITLE_WIDTH) if headers[n] == "title" else c for n, c in enumerate(row)]
+            [
+                _shorten(c, _TITLE_WIDTH) if headers[n] == "title" else c
+                for n, c in enumerate(terminal_text(cell, self.stdout) for cell in row)
+            ]
             for row in rows
         ]
         widths = [max([len(h)] + [len(r[n]) for r in rows]) for n, h in enumerate(headers)]
@@ -234,11 +298,10 @@ class Renderer:
             ]
             return "  ".join(padded).rstrip()
 
-        print(title, file=self.stdout)
-        print(line(headers), file=self.stdout)
-        print(line(["-" * w for w in widths]), file=self.stdout)
+        for text in (title, line(headers), line(["-" * w for w in widths])):
+            print(terminal_text(text, self.stdout), file=self.stdout)
         for row in rows:
-            print(line(row), file=self.stdout)
+            print(terminal_text(line(row), self.stdout), file=self.stdout)
         self.stdout.flush()
 
     def progress(self, total: int, *, enabled: bool) -> BatchProgress:
