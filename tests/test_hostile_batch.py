@@ -61,6 +61,7 @@ async def test_point05_dedupe_memory_does_not_grow_with_body_size() -> None:
         "batch-uuid",
         base_url="https://api.hiobuy.test",
         http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        max_response_bytes=1 << 20,  # above the default cap: users may raise it
     )
     async with client, client.search_stream(images, platform="taobao", concurrency=2) as stream:
         first = await anext(stream)
@@ -89,7 +90,7 @@ async def test_point05_dedupe_memory_does_not_grow_with_body_size() -> None:
 
 def _result(items: int) -> ImageSearchResult:
     fake_items = [
-        {"num_iid": n, "title": f"product {n} " * 4, "pic_url": f"https://i/{n}.jpg"}
+        {"num_iid": n + 1, "title": f"product {n} " * 4, "pic_url": f"https://i/{n}.jpg"}
         for n in range(items)
     ]
     data = {"items": {"item": fake_items}}
