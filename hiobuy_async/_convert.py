@@ -19,7 +19,7 @@ import linecache
 import math
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -433,25 +433,50 @@ def _too_deep(document: object) -> bool:
     return True
 
 
-def _has_lone_surrogate(document: object) -> bool:
-    """Whether a string of `document` (key or value) holds a lone surrogate."""
-    level = [document]
-    while level:
-        below: list[object] = []
-        for node in level:
-            if node.__class__ is str:
-                if not node.isascii():
-                    try:
-                        node.encode("utf-8")
-                    except UnicodeEncodeError:
-                        return True
-            elif node.__class__ is dict:
-                below.extend(node)
-                below.extend(node.values())
-            elif node.__class__ is list:
-                below.extend(node)
-        level = below
-    return False
+def _repaired(text: str) -> str:
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def _without_lone_surrogates(document: Any) -> Any:
+    r"""`document` with each lone surrogate of its strings (keys too) replaced by U+FFFD.
+
+    JSON may escape half of a surrogate pair alone (`"\ud800"` in the body); such a
+    string cannot be encoded, written to a file or shown, so it is repaired
+    here, once, rather than refused: one broken character must not cost a
+    whole answer. Iterative, and in place (the document was just decoded):
+    a document may nest 1024 deep.
+    """
+    if document.__class__ is str:
+        return _repaired(document)
+    pending = [document]
+    while pending:
+        node = pending.pop()
+        if node.__class__ is dict:
+            if any(_repaired(key) is not key for key in node):
+                entries = [(_repaired(key), value) for key, value in node.items()]
+                node.clear()
+                node.update(entries)
+            slots: Iterable[tuple[Any, Any]] = node.items()
+        else:
+            slots = enumerate(node)
+        for slot, value in list(slots):
+            if value.__class__ is str:
+                fixed = _repaired(value)
+                if fixed is not value:
+                    node[slot] = fixed
+            elif value.__class__ is dict or value.__class__ is list:
+                pending.append(value)
+    return document
+
+
+def _may_hold_lone_surrogates(body: bytes) -> bool:
+    return b"\\ud" in body or b"\\uD" in body
 
 
 _PLAIN_STDLIB_DECODER = json.JSONDecoder(parse_constant=_no_constant)
@@ -493,15 +518,24 @@ def _stdlib_loads(body: bytes) -> Any:
         return document
     if body.count(b"[") + body.count(b"{") > _MAX_DEPTH and _too_deep(document):
         raise ValueError("nested more than 1024 deep")
-    if (b"\\ud" in body or b"\\uD" in body) and _has_lone_surrogate(document):
-        raise ValueError("a lone surrogate")
+    if _may_hold_lone_surrogates(body):
+        return _without_lone_surrogates(document)
     return document
 
 
 try:  # optional extra "fast"
     import orjson
 
-    _loads: Callable[[bytes], Any] = orjson.loads
+    def _orjson_loads(body: bytes) -> Any:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            # orjson refuses a lone surrogate outright; the stdlib path repairs it.
+            if _may_hold_lone_surrogates(body):
+                return _stdlib_loads(body)
+            raise
+
+    _loads: Callable[[bytes], Any] = _orjson_loads
 except ImportError:  # pragma: no cover - depends on the environment
     _loads = _stdlib_loads
 

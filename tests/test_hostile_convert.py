@@ -259,7 +259,7 @@ def bodies(draw: st.DrawFn) -> bytes:
 @given(body=bodies())
 def test_point11_stdlib_and_orjson_give_the_same_result_or_error(body: bytes) -> None:
     with pytest.MonkeyPatch.context() as monkeypatch:
-        fast = outcome(body, orjson.loads, monkeypatch)
+        fast = outcome(body, _convert._orjson_loads, monkeypatch)
         slow = outcome(body, _convert._stdlib_loads, monkeypatch)
     assert fast == slow
 
@@ -282,7 +282,7 @@ def test_point11_stdlib_and_orjson_give_the_same_result_or_error(body: bytes) ->
 )
 def test_point11_decoders_agree_on_the_known_differences(body: bytes) -> None:
     with pytest.MonkeyPatch.context() as monkeypatch:
-        assert outcome(body, orjson.loads, monkeypatch) == outcome(
+        assert outcome(body, _convert._orjson_loads, monkeypatch) == outcome(
             body, _convert._stdlib_loads, monkeypatch
         )
 
@@ -290,8 +290,19 @@ def test_point11_decoders_agree_on_the_known_differences(body: bytes) -> None:
 def test_point11_big_num_iid_is_refused_by_both_decoders() -> None:
     body = b'{"ret":1,"data":{"items":{"item":[{"num_iid":123456789012345678901234}]}}}'
     with pytest.MonkeyPatch.context() as monkeypatch:
-        fast = outcome(body, orjson.loads, monkeypatch)
+        fast = outcome(body, _convert._orjson_loads, monkeypatch)
         slow = outcome(body, _convert._stdlib_loads, monkeypatch)
     assert fast == slow
     assert isinstance(fast, tuple)
     assert fast[0] == "error"
+
+
+@pytest.mark.parametrize("loads", ["_orjson_loads", "_stdlib_loads"])
+def test_point11_a_lone_surrogate_is_repaired_not_refused(loads: str) -> None:
+    body = items_body({"num_iid": 1, "title": "x"}).replace(
+        b'"x"', b'"lone \\ud800 \\ud83d\\ude00"'
+    )
+    document = getattr(_convert, loads)(body)
+    title = document["data"]["items"]["item"][0]["title"]
+    assert title == "lone \ufffd \U0001f600"
+    title.encode("utf-8")  # writable anywhere

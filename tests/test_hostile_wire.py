@@ -194,11 +194,10 @@ async def test_point01_upstream_httpx_hands_a_buffered_response_to_the_next_requ
     assert second.json()["data"]["items"]["item"][0]["num_iid"] == STRAY
 
 
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # aiohttp runs on asyncio only
 async def test_point01_upstream_aiohttp_hands_an_idle_stray_response_to_the_next_request(
     anyio_backend: str,
 ) -> None:
-    if anyio_backend != "asyncio":
-        pytest.skip("aiohttp runs on asyncio only")
     aiohttp = pytest.importorskip("aiohttp")
     sent = anyio.Event()
     async with (
@@ -273,12 +272,6 @@ async def test_point13_compressed_body_must_end_with_its_stream(engine: str, cas
 async def test_point13_corrupt_checksum_is_still_invalid_data(
     engine: str, anyio_backend: str
 ) -> None:
-    if anyio_backend == "trio":
-        # A 2xx body refused before httpx's stream is exhausted leaves httpx's
-        # nested stream generators to the garbage collector, which trio
-        # reports (encode/httpx#3686); not a point of this file.
-        pytest.skip("httpx stream generators left unclosed under trio")
-
     def bad_crc(body: bytes) -> bytes:
         wire = bytearray(_gzip(body))
         wire[-8] ^= 0xFF

@@ -243,7 +243,9 @@ async def test_endless_data_after_the_gzip_stream_is_not_read() -> None:
     async with mock_client(handler, max_response_bytes=MiB) as client:
         with pytest.raises(ResponseValidationError, match="after the end"):
             await client.image_search(IMG, platform="taobao")
-    assert streams[0].chunks_sent <= 2  # reading stopped right after its end
+    assert (
+        streams[0].chunks_sent <= 3
+    )  # stopped right after its end (one read more: see _read_body)
 
 
 @pytest.mark.anyio

@@ -25,7 +25,7 @@ import h11
 import httpcore
 import httpx
 
-from .._exceptions import InputError
+from .._exceptions import InputError, ResponseValidationError
 from ._body import BoundedBody, RawResponse, cap_whole_body
 
 __all__ = ["SHARD_SIZE", "HttpxBackend", "make_timeout"]
@@ -422,13 +422,26 @@ async def _read_body(
     # (cap reached, error): left to the garbage collector, httpx's async
     # generators make trio warn (encode/httpx#3686).
     chunks = stream.__aiter__()
+    failure: ResponseValidationError | None = None
     try:
         async for received in chunks:
-            reader.feed(received)
+            if failure is not None:
+                # One more read, in case the refused chunk was the last: then
+                # httpx's nested generators end by themselves instead of being
+                # left to the garbage collector (which trio reports).
+                break
+            try:
+                reader.feed(received)
+            except ResponseValidationError as error:
+                failure = error
+                continue
             if reader.done:
                 break
         else:
-            _drop_if_data_follows(response)
+            if failure is None:
+                _drop_if_data_follows(response)
     finally:
         await _close_iterator(chunks)
+    if failure is not None:
+        raise failure
     return reader.finish()
