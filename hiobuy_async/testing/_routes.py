@@ -22,6 +22,7 @@ from ._call import Call, Refusal, Settings
 __all__ = ["ENDPOINTS", "ROUTES", "EndpointName", "Route", "find"]
 
 EndpointName = Literal["image_search", "keyword_search", "product_details", "shop_nick"]
+"""The name of an endpoint the fake serves (`fail_matching(endpoint=...)`, `RecordedRequest`)."""
 Q = TypeVar("Q")
 
 
