@@ -170,6 +170,7 @@ async def test_request_log_records_what_was_sent_and_hides_the_uuid() -> None:
     assert recorded.headers["Language"] == "en_US"
     assert recorded.request_id == result.request_id == "fake-000001"
     assert recorded.fault is None
+    assert recorded.endpoint == "image_search"
     assert "secret-merchant-uuid" not in repr(recorded)
     assert "secret-merchant-uuid" not in repr(fake.requests)
 

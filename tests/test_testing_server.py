@@ -59,7 +59,7 @@ RAW_CASES: list[tuple[str, str, dict[str, str], bytes]] = [
     ("POST", PATH, UUID, b'{"img":"ftp://a.example/x.jpg","platform":"1688"}'),
     ("POST", PATH, UUID, b'{"img":"https://a.example/unfetchable.jpg","platform":"1688"}'),
     ("GET", PATH, UUID, b""),
-    ("POST", "/api/client/third-purchase/search", UUID, b"{}"),
+    ("POST", "/api/client/third-purchase/preview-order", UUID, b"{}"),
 ]
 
 
@@ -110,6 +110,64 @@ async def test_raw_answers_are_identical_in_process_and_over_sockets() -> None:
         "fake-000001",
         "fake-000002",
         "fake-000003",
+    ]
+
+
+SEARCH, INFO = "/api/client/third-purchase/search", "/api/client/third-purchase/info"
+SHOP = "/api/client/open-purchase/shop-nick"
+ENDPOINT_CASES: list[tuple[str, str, dict[str, str], bytes]] = [
+    ("POST", SEARCH, UUID, b'{"keyword":"lamp results:45","platform":"1688","page":"2"}'),
+    (
+        "POST",
+        SEARCH,
+        {**UUID, "Language": "ja"},
+        b'{"keyword":"lamp","platform":"1688","sort":"sale2","priceStart":"10","priceEnd":"99.5",'
+        b'"use_platform":"1","filter":["new7"],"page_size":"50"}',
+    ),
+    ("POST", SEARCH, UUID, b'{"keyword":"lamp","platform":"1688","page_size":"51"}'),
+    ("POST", INFO, {**UUID, "Language": "ru_RU"}, b'{"keyword":"700000000000","platform":"1688"}'),
+    (
+        "POST",
+        INFO,
+        UUID,
+        b'{"keyword":"https://detail.tmall.com/item.htm?id=700000000000","platform":"taobao"}',
+    ),
+    ("POST", INFO, UUID, b'{"keyword":"900000000000","platform":"1688"}'),
+    ("GET", SHOP + "?shop_id=", UUID, b""),
+    ("GET", SHOP + "?shop_id=nobody", UUID, b""),
+    ("GET", SEARCH, UUID, b""),
+    ("POST", SHOP, UUID, b"{}"),
+]
+
+
+async def _endpoint_answers(client: httpx.AsyncClient) -> list[tuple[int, bytes, dict[str, str]]]:
+    answers = []
+    details = await client.post(INFO, headers=UUID, content=ENDPOINT_CASES[3][3])
+    shop_id = details.json()["data"]["shop_id"]
+    cases = [*ENDPOINT_CASES, ("GET", f"{SHOP}?shop_id={shop_id}", UUID, b"")]
+    for method, path, headers, body in cases:
+        response = await client.request(method, path, headers=headers, content=body)
+        answers.append((response.status_code, response.content, dict(response.headers)))
+    return answers
+
+
+@pytest.mark.anyio
+async def test_every_endpoint_answers_identically_in_process_and_over_sockets() -> None:
+    in_process, served = FakeHiobuy(), FakeHiobuy()
+    async with httpx.AsyncClient(transport=in_process.transport(), base_url=FAKE_BASE_URL) as c:
+        expected = await _endpoint_answers(c)
+    async with served.serve() as base_url, httpx.AsyncClient(base_url=base_url) as c:
+        got = await _endpoint_answers(c)
+    assert got == expected
+    assert [status for status, _, _ in expected] == [200] * 8 + [405, 405, 200]
+    rets = [json.loads(body)["ret"] for _, body, _ in expected]
+    assert rets == [1, 1, 0, 1, 1, 0, 0, 0, 0, 0, 1]
+    assert len(json.loads(expected[0][1])["data"]["items"]["item"]) == 20
+    assert [r.endpoint for r in served.requests] == [r.endpoint for r in in_process.requests]
+    assert [r.endpoint for r in served.requests][-3:] == [
+        "keyword_search",
+        "shop_nick",
+        "shop_nick",
     ]
 
 

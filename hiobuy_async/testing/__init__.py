@@ -22,12 +22,14 @@ from __future__ import annotations
 from ._backoff import no_backoff
 from ._fake import FAKE_BASE_URL, FakeHiobuy, FakeStats
 from ._faults import Fault
-from ._handler import FakeRequest, FakeResponse
 from ._records import HeaderMap, RecordedRequest
+from ._routes import EndpointName
 from ._transport import FakeTransport
+from ._wire import FakeRequest, FakeResponse
 
 __all__ = [
     "FAKE_BASE_URL",
+    "EndpointName",
     "FakeHiobuy",
     "FakeRequest",
     "FakeResponse",

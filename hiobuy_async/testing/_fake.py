@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""`FakeHiobuy`: an in-memory HioBuy image-search API with scriptable faults."""
+"""`FakeHiobuy`: an in-memory HioBuy client API with scriptable faults."""
 
 from __future__ import annotations
 
@@ -13,12 +13,16 @@ import attrs
 import httpx
 
 from .._client import AsyncHiobuy
+from . import _catalog, _routes
+from ._call import Call, Settings
 from ._faults import Fault, FaultQueue
-from ._handler import FakeRequest, FakeResponse, answer, apply_fault
-from ._model import RESULTS_PER_SEARCH, sample_images
+from ._handler import answer, apply_fault
+from ._image_search import RESULTS_PER_SEARCH
 from ._records import HeaderMap, RecordedRequest
+from ._routes import EndpointName
 from ._server import serve
 from ._transport import FakeTransport
+from ._wire import FakeRequest, FakeResponse
 
 if TYPE_CHECKING:
     from anyio.abc import TaskStatus
@@ -49,21 +53,49 @@ class FakeStats:
 
 
 class FakeHiobuy:
-    """An in-memory model of HioBuy's image search, for tests, demos and benchmarks.
+    """An in-memory model of HioBuy's client API, for tests, demos and benchmarks.
 
-    Answers are deterministic: the same image URL finds the same 20 products
-    every time, with titles in the requested `Language` and 1688-native
-    fields when `use_platform="1"`. Image URLs containing `"unfetchable"`
-    get `ret=0` "image cannot be fetched". Failures are scripted with
-    `fail_next()` and `fail_matching()`.
+    It serves image search, keyword search, product details and shop nick
+    from one deterministic catalog, so the endpoints agree on an id: a
+    product found by a search has details with the same `title`/`title_cn`
+    and a `[price, max_price]` range holding the search price and every SKU
+    price, and its details' `shop_id` resolves in shop-nick (on 1688).
+    Answers never change between runs or processes. Titles follow the
+    `Language` header; `use_platform="1"` gives 1688-native item fields.
 
-    Plug it in process with `client()` or `transport()`, or over real
-    sockets with `serve()`; both give identical answers.
+    Conventions for tests:
+
+    - An image URL containing `"unfetchable"` gets `ret=0` "image cannot be
+      fetched"; any other image finds 20 products.
+    - A keyword of the form `"<word> results:<N>"` (e.g. `"lamp results:1234"`,
+      see `keyword_with_results()`) matches exactly N products (N <= 10,000),
+      before price and 1688 filters; any other keyword matches 0 to 240 (0 for
+      about one in eight). `total_results` is the true count after filters;
+      pages past the end are empty.
+    - Product ids from 600,000,000,000 to 799,999,999,999 are in the catalog
+      on both marketplaces; any other id (`unknown_product_id()`) gets
+      `ret=0` "product not found". Details also take a product URL on
+      `detail.1688.com`/`m.1688.com` (`/offer/<id>.html`) or
+      `item.taobao.com`/`detail.tmall.com` (`/item.htm?id=<id>`).
+    - Every product has 4 to 8 SKUs whose `properties` cycle through plain
+      (`"Color:White;Size:S"`, `"Color:White"`), full-width (`"颜色\uff1a白色\uff1b尺码\uff1aS"`),
+      empty-part (`"Color:White;;Size:S"`) and colon-in-value
+      (`"Color:White;Spec:Type-C:2m"`) forms; each product shows at least four.
+    - Shop ids carry a check suffix: those from 1688 details resolve, those
+      from Taobao details get `ret=0` (shop-nick is 1688 only), and
+      `unknown_shop_id()` gets `ret=0` "shop not found".
+
+    Failures are scripted with `fail_next()` and `fail_matching()`. Plug it
+    in process with `client()` or `transport()`, or over real sockets with
+    `serve()`; both give identical answers.
 
     Args:
         uuids: The accepted `X-Uuid` values; others get HTTP 401.
         latency: Seconds added before each answer.
-        results_per_search: Items a search draws (filters drop some).
+        results_per_search: Items an image search draws (filters drop some).
+        keyword_ignores_page: Keyword search ignores `page` and always answers
+            page 1, like an API whose paging is broken (to test a pager's
+            loop guard). Also an attribute, settable later.
 
     Example:
         ```python
@@ -83,6 +115,7 @@ class FakeHiobuy:
         *,
         latency: float = 0.0,
         results_per_search: int = RESULTS_PER_SEARCH,
+        keyword_ignores_page: bool = False,
     ) -> None:
         self.uuids: tuple[str, ...] = tuple(uuids)
         if not self.uuids:
@@ -90,6 +123,8 @@ class FakeHiobuy:
         self.latency = latency
         """Seconds added before each answer (0 by default)."""
         self.results_per_search = results_per_search
+        self.keyword_ignores_page = keyword_ignores_page
+        """Keyword search answers page 1 whatever `page` asks for."""
         self._faults = FaultQueue()
         self._held = False
         self._waiters: list[anyio.Event] = []
@@ -121,21 +156,46 @@ class FakeHiobuy:
         """
         self._faults.add_next(n, fault)
 
-    def fail_matching(self, substring: str, fault: Fault, times: int | None = None) -> None:
-        """Apply `fault` to requests whose image URL contains `substring`.
+    def fail_matching(
+        self,
+        substring: str | None = None,
+        fault: Fault | None = None,
+        times: int | None = None,
+        *,
+        endpoint: EndpointName | None = None,
+        subject: str | None = None,
+    ) -> None:
+        """Apply `fault` to the requests that match every criterion given.
 
-        Rules are checked before the `fail_next` queue, in the order added.
-        For a body without an `img`, the raw body text is matched instead.
+        A request's subject is what it is about: the image URL (image search),
+        the keyword (keyword search), the product id or URL as sent
+        (details), the `shop_id` (shop nick). Rules are checked before the
+        `fail_next` queue, in the order added.
 
         Args:
-            substring: The text to look for.
+            substring: Must occur in the subject; for a request without one
+                (no such field, a body that is not JSON, an unknown path), in
+                the raw body text instead. `""` matches every request.
             fault: The fault.
             times: How many matching requests to fail, or `None` for all.
+            endpoint: Only requests to this endpoint: `"image_search"`,
+                `"keyword_search"`, `"product_details"` or `"shop_nick"`.
+            subject: Only requests whose subject equals this, e.g.
+                `fail_matching(endpoint="product_details", subject="808368541552",
+                fault=Fault.status(503))`.
 
         Raises:
-            ValueError: `times` is negative.
+            TypeError: No `fault`, or no criterion at all.
+            ValueError: `times` is negative, or `endpoint` is not one of the names.
         """
-        self._faults.add_rule(substring, fault, times)
+        if fault is None:
+            raise TypeError("fail_matching() needs a fault")
+        if substring is None and subject is None and endpoint is None:
+            raise TypeError("fail_matching() needs a substring, a subject or an endpoint")
+        if endpoint is not None and endpoint not in _routes.ENDPOINTS:
+            names = ", ".join(sorted(_routes.ENDPOINTS))
+            raise ValueError(f"unknown endpoint {endpoint!r}: expected one of {names}")
+        self._faults.add_rule(fault, times, substring=substring, subject=subject, endpoint=endpoint)
 
     def hold(self) -> None:
         """Hold every answer (they count as in flight) until `release()`.
@@ -211,7 +271,41 @@ class FakeHiobuy:
         Returns:
             Twelve distinct https URLs; each finds its own products.
         """
-        return sample_images()
+        return _catalog.sample_images()
+
+    @staticmethod
+    def keyword_with_results(n: int, word: str = "item") -> str:
+        """Return a keyword that matches exactly `n` products (before filters).
+
+        Args:
+            n: The number of matches, 0 to 10,000.
+            word: The word before it; different words match different products.
+
+        Returns:
+            `f"{word} results:{n}"`.
+        """
+        return f"{word} results:{n}"
+
+    @staticmethod
+    def unknown_product_id(n: int = 0) -> int:
+        """Return a product id the catalog does not hold (details answer `ret=0`).
+
+        Args:
+            n: Pick the n-th such id (n >= 0), for many distinct ones.
+
+        Returns:
+            A positive id, the same on both marketplaces.
+        """
+        return _catalog.unknown_product_id(n)
+
+    @staticmethod
+    def unknown_shop_id() -> str:
+        """Return a well-formed shop id that shop-nick does not know (`ret=0`).
+
+        Returns:
+            The id.
+        """
+        return _catalog.unknown_shop_id()
 
     # -- the core ---------------------------------------------------------
 
@@ -229,10 +323,12 @@ class FakeHiobuy:
         """
         self._count += 1
         request_id = f"fake-{self._count:06d}"
-        document = request.json()
-        img = document.get("img") if isinstance(document, dict) else None
-        subject = img if isinstance(img, str) else request.body.decode("utf-8", "replace")
-        fault = self._faults.take(subject)
+        call = Call.of(request)
+        route = _routes.find(call.path)
+        subject = route.subject(call) if route is not None else None
+        text = subject if subject is not None else request.body.decode("utf-8", "replace")
+        endpoint = route.name if route is not None else None
+        fault = self._faults.take(endpoint, subject, text)
         if fault is not None:
             self._faulted += 1
         self._requests.append(
@@ -240,11 +336,12 @@ class FakeHiobuy:
                 method=request.method,
                 path=request.target,
                 headers=HeaderMap.redacted(request.headers),
-                json=document,
+                json=call.document,
                 time=time.monotonic(),
                 body=request.body,
                 request_id=request_id,
                 fault=fault,
+                endpoint=endpoint,
             )
         )
         self._in_flight += 1
@@ -260,11 +357,9 @@ class FakeHiobuy:
                 await anyio.sleep(self.latency)
             if fault is not None and fault.kind == "stall":
                 await anyio.sleep(fault.seconds)
+            settings = Settings(self.results_per_search, self.keyword_ignores_page)
             response = answer(
-                request,
-                uuids=self.uuids,
-                request_id=request_id,
-                results_per_search=self.results_per_search,
+                request, call, route, uuids=self.uuids, request_id=request_id, settings=settings
             )
             return response if fault is None else apply_fault(fault, response, request_id)
         finally:

@@ -137,9 +137,19 @@ class Fault:
 
 @attrs.define
 class _Rule:
-    substring: str
     fault: Fault
     remaining: int | None
+    substring: str | None
+    subject: str | None
+    endpoint: str | None
+
+    def matches(self, endpoint: str | None, subject: str | None, text: str) -> bool:
+        return (
+            self.remaining != 0
+            and (self.endpoint is None or self.endpoint == endpoint)
+            and (self.subject is None or self.subject == subject)
+            and (self.substring is None or self.substring in text)
+        )
 
 
 class FaultQueue:
@@ -163,32 +173,45 @@ class FaultQueue:
             raise ValueError(f"n must be >= 0, got {n!r}")
         self._next.extend([fault] * n)
 
-    def add_rule(self, substring: str, fault: Fault, times: int | None) -> None:
-        """Apply `fault` to requests whose subject contains `substring`.
+    def add_rule(
+        self,
+        fault: Fault,
+        times: int | None,
+        *,
+        substring: str | None = None,
+        subject: str | None = None,
+        endpoint: str | None = None,
+    ) -> None:
+        """Apply `fault` to the requests matching every criterion given.
 
         Args:
-            substring: Matched against the request's image URL.
             fault: The fault.
             times: How many matching requests, or `None` for all of them.
+            substring: Must occur in the request's subject (or, when it has
+                none, in its raw body).
+            subject: Must equal the request's subject.
+            endpoint: Must be the request's endpoint name.
 
         Raises:
             ValueError: `times` is negative.
         """
         if times is not None and times < 0:
             raise ValueError(f"times must be >= 0 or None, got {times!r}")
-        self._rules.append(_Rule(substring, fault, times))
+        self._rules.append(_Rule(fault, times, substring, subject, endpoint))
 
-    def take(self, subject: str) -> Fault | None:
+    def take(self, endpoint: str | None, subject: str | None, text: str) -> Fault | None:
         """Pick the fault for one request, consuming it.
 
         Args:
-            subject: What rules match against (the image URL, or the raw body).
+            endpoint: The request's endpoint name (`None`: no route).
+            subject: The request's subject (image URL, keyword, product, shop id).
+            text: What `substring` rules search: the subject, else the raw body.
 
         Returns:
             The first matching rule's fault, else the next queued fault, else None.
         """
         for rule in self._rules:
-            if rule.remaining != 0 and rule.substring in subject:
+            if rule.matches(endpoint, subject, text):
                 if rule.remaining is not None:
                     rule.remaining -= 1
                 return rule.fault

@@ -1,221 +1,154 @@
 # SPDX-License-Identifier: MIT
-"""Deterministic fake search results: the same image always finds the same products.
-
-Every number and word is drawn from a SHA-256 of the image URL, the
-marketplace and the item's rank, so results never change between runs,
-processes or machines. Titles are composed from a small word table per locale.
-"""
+"""The JSON the fake answers with: catalog records rendered in the API's shapes."""
 
 from __future__ import annotations
 
-import hashlib
+import json
 from typing import Any
 
-__all__ = ["RESULTS_PER_SEARCH", "TOTAL_RESULTS", "sample_images", "search_items"]
+from ._catalog import Product, skus
 
-RESULTS_PER_SEARCH = 20
-TOTAL_RESULTS = 1000
-"""What the real API reports as `total_results`: a cap, not a count."""
-
-# (adjectives, nouns, noun first?) per locale; entries line up across locales.
-_WORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]] = {
-    "zh_CN": (
-        ("新款", "柔软", "便携", "复古", "简约"),
-        ("双肩包", "毛衣", "台灯", "茶壶", "钱包", "雨伞", "围巾", "手机壳"),
-        False,
-    ),
-    "en_US": (
-        ("Fashionable", "Soft", "Portable", "Vintage", "Minimalist"),
-        ("Backpack", "Sweater", "Desk Lamp", "Teapot", "Wallet", "Umbrella", "Scarf", "Phone Case"),
-        False,
-    ),
-    "ko_KR": (
-        ("패션", "부드러운", "휴대용", "빈티지", "미니멀"),
-        ("백팩", "스웨터", "조명", "찻주전자", "지갑", "우산", "스카프", "휴대폰 케이스"),
-        False,
-    ),
-    "ja": (
-        ("おしゃれな", "柔らかい", "携帯用", "ヴィンテージ", "シンプルな"),
-        (
-            "リュック",
-            "セーター",
-            "ランプ",
-            "ティーポット",
-            "財布",
-            "傘",
-            "スカーフ",
-            "スマホケース",
-        ),
-        False,
-    ),
-    "ru_RU": (
-        ("Модный", "Мягкий", "Портативный", "Винтажный", "Минималистичный"),
-        ("рюкзак", "свитер", "светильник", "чайник", "кошелёк", "зонт", "шарф", "чехол"),
-        False,
-    ),
-    "vi_VN": (
-        ("thời trang", "mềm mại", "di động", "cổ điển", "tối giản"),
-        ("Ba lô", "Áo len", "Đèn bàn", "Ấm trà", "Ví", "Ô", "Khăn quàng", "Ốp điện thoại"),
-        True,
-    ),
-    "es_ES": (
-        ("elegante", "suave", "portátil", "vintage", "minimalista"),
-        ("Mochila", "Suéter", "Lámpara", "Tetera", "Cartera", "Paraguas", "Bufanda", "Funda"),
-        True,
-    ),
-    "ar": (
-        ("عصري", "ناعم", "محمول", "كلاسيكي", "بسيط"),
-        ("حقيبة ظهر", "سترة", "مصباح", "إبريق شاي", "محفظة", "مظلة", "وشاح", "جراب هاتف"),
-        True,
-    ),
-}
-_TAGS = ("freePostage", "shipIn48Hours", "noReason7DReturn", "certifiedFactory")
-_TOP_CATEGORIES = (7, 54, 312, 1038378, 10166)
+__all__ = ["detail_url", "details_data", "envelope", "money", "search_item"]
 
 
-class _Digits:
-    """Successive integers drawn from one SHAKE-256 stream (one hash per item)."""
-
-    _SIZE = 256
-
-    def __init__(self, *parts: str) -> None:
-        self._stream = hashlib.shake_256("\x1f".join(parts).encode()).digest(self._SIZE)
-        self._offset = 0
-
-    def next(self, modulo: int) -> int:
-        if self._offset + 8 > self._SIZE:
-            self._stream = hashlib.shake_256(self._stream).digest(self._SIZE)
-            self._offset = 0
-        chunk = self._stream[self._offset : self._offset + 8]
-        self._offset += 8
-        return int.from_bytes(chunk, "big") % modulo
-
-    def text(self, alphabet: str, length: int) -> str:
-        if self._offset + length > self._SIZE:
-            self._stream = hashlib.shake_256(self._stream).digest(self._SIZE)
-            self._offset = 0
-        chunk = self._stream[self._offset : self._offset + length]
-        self._offset += length
-        return "".join(alphabet[byte % len(alphabet)] for byte in chunk)
-
-
-def _title(locale: str, adjective: int, noun: int, style: int) -> str:
-    adjectives, nouns, noun_first = _WORDS[locale]
-    words = (
-        (nouns[noun], adjectives[adjective]) if noun_first else (adjectives[adjective], nouns[noun])
-    )
-    separator = "" if locale in ("zh_CN", "ja") else " "
-    return f"{separator.join(words)} {style:03d}"
-
-
-def _image_key(digits: _Digits) -> str:
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-    return "O1CN01" + digits.text(alphabet, 22)
-
-
-def search_items(
-    img: str,
-    *,
-    platform: str,
-    locale: str,
-    native: bool = False,
-    filters: tuple[str, ...] = (),
-    count: int = RESULTS_PER_SEARCH,
-) -> list[dict[str, Any]]:
-    """Build the `items.item` list a search for `img` answers with.
+def money(cents: int) -> str:
+    """Render cents as the API's decimal string, e.g. `"21.80"`.
 
     Args:
-        img: The image URL searched.
-        platform: `"1688"` or `"taobao"`.
-        locale: The `Language` of the localised `title` (one of the table's).
-        native: 1688 only: use 1688-native field names (`use_platform="1"`).
-        filters: 1688 filters; each drops the items that do not "match" it.
-        count: How many items to draw before filtering.
+        cents: The amount in cents.
 
     Returns:
-        JSON-ready item mappings; equal arguments give equal lists.
+        The string.
     """
-    items: list[dict[str, Any]] = []
-    for rank in range(count):
-        digits = _Digits(img, platform, str(rank))
-        if any(_Digits(img, platform, str(rank), f).next(4) == 0 for f in filters):
-            continue
-        item_id = 600_000_000_000 + digits.next(200_000_000_000)
-        seller_id = 2_000_000_000_000 + digits.next(999_999_999_999)
-        adjective, noun, style = digits.next(5), digits.next(8), digits.next(1000)
-        cents = 300 + digits.next(29_700)
-        price = f"{cents // 100}.{cents % 100:02d}"
-        key = _image_key(digits)
-        trace = f"object_id%40{item_id}%5Esearch_type%40image%5Erank%40{rank + 1}"
-        top_category = _TOP_CATEGORIES[digits.next(len(_TOP_CATEGORIES))]
-        category = 100_000_000 + digits.next(30_000_000)
-        sales, quantity = digits.next(20_000), digits.next(100_000)
-        confidence = f"{max(1, 96 - 4 * rank - digits.next(3))}%"
-        tags = [tag for tag in _TAGS if digits.next(3) == 0]
-        title_cn = _title("zh_CN", adjective, noun, style)
-        title = _title(locale, adjective, noun, style)
-        if platform == "1688":
-            detail_url = f"https://detail.1688.com/offer/{item_id}.html"
-            pic_url = f"https://cbu01.alicdn.com/img/ibank/{key}_!!{seller_id}-0-cib.jpg"
-        else:
-            detail_url = f"https://item.taobao.com/item.htm?id={item_id}"
-            shard = 1 + rank % 4
-            pic_url = (
-                f"https://img.alicdn.com/imgextra/i{shard}/{seller_id}/{key}_!!{seller_id}.jpg"
-            )
-        if native:
-            items.append(
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def envelope(data: object) -> bytes:
+    """Render a success envelope `{"ret": 1, "msg": "success", "data": data}`.
+
+    Args:
+        data: The envelope's `data`.
+
+    Returns:
+        Compact UTF-8 JSON.
+    """
+    document = {"ret": 1, "msg": "success", "data": data}
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def detail_url(item: Product) -> str:
+    """Return the product page URL of `item` on its marketplace.
+
+    Args:
+        item: The product.
+
+    Returns:
+        The URL.
+    """
+    if item.platform == "1688":
+        return f"https://detail.1688.com/offer/{item.num_iid}.html"
+    return f"https://item.taobao.com/item.htm?id={item.num_iid}"
+
+
+def _pic_url(item: Product) -> str:
+    if item.platform == "1688":
+        return f"https://cbu01.alicdn.com/img/ibank/{item.image_key}_!!{item.seller_id}-0-cib.jpg"
+    shard = 1 + item.num_iid % 4
+    return (
+        f"https://img.alicdn.com/imgextra/i{shard}/{item.seller_id}/"
+        f"{item.image_key}_!!{item.seller_id}.jpg"
+    )
+
+
+def search_item(
+    item: Product, *, locale: str, native: bool, rank: int, search_type: str, confidence: int
+) -> dict[str, Any]:
+    """Render `item` as one entry of a search's `items.item` list.
+
+    Args:
+        item: The product.
+        locale: The `Language` of the localised title.
+        native: Use 1688-native field names (`use_platform="1"`).
+        rank: The 0-based position in the whole result list.
+        search_type: `"image"` or `"keyword"`, for the trace token.
+        confidence: The match confidence, percent (`tag_percent`).
+
+    Returns:
+        A JSON-ready mapping.
+    """
+    price = money(item.price_cents)
+    trace = f"object_id%40{item.num_iid}%5Esearch_type%40{search_type}%5Erank%40{rank + 1}"
+    if native:
+        jxhy, one_sale, select = item.flags
+        return {
+            "offerId": item.num_iid,
+            "subject": item.title("zh_CN"),
+            "subjectTrans": item.title(locale),
+            "imageUrl": _pic_url(item),
+            "priceInfo": {"price": price, "consignPrice": price},
+            "monthSold": item.sales % 5000,
+            "repurchaseRate": f"{item.repurchase}%",
+            "traceInfo": trace,
+            "topCategoryId": item.top_category,
+            "secondCategoryId": item.category // 1000,
+            "thirdCategoryId": item.category,
+            "minOrderQuantity": item.min_order,
+            "isJxhy": jxhy,
+            "isOnePsale": one_sale,
+            "isSelect": select,
+            "sellerIdentities": ["tp_member"] if item.tp_member else [],
+            "offerIdentities": list(item.tags),
+        }
+    return {
+        "detail_url": detail_url(item),
+        "title_cn": item.title("zh_CN"),
+        "title": item.title(locale),
+        "pic_url": _pic_url(item),
+        "price": price,
+        "sales": item.sales,
+        "num_iid": item.num_iid,
+        "seller_nick": trace,
+        "tags": list(item.tags),
+        "quantity": item.quantity,
+        "tag_percent": f"{confidence}%",
+        "trace_info": trace,
+        "top_category_id": item.top_category,
+        "category_id": item.category,
+    }
+
+
+def details_data(item: Product, *, locale: str) -> dict[str, Any]:
+    """Render `item` as a product-details `data` object.
+
+    Args:
+        item: The product.
+        locale: The `Language` of the localised title.
+
+    Returns:
+        A JSON-ready mapping (`orginal_price` misspelt, as the API does).
+    """
+    pic = _pic_url(item)
+    return {
+        "num_iid": item.num_iid,
+        "title": item.title(locale),
+        "title_cn": item.title("zh_CN"),
+        "detail_url": detail_url(item),
+        "pic_url": pic,
+        "price": money(item.price_cents),
+        "max_price": money(item.max_cents),
+        "orginal_price": money(item.original_cents),
+        "skus": {
+            "sku": [
                 {
-                    "offerId": item_id,
-                    "subject": title_cn,
-                    "subjectTrans": title,
-                    "imageUrl": pic_url,
-                    "priceInfo": {"price": price, "consignPrice": price},
-                    "monthSold": sales % 5000,
-                    "repurchaseRate": f"{digits.next(40)}%",
-                    "traceInfo": trace,
-                    "topCategoryId": top_category,
-                    "secondCategoryId": category // 1000,
-                    "thirdCategoryId": category,
-                    "minOrderQuantity": 1 + digits.next(10),
-                    "isJxhy": digits.next(2) == 0,
-                    "isOnePsale": digits.next(2) == 0,
-                    "isSelect": digits.next(2) == 0,
-                    "sellerIdentities": ["tp_member"] if digits.next(2) else [],
-                    "offerIdentities": tags,
+                    "price": money(sku.price_cents),
+                    "properties": sku.properties,
+                    "quantity": sku.quantity,
+                    "sku_id": sku.sku_id,
+                    "spec_id": sku.spec_id,
                 }
-            )
-            continue
-        items.append(
-            {
-                "detail_url": detail_url,
-                "title_cn": title_cn,
-                "title": title,
-                "pic_url": pic_url,
-                "price": price,
-                "sales": sales,
-                "num_iid": item_id,
-                "seller_nick": trace,
-                "tags": tags,
-                "quantity": quantity,
-                "tag_percent": confidence,
-                "trace_info": trace,
-                "top_category_id": top_category,
-                "category_id": category,
-            }
-        )
-    return items
-
-
-def sample_images() -> list[str]:
-    """Return a dozen alicdn-style sample image URLs for demos and tests.
-
-    Returns:
-        Twelve distinct https image URLs (the fake never fetches them).
-    """
-    return [
-        f"https://cbu01.alicdn.com/img/ibank/O1CN01Sample{n:02d}_!!2216000000{n:03d}-0-cib.jpg"
-        if n % 2
-        else f"https://img.alicdn.com/imgextra/i{n % 4 + 1}/O1CN01Sample{n:02d}_!!0-item_pic.jpg"
-        for n in range(1, 13)
-    ]
+                for sku in skus(item)
+            ]
+        },
+        "shop_id": item.shop_id,
+        "desc": f'<p>{item.title("zh_CN")}</p><p><img src="{pic}"/></p>',
+    }

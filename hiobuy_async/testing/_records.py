@@ -76,13 +76,17 @@ class RecordedRequest:
 
     Attributes:
         method: The HTTP method, e.g. `"POST"`.
-        path: The request target, e.g. `"/api/client/third-purchase/image/query"`.
+        path: The request target (path and query), e.g.
+            `"/api/client/third-purchase/image/query"`.
         headers: The request headers, case-insensitive; `X-Uuid` reads `"***"`.
         json: The decoded JSON body, or `None` when the body is not JSON.
         time: `time.monotonic()` when the request arrived.
         body: The raw body.
         request_id: The `x-request-id` the fake answered with.
         fault: The scripted fault applied to this request, if any.
+        endpoint: The endpoint its path names (`"image_search"`,
+            `"keyword_search"`, `"product_details"`, `"shop_nick"`), even
+            when the method was wrong; `None` for an unknown path.
     """
 
     method: str
@@ -93,3 +97,4 @@ class RecordedRequest:
     body: bytes = attrs.field(default=b"", repr=False)
     request_id: str = ""
     fault: Fault | None = None
+    endpoint: str | None = None

@@ -10,7 +10,7 @@ the connection, like a server that dies mid-answer.
 from __future__ import annotations
 
 import http
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -18,14 +18,13 @@ import anyio
 import h11
 from anyio.abc import SocketAttribute, SocketStream
 
-from ._handler import FakeRequest, FakeResponse
+from ._wire import FakeRequest, FakeResponse, Handler
 
 __all__ = ["MAX_REQUEST_BODY", "serve"]
 
 MAX_REQUEST_BODY = 1024 * 1024
 """Larger request bodies are answered with HTTP 413."""
 
-Handler = Callable[[FakeRequest], Awaitable[FakeResponse]]
 _DISCONNECTED = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream)
 
 

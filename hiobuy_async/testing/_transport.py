@@ -4,17 +4,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import anyio
 import httpx
 
-from ._handler import FakeRequest
+from ._wire import FakeRequest, FakeResponse
 
-if TYPE_CHECKING:
-    from ._fake import FakeHiobuy
+__all__ = ["FakeTransport", "SupportsHandle"]
 
-__all__ = ["FakeTransport"]
+
+class SupportsHandle(Protocol):
+    """Anything that answers a `FakeRequest`, such as a `FakeHiobuy`."""
+
+    async def handle(self, request: FakeRequest) -> FakeResponse:
+        """Answer one request."""
 
 
 class _BodyStream(httpx.AsyncByteStream):
@@ -43,10 +47,10 @@ class FakeTransport(httpx.AsyncBaseTransport):
     stalls included), raising `httpx.ReadTimeout` as a real server would.
 
     Args:
-        fake: The fake to answer from.
+        fake: The fake to answer from (anything with `FakeHiobuy.handle`).
     """
 
-    def __init__(self, fake: FakeHiobuy) -> None:
+    def __init__(self, fake: SupportsHandle) -> None:
         self._fake = fake
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
