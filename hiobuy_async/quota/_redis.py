@@ -49,7 +49,6 @@ from ._local import check_seconds, exhausted_error
 if TYPE_CHECKING:
     import coredis
     from anyio.abc import TaskGroup
-    from coredis.commands.script import Script
 
 __all__ = ["RedisQuota"]
 
@@ -223,7 +222,8 @@ class RedisQuota:
         self._lock = anyio.Lock()
         self._wake: anyio.CancelScope | None = None
         self._client: coredis.Redis[str] | None = None
-        self._scripts: dict[str, Script[str]] = {}
+        # coredis' Script types its reply from a callback; these return Lua tables.
+        self._scripts: dict[str, Any] = {}
         self._task_group: TaskGroup | None = None
         self._stack: AsyncExitStack | None = None
         self._closed = False
@@ -343,7 +343,7 @@ class RedisQuota:
         await self._pause.wait()
         honour_pause = "0" if backoff_disabled() else "1"
         script = self._scripts["acquire"]
-        reply = await self._call(
+        reply: list[object] | None = await self._call(
             lambda: script(
                 keys=self._keys, args=[self._interval_us, self._tolerance_us, honour_pause]
             )
@@ -357,7 +357,7 @@ class RedisQuota:
                 self._fallback.release(reservation)
                 raise
             return True
-        status, wait_us, *slot = (str(part) for part in reply)  # type: ignore[union-attr]
+        status, wait_us, *slot = (str(part) for part in reply)
         wait = int(wait_us) / _MICRO
         if int(status) == _EXHAUSTED:
             self._exhausted_until = max(self._exhausted_until, anyio.current_time() + wait)
