@@ -1,0 +1,318 @@
+"""RedisQuota against a real redis-server: one quota shared by processes on asyncio and trio."""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import json
+import logging
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+from redis_server import RedisServer, find_redis_server
+from test_quota_local import most_in_any_window
+
+from hiobuy_async import InputError, RateLimitError
+from hiobuy_async.quota import Quota, RedisQuota
+from hiobuy_async.testing import FakeHiobuy, Fault
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKER = Path(__file__).resolve().with_name("redis_server.py")
+HAVE_COREDIS = importlib.util.find_spec("coredis") is not None
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the module, on a free loopback port; stopped at the end."""
+    binary = find_redis_server()
+    missing = []
+    if not HAVE_COREDIS:
+        missing.append("coredis (pip install -e '.[redis]')")
+    if binary is None:
+        missing.append("the redis-server binary (apt-get install redis-server)")
+    if missing:
+        message = "the Redis quota tests need " + " and ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    assert binary is not None
+    server = RedisServer(binary, tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def key() -> str:
+    return f"hiobuy-test:{uuid.uuid4().hex}"
+
+
+def quota(server: RedisServer, key: str, **kwargs: object) -> RedisQuota:
+    options: dict[str, object] = {"rate": 20.0, **kwargs}
+    return RedisQuota(server.url, key=key, **options)  # type: ignore[arg-type]
+
+
+async def pttl(server: RedisServer, name: str) -> int:
+    import coredis  # noqa: PLC0415 - the module must load without it, to report it missing
+
+    async with coredis.Redis.from_url(server.url, decode_responses=True) as redis:
+        return int(await redis.pttl(name))
+
+
+def worker_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    return env
+
+
+async def run_workers(commands: list[list[str]]) -> list[dict[str, object]]:
+    results: list[dict[str, object]] = []
+
+    async def one(args: list[str]) -> None:
+        done = await anyio.run_process(
+            [sys.executable, str(WORKER), *args], env=worker_env(), check=False
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        results.append(json.loads(done.stdout.decode().strip().splitlines()[-1]))
+
+    async with anyio.create_task_group() as tg:
+        for args in commands:
+            tg.start_soon(one, args)
+    return results
+
+
+def test_redis_quota_refuses_bad_arguments(redis_server: RedisServer) -> None:
+    for kwargs in (
+        {"rate": 0},
+        {"rate": float("nan")},
+        {"burst": 0},
+        {"expected_processes": 0},
+        {"timeout": 0},
+        {"retry_interval": -1},
+    ):
+        with pytest.raises(InputError):
+            quota(redis_server, "k", **kwargs)
+    with pytest.raises(InputError):
+        quota(redis_server, "")
+
+
+def test_redis_quota_without_coredis_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "coredis", None)
+    with pytest.raises(ImportError, match=r"hiobuy-async\[redis\]"):
+        RedisQuota("redis://127.0.0.1:1", key="k", rate=1)
+
+
+def test_the_sdk_does_not_import_coredis_unless_redis_quota_is_used() -> None:
+    code = "import sys, hiobuy_async, hiobuy_async.quota; assert 'coredis' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], env=worker_env(), check=True)
+
+
+@pytest.mark.anyio
+async def test_redis_quota_must_be_opened_and_closes_idempotently(
+    redis_server: RedisServer, key: str
+) -> None:
+    shared = quota(redis_server, key)
+    assert isinstance(shared, Quota)
+    with pytest.raises(RuntimeError, match="async with"):
+        await shared.acquire()
+    async with shared:
+        await shared.acquire()
+        await shared.aclose()
+        await shared.aclose()
+        with pytest.raises(RuntimeError, match="closed"):
+            await shared.acquire()
+
+
+@pytest.mark.anyio
+async def test_redis_quota_paces_to_the_rate_and_its_keys_expire(
+    redis_server: RedisServer, key: str
+) -> None:
+    times: list[float] = []
+    async with quota(redis_server, key, rate=20) as shared:
+
+        async def one() -> None:
+            await shared.acquire()
+            times.append(anyio.current_time())
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                for _ in range(25):
+                    tg.start_soon(one)
+        await shared.pause_for(0.5)
+        await shared.exhaust_for(0.5)
+    assert len(times) == 25
+    assert most_in_any_window(times) <= 21
+    for suffix in ("tat", "pause", "exhausted"):
+        # -2: no such key, -1: no expiry. Every key expires by itself.
+        assert 0 < await pttl(redis_server, f"{{{key}}}:{suffix}") <= 2000
+
+
+@pytest.mark.anyio
+async def test_redis_quota_pause_and_exhaustion_are_shared_between_instances(
+    redis_server: RedisServer, key: str
+) -> None:
+    async with quota(redis_server, key, rate=100) as first, quota(redis_server, key) as second:
+        await first.pause_for(0.5)
+        start = anyio.current_time()
+        with anyio.fail_after(5):
+            await second.acquire()
+        assert anyio.current_time() - start >= 0.5 - 0.05
+        await second.exhaust_for(30)
+        with anyio.fail_after(1), pytest.raises(RateLimitError) as caught:
+            await first.acquire()
+        assert caught.value.retry_after is not None
+        assert 0 < caught.value.retry_after <= 30
+
+
+@pytest.mark.anyio
+async def test_redis_quota_cancelled_acquire_gives_its_slot_back(
+    redis_server: RedisServer, key: str
+) -> None:
+    async with quota(redis_server, key, rate=2) as first, quota(redis_server, key) as second:
+        await first.acquire()  # the next slot is 0.5 s away
+        start = anyio.current_time()
+        with anyio.move_on_after(0.1):
+            await second.acquire()  # reserves the slot at +0.5, then is cancelled
+        await anyio.sleep(0.05)  # the slot is given back in the quota's background
+        with anyio.fail_after(5):
+            await first.acquire()
+        # It got the slot at +0.5 the cancelled caller gave back, not +1.0.
+        assert anyio.current_time() - start < 0.9
+
+
+@pytest.mark.anyio
+async def test_redis_quota_is_shared_by_four_processes_on_asyncio_and_trio(
+    redis_server: RedisServer, key: str
+) -> None:
+    fake = FakeHiobuy()
+    rate, per_worker = 40, 25
+    workload = [str(per_worker), "4"]  # requests, concurrent tasks
+    async with fake.serve() as base_url:
+
+        async def script_one_429() -> None:
+            while len(fake.requests) < 30:  # noqa: ASYNC110 - the fake has no event to wait on
+                await anyio.sleep(0.01)
+            fake.fail_next(1, Fault.rate_limit(retry_after=1))
+
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(script_one_429)
+                results = await run_workers(
+                    [
+                        ["run", backend, redis_server.url, key, str(rate), base_url, *workload]
+                        for backend in ("asyncio", "asyncio", "trio", "trio")
+                    ]
+                )
+    assert sorted(str(result["backend"]) for result in results) == ["asyncio"] * 2 + ["trio"] * 2
+    assert [result["sent"] for result in results] == [per_worker] * 4
+    assert sum(int(str(result["429"])) for result in results) == 1
+    arrivals = [request.time for request in fake.requests]
+    assert len(arrivals) == 4 * per_worker
+    assert most_in_any_window(arrivals) <= rate * 1.1 + 1
+    # The 429 paused all four processes for a second; requests already holding
+    # a slot (one per process at most) may still arrive just after it.
+    paused_at = next(request.time for request in fake.requests if request.fault is not None)
+    during = [t for t in arrivals if paused_at + 0.3 < t < paused_at + 0.9]
+    assert during == []
+
+    # Exhausted by one process: every process's acquire() raises at once.
+    async with quota(redis_server, key) as shared:
+        await shared.exhaust_for(30)
+    with anyio.fail_after(60):
+        probes = await run_workers(
+            [
+                ["probe", backend, redis_server.url, key, str(rate)]
+                for backend in ("asyncio", "asyncio", "trio", "trio")
+            ]
+        )
+    for probe in probes:
+        assert probe["raised"] is True, probe
+        assert 0 < float(str(probe["retry_after"])) <= 30
+        assert float(str(probe["waited"])) < 1.0
+
+
+@pytest.fixture
+async def restarted(redis_server: RedisServer) -> AsyncIterator[RedisServer]:
+    """The module's server, running again after the test even if it stopped or froze it."""
+    yield redis_server
+    redis_server.thaw_if_frozen()
+    redis_server.start()
+    gc.collect()
+
+
+# coredis 6.9 leaves the memory streams of a connection that failed to connect
+# unclosed (they are made in Connection.__init__ and closed only once connected):
+# a ResourceWarning when they are collected, nothing this SDK holds. The tests
+# that make connections fail collect them before they end, under this filter,
+# so the warning does not land in a later test.
+COREDIS_FAILED_CONNECT_LEAK = pytest.mark.filterwarnings(
+    "ignore:Unclosed <MemoryObject:ResourceWarning"
+)
+
+
+@COREDIS_FAILED_CONNECT_LEAK
+@pytest.mark.anyio
+async def test_redis_quota_falls_back_to_local_pacing_while_redis_is_down(
+    restarted: RedisServer, key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hiobuy_async")
+    shared = quota(restarted, key, rate=40, expected_processes=2, timeout=0.2, retry_interval=0.3)
+    async with shared:
+        with anyio.fail_after(5):
+            for _ in range(3):
+                await shared.acquire()
+        restarted.stop()
+        times: list[float] = []
+        for _ in range(15):
+            with anyio.fail_after(2):
+                await shared.acquire()
+            times.append(anyio.current_time())
+        # Local pacing at rate / expected_processes = 20 per second.
+        assert most_in_any_window(times, window=0.5) <= 20 * 0.5 + 1
+        assert max(times) - min(times) >= 14 / 20 - 0.02
+        down = [r for r in caplog.records if "unreachable" in r.getMessage()]
+        assert len(down) == 1
+        assert down[0].levelno == logging.WARNING
+
+        restarted.start()
+        await anyio.sleep(0.35)  # past retry_interval
+        with anyio.fail_after(5):
+            for _ in range(3):
+                await shared.acquire()
+        back = [r for r in caplog.records if "reachable again" in r.getMessage()]
+        assert len(back) == 1
+        # The restarted (empty) server holds the GCRA again: Redis is used.
+        assert await pttl(restarted, f"{{{key}}}:tat") > 0
+    assert len([r for r in caplog.records if "unreachable" in r.getMessage()]) == 1
+    gc.collect()
+
+
+@COREDIS_FAILED_CONNECT_LEAK
+@pytest.mark.anyio
+async def test_redis_quota_never_waits_on_a_hung_redis_past_its_timeout(
+    restarted: RedisServer, key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hiobuy_async")
+    shared = quota(restarted, key, rate=40, expected_processes=2, timeout=0.2, retry_interval=0.3)
+    async with shared:
+        await shared.acquire()
+        restarted.freeze()
+        with anyio.fail_after(2):
+            for _ in range(5):
+                await shared.acquire()
+            await shared.pause_for(0.01)
+        assert len([r for r in caplog.records if "unreachable" in r.getMessage()]) == 1
+        restarted.thaw()
+        await anyio.sleep(0.35)
+        with anyio.fail_after(5):
+            await shared.acquire()
+        assert len([r for r in caplog.records if "reachable again" in r.getMessage()]) == 1
+    gc.collect()
