@@ -411,3 +411,51 @@ def parse_image_search(body: bytes, *, request_id: str | None = None) -> ImageSe
         request_id=request_id,
         raw=data,
     )
+
+
+def to_optional_int(value: object) -> int | None:
+    """Structure an optional integer field the way the models do.
+
+    Args:
+        value: The decoded JSON value.
+
+    Returns:
+        The integer, or `None` for null, missing or empty.
+
+    Raises:
+        ValueError: Not an integer.
+        TypeError: Of a type that cannot hold an integer.
+    """
+    return _to_int(value)
+
+
+def to_optional_str(value: object) -> str | None:
+    """Structure an optional text field the way the models do.
+
+    Args:
+        value: The decoded JSON value.
+
+    Returns:
+        The text (numbers as their decimal form), or `None` for null or missing.
+
+    Raises:
+        TypeError: Of a type that cannot hold text.
+    """
+    return _to_str(value)
+
+
+def explain_failure(exc: BaseException, limit: int = 300) -> str:
+    """Say in one line why a value did not structure.
+
+    Args:
+        exc: What structuring raised.
+        limit: The most characters kept.
+
+    Returns:
+        The explanation.
+    """
+    if isinstance(exc, cattrs.BaseValidationError):
+        return "; ".join(cattrs.transform_error(exc))[:limit]
+    if isinstance(exc, KeyError):
+        return f"missing field {exc}"[:limit]
+    return f"{type(exc).__name__}: {exc}"[:limit]
