@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 from bench.fixtures import make_item
 from hiobuy_async import ResponseValidationError, _convert
 from hiobuy_async._client import DEFAULT_MAX_RESPONSE_BYTES
+from hiobuy_async._endpoints.image_search import aparse_image_search
 
 TARGET_MS = 50.0
 
@@ -140,7 +141,7 @@ async def _run(cap: int, repeats: int) -> list[tuple[str, str, int, float, float
             for label, body in shapes(cap).items():
                 best = (float("inf"), 0.0)
                 for _ in range(repeats):
-                    stall = await _longest_stall(partial(_convert.aparse_image_search, body))
+                    stall = await _longest_stall(partial(aparse_image_search, body))
                     best = min(best, stall)
                 rows.append((label, decoder, len(body), *best))
     finally:

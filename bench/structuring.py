@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover
     orjson = None  # type: ignore[assignment]
 
 from hiobuy_async import _convert
-from hiobuy_async._convert import parse_image_search
+from hiobuy_async._endpoints.image_search import parse_image_search
 from hiobuy_async._models import ImageSearchResult, Product
 
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""hiobuy_async: an async (asyncio and trio) SDK for HioBuy's marketplace image search.
+"""hiobuy_async: an async (asyncio and trio) SDK for HioBuy's marketplace API.
 
 ```python
 from hiobuy_async import AsyncHiobuy
@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from ._batch import Failed, Ok, Outcome, Progress, SearchStream
 from ._client import DEFAULT_BASE_URL, AsyncHiobuy
+from ._endpoints.image_search import ImageQuery
+from ._endpoints.keyword_search import Sort
+from ._endpoints.product_details import DetailsQuery
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -25,8 +28,15 @@ from ._exceptions import (
     ResponseValidationError,
     ServerError,
 )
-from ._models import ImageSearchResult, Product
-from ._query import ImageQuery
+from ._models import (
+    ImageSearchResult,
+    KeywordSearchPage,
+    Product,
+    ProductDetails,
+    ShopNick,
+    Sku,
+)
+from ._pager import KeywordPager, PagePosition, PagerItems
 from ._version import __version__
 from .marketplaces import LOCALES, Marketplace, UnknownFilterWarning
 
@@ -39,20 +49,29 @@ __all__ = [
     "APITimeoutError",
     "AsyncHiobuy",
     "AuthenticationError",
+    "DetailsQuery",
     "Failed",
     "HiobuyError",
     "ImageQuery",
     "ImageSearchResult",
     "InputError",
+    "KeywordPager",
+    "KeywordSearchPage",
     "Marketplace",
     "Ok",
     "Outcome",
+    "PagePosition",
+    "PagerItems",
     "Product",
+    "ProductDetails",
     "Progress",
     "RateLimitError",
     "ResponseValidationError",
     "SearchStream",
     "ServerError",
+    "ShopNick",
+    "Sku",
+    "Sort",
     "UnknownFilterWarning",
     "__version__",
 ]

@@ -38,9 +38,9 @@ import anyio
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from ._endpoints.image_search import ImageQuery, ResolvedQuery, resolve_query
 from ._exceptions import AuthenticationError, HiobuyError, InputError
 from ._models import ImageSearchResult
-from ._query import ImageQuery, ResolvedQuery, resolve_query
 from ._ratelimit import PauseGate, RateLimiter
 from ._retry import RetryBudget
 from .marketplaces import Marketplace, validate_image_url
@@ -417,7 +417,9 @@ class _Batch:
     async def search(self, resolved: ResolvedQuery) -> ImageSearchResult | HiobuyError:
         self.budget.deposit()
         try:
-            return await self.client._search(resolved, hooks=self, on_retry=self.count_retry)
+            return await self.client._pipeline.call(
+                resolved.request(), hooks=self, on_retry=self.count_retry
+            )
         except (AuthenticationError, InputError):
             # Every input would fail alike: a refused uuid, or (inputs being
             # validated already) a configuration error. Stop the batch.

@@ -3,44 +3,33 @@
 
 from __future__ import annotations
 
-import inspect
-import logging
-import os
-import re
 import warnings
 from collections.abc import AsyncIterable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import urlsplit
-
-import anyio
-import attrs
 
 from . import _batch
-from ._convert import aparse_image_search
-from ._exceptions import (
-    APITimeoutError,
-    HiobuyError,
-    InputError,
-    error_for_status,
-    redact_error,
-    redact_text,
-    redacting,
+from ._config import (
+    DEFAULT_BASE_URL,
+    check_base_url,
+    check_http_client,
+    check_language,
+    check_transport,
+    check_uuid,
 )
-from ._models import ImageSearchResult
-from ._query import IMAGE_SEARCH_PATH, ImageQuery, ResolvedQuery, resolve_query
-from ._retry import RetryHooks, RetryPolicy, parse_retry_after, retry_call
-from ._transport import (
-    TRANSPORT_KINDS,
-    HttpTransport,
-    RawResponse,
-    TransportKind,
-    aiohttp_transport_available,
-    make_timeout,
-)
+from ._endpoints.image_search import ImageQuery, resolve_query
+from ._endpoints.keyword_search import Price, Sort, check_page, resolve_keyword_query
+from ._endpoints.product_details import ProductRef, resolve_details_query
+from ._endpoints.shop_nick import shop_nick_request
+from ._models import ImageSearchResult, KeywordSearchPage, ProductDetails, ShopNick
+from ._pager import KeywordPager, PagePosition
+from ._pipeline import Pipeline, Secret
+from ._retry import RetryPolicy
+from ._transport import HttpTransport, TransportKind, make_timeout
+from ._validation import check_int, check_positive
 from ._version import __version__
-from .marketplaces import LOCALES, Marketplace, is_loopback_host
+from .marketplaces import Marketplace
 
 if TYPE_CHECKING:
     import httpx
@@ -49,138 +38,10 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncHiobuy"]
 
-logger = logging.getLogger("hiobuy_async")
-
-DEFAULT_BASE_URL = "https://open.hiobuy.com"
-"""The API's base URL when neither `base_url` nor `HIOBUY_BASE_URL` is given."""
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_DEADLINE = 120.0
 DEFAULT_MAX_CONNECTIONS = 32
 DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024
-_ALL_LOCALES = frozenset(locale for locales in LOCALES.values() for locale in locales)
-
-
-def _check_uuid(uuid: str | None) -> str:
-    if uuid is None:
-        uuid = os.environ.get("HIOBUY_UUID")
-    if uuid is None or uuid == "":
-        raise InputError("no uuid given: pass uuid=... or set the HIOBUY_UUID environment variable")
-    if not isinstance(uuid, str):
-        raise InputError(f"uuid must be a string, not {type(uuid).__name__}")
-    # The value is never echoed: it is a credential.
-    if not uuid.isascii() or not uuid.isprintable() or any(ch.isspace() for ch in uuid):
-        raise InputError("uuid contains whitespace, control or non-ASCII characters")
-    return uuid
-
-
-_USERINFO = re.compile(r"//[^/?#]*@")
-
-
-def _shown_url(url: str) -> str:
-    # The URL is echoed in errors, but never a password it might hold.
-    return repr(_USERINFO.sub("//***@", url, count=1))
-
-
-def _check_base_url(base_url: object, *, allow_insecure_http: object) -> str:
-    if base_url is not None and not isinstance(base_url, str):
-        raise InputError(f"base_url must be a URL string, not {type(base_url).__name__}")
-    if not isinstance(allow_insecure_http, bool):
-        raise InputError(
-            f"allow_insecure_http must be a bool, not {type(allow_insecure_http).__name__}"
-        )
-    from_env = os.environ.get("HIOBUY_BASE_URL")
-    url = base_url or from_env or DEFAULT_BASE_URL
-    name = "base_url" if base_url or not from_env else "HIOBUY_BASE_URL"
-    # Each HTTP library treats these differently (strips them, refuses them
-    # on every request, or sends them): refused here, for every engine alike.
-    if not url.isprintable() or any(ch.isspace() for ch in url):
-        raise InputError(
-            f"{name} contains whitespace or control characters (a line ending from a .env "
-            f"file?): {_shown_url(url)}"
-        )
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        _ = parts.port
-    except ValueError:
-        raise InputError(f"{name} is not a valid URL: {_shown_url(url)}") from None
-    if parts.scheme not in ("http", "https") or not host:
-        raise InputError(f"{name} must be an absolute http(s) URL, got {_shown_url(url)}")
-    if "@" in parts.netloc:
-        raise InputError(f"{name} must not contain credentials")
-    if "?" in url or "#" in url:
-        raise InputError(f"{name} must not contain a query or a fragment: {_shown_url(url)}")
-    if parts.scheme == "http" and not allow_insecure_http and not is_loopback_host(host):
-        raise InputError(
-            f"{name} {_shown_url(url)} uses plain http to a non-loopback host, which would send "
-            "the uuid in clear; use https, or pass allow_insecure_http=True"
-        )
-    return url.rstrip("/")
-
-
-def _check_language(language: object) -> str | None:
-    if language is None:
-        return None
-    if not isinstance(language, str):
-        raise InputError(
-            f"language must be a locale string such as 'en_US', not {type(language).__name__}"
-        )
-    if language not in _ALL_LOCALES:
-        raise InputError(
-            f"language {language!r} is not supported by any marketplace; "
-            f"expected one of {', '.join(sorted(_ALL_LOCALES))}"
-        )
-    return language
-
-
-def _check_http_client(http_client: object) -> None:
-    if http_client is not None and not inspect.iscoroutinefunction(
-        getattr(http_client, "send", None)
-    ):
-        raise InputError(
-            f"http_client must be an httpx.AsyncClient, not {type(http_client).__name__}"
-        )
-
-
-class _Secret:
-    """Holds the uuid; its repr (in tracebacks' locals, `vars(client)`) hides it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def __repr__(self) -> str:
-        return "<secret>"
-
-    def reveal(self) -> str:
-        """Return the secret itself.
-
-        Returns:
-            The uuid.
-        """
-        return self._value
-
-
-def _check_transport(transport: str | None) -> TransportKind:
-    value = transport if transport is not None else os.environ.get("HIOBUY_TRANSPORT") or "httpx"
-    for kind in TRANSPORT_KINDS:
-        if value == kind:
-            break
-    else:
-        raise InputError(f"transport must be one of {', '.join(TRANSPORT_KINDS)}, got {value!r}")
-    if kind == "aiohttp" and not aiohttp_transport_available():
-        raise InputError(
-            "transport='aiohttp' needs the aiohttp package: pip install 'hiobuy-async[aiohttp]'"
-        )
-    return kind
-
-
-def _check_positive(name: str, value: float | None, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise InputError(f"{name} must be a positive number, got {value!r}")
 
 
 class AsyncHiobuy:
@@ -246,27 +107,18 @@ class AsyncHiobuy:
         allow_insecure_http: bool = False,
         transport: TransportKind | None = None,
     ) -> None:
-        secret = _check_uuid(uuid)
-        self._base_url = _check_base_url(base_url, allow_insecure_http=allow_insecure_http)
-        language = _check_language(language)
-        _check_http_client(http_client)
-        if (
-            isinstance(max_connections, bool)
-            or not isinstance(max_connections, int)
-            or max_connections < 1
-        ):
-            raise InputError(f"max_connections must be an integer >= 1, got {max_connections!r}")
-        _check_positive("deadline", deadline, allow_none=True)
-        _check_positive("max_retry_after", max_retry_after)
-        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int):
-            raise InputError("max_response_bytes must be an integer")
-        _check_positive("max_response_bytes", max_response_bytes)
+        secret = check_uuid(uuid)
+        self._base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        language = check_language(language)
+        check_http_client(http_client)
+        check_int("max_connections", max_connections, minimum=1)
+        if deadline is not None:
+            check_positive("deadline", deadline)
+        check_positive("max_retry_after", max_retry_after)
+        check_int("max_response_bytes", max_response_bytes, minimum=1)
         self._language = language
-        self._deadline = deadline
         self._max_connections = max_connections
-        self._retry_policy = RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after)
-        self._uuid = _Secret(secret)
-        kind = _check_transport(transport)
+        kind = check_transport(transport)
         self._transport = HttpTransport(
             base_url=self._base_url,
             timeout=make_timeout(timeout),
@@ -276,6 +128,12 @@ class AsyncHiobuy:
             kind=kind,
             user_agent=f"hiobuy-async/{__version__}",
             secret=secret,
+        )
+        self._pipeline = Pipeline(
+            self._transport,
+            uuid=Secret(secret),
+            retry_policy=RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after),
+            deadline=deadline,
         )
 
     def __repr__(self) -> str:
@@ -363,59 +221,196 @@ class AsyncHiobuy:
         query = resolve_query(
             img,
             platform=platform,
-            language=language if language is not None else self._language,
+            language=self._language_for(language),
             use_platform=use_platform,
             filters=filters,
         )
-        return await self._search(query)
+        return await self._pipeline.call(query.request())
 
-    async def _search(
+    def _language_for(self, language: str | None) -> str | None:
+        return language if language is not None else self._language
+
+    async def keyword_search(
         self,
-        query: ResolvedQuery,
+        keyword: str,
         *,
-        hooks: RetryHooks | None = None,
-        on_retry: Callable[[HiobuyError], None] | None = None,
-    ) -> ImageSearchResult:
-        with redacting(self._uuid.reveal()):
-            return await self._search_redacted(query, hooks=hooks, on_retry=on_retry)
+        platform: Marketplace | str,
+        language: str | None = None,
+        page: int = 1,
+        page_size: int = 20,
+        sort: Sort | str | None = None,
+        price_min: Price | None = None,
+        price_max: Price | None = None,
+        use_platform: bool = False,
+        filters: Iterable[str] | None = None,
+    ) -> KeywordSearchPage:
+        """Search products by keyword: one page of results.
 
-    async def _search_redacted(
-        self,
-        query: ResolvedQuery,
-        *,
-        hooks: RetryHooks | None,
-        on_retry: Callable[[HiobuyError], None] | None,
-    ) -> ImageSearchResult:
-        # No local variable of this frame, or of any frame an SDK error's
-        # traceback keeps, holds the uuid: error reporters print locals.
-        language = query.language
-        payload = query.payload()
+        For every page in turn, use `keyword_search_pages()`.
 
-        async def attempt(number: int) -> ImageSearchResult:
-            try:
-                return await self._attempt(payload, language, number)
-            except HiobuyError as error:
-                # Raised from here without the frames below (they hold the
-                # request headers and the body) and without its chain.
-                failure = redact_error(error, self._uuid.reveal())
-            raise failure
+        Args:
+            keyword: The search words (1 to 200 characters).
+            platform: `"taobao"` or `"1688"` (or a `Marketplace`).
+            language: The locale for titles; defaults to the client's, then
+                the API's (`zh_CN`). Must be valid for the marketplace.
+            page: The page, from 1.
+            page_size: Products per page, 1 to 50 (the API's cap).
+            sort: A `Sort` (or its code: `"bid2"`, `"bid"`, `"sale2"`,
+                `"sale"`), or `None` for the API's order.
+            price_min: The lowest price, inclusive: a `Decimal`, an `int` or
+                a plain decimal string such as `"9.90"` (not a float).
+            price_max: The highest price, inclusive, likewise.
+            use_platform: 1688 only: 1688-native fields.
+            filters: 1688 only: filter values such as `"certifiedFactory"`.
 
-        if self._deadline is None:
-            return await retry_call(
-                attempt, policy=self._retry_policy, hooks=hooks, on_retry=on_retry
-            )
-        deadline_at = anyio.current_time() + self._deadline
-        with anyio.move_on_after(self._deadline):
-            return await retry_call(
-                attempt,
-                policy=self._retry_policy,
-                deadline=deadline_at,
-                hooks=hooks,
-                on_retry=on_retry,
-            )
-        raise APITimeoutError(
-            f"image search did not finish within the {self._deadline:g}s deadline"
+        Returns:
+            The page.
+
+        Raises:
+            InputError: An argument is invalid (no request is sent).
+            HiobuyError: The call failed; see `image_search` for the errors.
+        """
+        query = resolve_keyword_query(
+            keyword,
+            platform=platform,
+            language=self._language_for(language),
+            page_size=page_size,
+            sort=sort,
+            price_min=price_min,
+            price_max=price_max,
+            use_platform=use_platform,
+            filters=filters,
         )
+        return await self._pipeline.call(query.request(check_page(page)))
+
+    def keyword_search_pages(
+        self,
+        keyword: str,
+        *,
+        platform: Marketplace | str,
+        language: str | None = None,
+        page_size: int = 20,
+        sort: Sort | str | None = None,
+        price_min: Price | None = None,
+        price_max: Price | None = None,
+        use_platform: bool = False,
+        filters: Iterable[str] | None = None,
+        start: int | PagePosition = 1,
+        max_pages: int | None = None,
+        max_items: int | None = None,
+    ) -> KeywordPager:
+        """Page through a keyword search: `async for page in ...` or `.items()`.
+
+        Arguments are checked now, before any request; each page is fetched
+        only when iteration asks for it, and none past the end of the results.
+
+        Args:
+            keyword: The search words.
+            platform: `"taobao"` or `"1688"`.
+            language: The locale for titles.
+            page_size: Products per page, 1 to 50.
+            sort: The order (see `keyword_search`).
+            price_min: The lowest price, inclusive.
+            price_max: The highest price, inclusive.
+            use_platform: 1688 only: 1688-native fields.
+            filters: 1688 only: filter values.
+            start: The first page, or a `PagePosition` (a previous pager's
+                `resume_from`) to continue with the product after the last one
+                handed out.
+            max_pages: Fetch at most this many pages.
+            max_items: Hand out at most this many products.
+
+        Returns:
+            The pager; after iteration, its `stop_reason` says why it ended
+            and `resume_from` where to continue.
+
+        Raises:
+            InputError: An argument is invalid.
+
+        Example:
+            ```python
+            pager = client.keyword_search_pages("lamp", platform="1688", max_items=100)
+            async for product in pager.items():
+                print(product.num_iid, product.price)
+            rest = client.keyword_search_pages("lamp", platform="1688", start=pager.resume_from)
+            ```
+        """
+        query = resolve_keyword_query(
+            keyword,
+            platform=platform,
+            language=self._language_for(language),
+            page_size=page_size,
+            sort=sort,
+            price_min=price_min,
+            price_max=price_max,
+            use_platform=use_platform,
+            filters=filters,
+        )
+
+        async def fetch(page: int) -> KeywordSearchPage:
+            return await self._pipeline.call(query.request(page))
+
+        return KeywordPager(fetch, start=start, max_pages=max_pages, max_items=max_items)
+
+    async def product_details(
+        self,
+        product: ProductRef,
+        *,
+        platform: Marketplace | str | None = None,
+        language: str | None = None,
+        use_platform: bool = False,
+    ) -> ProductDetails:
+        """Fetch a product's details: titles, prices, SKUs, shop and description.
+
+        Args:
+            product: The product: its id (an `int` or a digit string), a
+                `Product` from a search, or its URL. URLs on
+                `detail.1688.com`, `m.1688.com` (1688), `item.taobao.com` and
+                `detail.tmall.com` (Taobao) are sent as their id; any other
+                http(s) URL is sent as given.
+            platform: The marketplace; inferred from a known product URL or a
+                `Product`'s `detail_url` when `None`, and required otherwise.
+                A platform contradicting the URL's is an `InputError`.
+            language: The locale for titles; defaults to the client's.
+            use_platform: 1688 only: 1688-native fields.
+
+        Returns:
+            The details.
+
+        Raises:
+            InputError: A bad id or URL, or no platform where none can be
+                inferred (no request is sent).
+            APIError: The API does not know the product (`ret != 1`).
+            HiobuyError: The call failed; see `image_search` for the errors.
+        """
+        query = resolve_details_query(
+            product,
+            platform=platform,
+            language=self._language_for(language),
+            use_platform=use_platform,
+        )
+        return await self._pipeline.call(query.request())
+
+    async def shop_nick(self, shop_id: str) -> ShopNick:
+        """Look up a 1688 seller's Wangwang nick from its anonymised `shop_id`.
+
+        The upstream marks this look-up as risk-controlled: it is meant for
+        opening a chat with one seller, not for resolving shops in bulk, so
+        the SDK offers no bulk helper for it. Call it when a user asks.
+
+        Args:
+            shop_id: `ProductDetails.shop_id` (printable ASCII, no whitespace,
+                at most 128 characters); URL-encoded into the query.
+
+        Returns:
+            The nick.
+
+        Raises:
+            InputError: The shop id is invalid (no request is sent).
+            APIError: The API does not know the shop (`ret != 1`).
+            HiobuyError: The call failed; see `image_search` for the errors.
+        """
+        return await self._pipeline.call(shop_nick_request(shop_id))
 
     async def search_many(
         self,
@@ -467,7 +462,7 @@ class AsyncHiobuy:
             self,
             images,
             platform=platform,
-            language=language if language is not None else self._language,
+            language=self._language_for(language),
             use_platform=use_platform,
             filters=filters,
             concurrency=concurrency,
@@ -537,7 +532,7 @@ class AsyncHiobuy:
             self,
             images,
             platform=platform,
-            language=language if language is not None else self._language,
+            language=self._language_for(language),
             use_platform=use_platform,
             filters=filters,
             concurrency=concurrency,
@@ -546,39 +541,3 @@ class AsyncHiobuy:
             progress=progress,
             retry_budget=retry_budget,
         )
-
-    async def _attempt(
-        self, payload: dict[str, object], language: str, number: int
-    ) -> ImageSearchResult:
-        raw = await self._transport.post_json(
-            IMAGE_SEARCH_PATH,
-            payload,
-            headers={"X-Uuid": self._uuid.reveal(), "Language": language},
-        )
-        if raw.request_id:
-            # A server may echo the uuid in its request id: it reaches results and logs.
-            raw = attrs.evolve(raw, request_id=redact_text(raw.request_id, (self._uuid.reveal(),)))
-        _log_response(raw, number)
-        return await _image_search_result(raw)
-
-
-def _log_response(raw: RawResponse, attempt: int) -> None:
-    logger.debug(
-        "POST %s -> %d attempt=%d elapsed=%.3fs request_id=%s",
-        IMAGE_SEARCH_PATH,
-        raw.status_code,
-        attempt,
-        raw.elapsed,
-        raw.request_id,
-    )
-
-
-async def _image_search_result(raw: RawResponse) -> ImageSearchResult:
-    if not 200 <= raw.status_code < 300:
-        raise error_for_status(
-            raw.status_code,
-            body=raw.body,
-            request_id=raw.request_id,
-            retry_after=parse_retry_after(raw.retry_after),
-        )
-    return await aparse_image_search(raw.body, request_id=raw.request_id)

@@ -29,16 +29,17 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn
 
 from ._exceptions import APIError, ResponseValidationError, sanitise_excerpt
-from ._models import ImageSearchResult, Product
+from ._models import Product
 
 __all__ = [
-    "aparse_image_search",
     "astructure_products",
     "converter",
     "decode_json",
+    "explain_failure",
     "parse_envelope",
-    "parse_image_search",
     "structure_products",
+    "to_optional_int",
+    "to_optional_str",
 ]
 
 T = TypeVar("T")
@@ -622,97 +623,49 @@ def parse_envelope(body: bytes, *, request_id: str | None = None) -> Mapping[str
     return data
 
 
-def _items_of(
-    data: Mapping[str, Any], body: bytes, request_id: str | None
-) -> tuple[object, object]:
-    items_block = data.get("items")
-    if isinstance(items_block, dict):
-        return items_block.get("item"), items_block.get("total_results", data.get("total_results"))
-    if items_block is None or isinstance(items_block, list):
-        return items_block, data.get("total_results")
-    raise ResponseValidationError(
-        f"data.items is a {type(items_block).__name__}, expected an object",
-        request_id=request_id,
-        body_excerpt=sanitise_excerpt(body),
-    )
-
-
-def _result(
-    data: Mapping[str, Any],
-    products: tuple[Product, ...],
-    total: object,
-    body: bytes,
-    request_id: str | None,
-) -> ImageSearchResult:
-    try:
-        total_results = _to_int(total)
-        api_type = _to_str(data.get("api_type"))
-    except (ValueError, TypeError):
-        raise ResponseValidationError(
-            "data.items.total_results or data.api_type has an unexpected type",
-            request_id=request_id,
-            body_excerpt=sanitise_excerpt(body),
-        ) from None
-    return ImageSearchResult(
-        items=products,
-        total_results=total_results,
-        api_type=api_type,
-        request_id=request_id,
-        raw=data,
-    )
-
-
-def _annotate(exc: ResponseValidationError, body: bytes, request_id: str | None) -> None:
-    exc.request_id = request_id
-    exc.body_excerpt = exc.body_excerpt or sanitise_excerpt(body)
-
-
-def parse_image_search(body: bytes, *, request_id: str | None = None) -> ImageSearchResult:
-    """Turn an image search response body into an `ImageSearchResult`.
+def to_optional_int(value: object) -> int | None:
+    """Structure an optional integer field the way the models do.
 
     Args:
-        body: The raw body of a 2xx response.
-        request_id: The response's request id.
+        value: The decoded JSON value.
 
     Returns:
-        The structured result.
+        The integer, or `None` for null, missing or empty.
 
     Raises:
-        APIError: The envelope's `ret` is not 1.
-        ResponseValidationError: The body does not have the documented shape.
+        ValueError: Not an integer.
+        TypeError: Of a type that cannot hold an integer.
     """
-    data = parse_envelope(body, request_id=request_id)
-    raw_items, total = _items_of(data, body, request_id)
-    try:
-        products = structure_products(raw_items)
-    except ResponseValidationError as exc:
-        _annotate(exc, body, request_id)
-        raise
-    return _result(data, products, total, body, request_id)
+    return _to_int(value)
 
 
-async def aparse_image_search(body: bytes, *, request_id: str | None = None) -> ImageSearchResult:
-    """`parse_image_search` for the event loop: long item lists yield between slices.
-
-    The JSON decoding itself is one synchronous step, bounded by the
-    client's `max_response_bytes`.
+def to_optional_str(value: object) -> str | None:
+    """Structure an optional text field the way the models do.
 
     Args:
-        body: The raw body of a 2xx response.
-        request_id: The response's request id.
+        value: The decoded JSON value.
 
     Returns:
-        The structured result.
+        The text (numbers as their decimal form), or `None` for null or missing.
 
     Raises:
-        APIError: The envelope's `ret` is not 1.
-        ResponseValidationError: The body does not have the documented shape.
+        TypeError: Of a type that cannot hold text.
     """
-    data = parse_envelope(body, request_id=request_id)
-    raw_items, total = _items_of(data, body, request_id)
-    try:
-        products = await astructure_products(raw_items)
-    except ResponseValidationError as exc:
-        _annotate(exc, body, request_id)
-        raise
-    return _result(data, products, total, body, request_id)
+    return _to_str(value)
+
+
+def explain_failure(exc: BaseException, limit: int = 300) -> str:
+    """Say in one line why a value did not structure.
+
+    Args:
+        exc: What structuring raised.
+        limit: The most characters kept.
+
+    Returns:
+        The explanation.
+    """
+    if isinstance(exc, cattrs.BaseValidationError):
+        return "; ".join(cattrs.transform_error(exc))[:limit]
+    if isinstance(exc, KeyError):
+        return f"missing field {exc}"[:limit]
+    return f"{type(exc).__name__}: {exc}"[:limit]

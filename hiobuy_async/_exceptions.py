@@ -140,11 +140,15 @@ class HiobuyError(Exception):
         request_id: The server's `x-request-id` of the failed response, when known.
         body_excerpt: A short, sanitised excerpt of the response body, when there
             was one. Headers are never included.
+        endpoint: The endpoint of the failed call (`"image_search"`,
+            `"keyword_search"`, `"product_details"` or `"shop_nick"`), set on
+            every error raised after a request was built; `None` otherwise.
     """
 
     message: str
     request_id: str | None
     body_excerpt: str | None
+    endpoint: str | None
 
     def __init__(
         self,
@@ -158,6 +162,7 @@ class HiobuyError(Exception):
         self.message = message
         self.request_id = request_id
         self.body_excerpt = body_excerpt
+        self.endpoint = None
 
     def __setattr__(self, name: str, value: object) -> None:
         # Every text an error holds may come from the server: redacted when

@@ -176,6 +176,7 @@ async def retry_call(
     deadline: float | None = None,
     hooks: RetryHooks | None = None,
     on_retry: Callable[[HiobuyError], None] | None = None,
+    label: str = "call",
 ) -> T:
     """Run `attempt` until it succeeds, fails for good, or retries run out.
 
@@ -186,6 +187,7 @@ async def retry_call(
             started; the caller enforces the deadline itself.
         hooks: Batch coordination, if any.
         on_retry: Called with the error before each retry.
+        label: What is retried, for the log records (the endpoint's name).
 
     Returns:
         What the successful attempt returned.
@@ -207,11 +209,13 @@ async def retry_call(
             if on_retry is not None:
                 on_retry(error)
             logger.info(
-                "retrying after %s (attempt %d of %d) in %.2fs",
+                "%s: retrying after %s (attempt %d of %d) in %.2fs",
+                label,
                 type(error).__name__,
                 number,
                 policy.max_retries + 1,
                 delay,
+                extra={"hiobuy_endpoint": label},
             )
             if delay > 0 and not _testing.no_backoff:
                 await anyio.sleep(delay)

@@ -55,7 +55,9 @@ def loopback_client() -> LoopbackClient:
 
     def make(base_url: str, **kwargs: object) -> AsyncHiobuy:
         client = AsyncHiobuy(FakeHiobuy.DEFAULT_UUID, base_url=base_url, **kwargs)  # type: ignore[arg-type]
-        client._retry_policy = attrs.evolve(client._retry_policy, initial_backoff=0.001)
+        client._pipeline.retry_policy = attrs.evolve(
+            client._pipeline.retry_policy, initial_backoff=0.001
+        )
         return client
 
     return make

@@ -29,7 +29,7 @@ from hiobuy_async import (
     UnknownFilterWarning,
     __version__,
 )
-from hiobuy_async._query import IMAGE_SEARCH_PATH
+from hiobuy_async._endpoints.image_search import IMAGE_SEARCH_PATH
 
 BASE = "https://api.hiobuy.test"
 IMG = "https://example.com/sample-product.jpg"

@@ -12,12 +12,8 @@ import pytest
 from chains import shown_chain
 
 from hiobuy_async import APIError, ImageSearchResult, Product, ResponseValidationError, _convert
-from hiobuy_async._convert import (
-    decode_json,
-    parse_envelope,
-    parse_image_search,
-    structure_products,
-)
+from hiobuy_async._convert import decode_json, parse_envelope, structure_products
+from hiobuy_async._endpoints.image_search import parse_image_search
 
 SEED_SAMPLE = Path(__file__).parent / "fixtures" / "seed_sample_response.json"
 LEAKY = (json.JSONDecodeError, UnicodeDecodeError, RecursionError, cattrs.BaseValidationError)

@@ -22,7 +22,7 @@ from hiobuy_async._batch import (
     _footprint,
 )
 from hiobuy_async._convert import structure_products
-from hiobuy_async._query import resolve_query
+from hiobuy_async._endpoints.image_search import resolve_query
 from hiobuy_async.testing import FakeHiobuy
 
 BACKENDS = ["asyncio", "trio"]

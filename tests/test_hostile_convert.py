@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from hiobuy_async import ResponseValidationError, _convert
 from hiobuy_async._client import DEFAULT_MAX_RESPONSE_BYTES
-from hiobuy_async._convert import aparse_image_search, parse_image_search
+from hiobuy_async._endpoints.image_search import aparse_image_search, parse_image_search
 
 orjson = pytest.importorskip("orjson")
 

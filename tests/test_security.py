@@ -23,7 +23,7 @@ from hiobuy_async import (
     ResponseValidationError,
     ServerError,
 )
-from hiobuy_async._convert import parse_image_search
+from hiobuy_async._endpoints.image_search import parse_image_search
 from hiobuy_async._retry import set_no_backoff
 
 UUID = "SECRET-UUID-123"

@@ -256,14 +256,15 @@ class AiohttpBackend:
 
     async def send(
         self,
+        method: str,
         url: str,
-        content: bytes,
+        content: bytes | None,
         headers: Mapping[str, str],
         *,
         max_bytes: int,
         started: float,
     ) -> RawResponse:
-        """POST `content` and read the response in bounded memory.
+        """Send a request and read the response in bounded memory.
 
         A request whose reused keep-alive connection is found closed before
         any response arrives (the server closed it as the request went out:
@@ -271,8 +272,9 @@ class AiohttpBackend:
         second send is never repeated.
 
         Args:
-            url: The full URL.
-            content: The request body.
+            method: The HTTP method.
+            url: The full URL, query included.
+            content: The request body, or `None`.
             headers: All request headers.
             max_bytes: The cap on a decoded 2xx body.
             started: When the transport took the request (`time.perf_counter()`).
@@ -284,27 +286,33 @@ class AiohttpBackend:
         token = _ATTEMPT.set(attempt)
         try:
             try:
-                return await self._send_once(url, content, headers, max_bytes, started)
+                return await self._send_once(
+                    method, url, content, headers, max_bytes=max_bytes, started=started
+                )
             except Exception as exc:
                 if not _resendable(exc, attempt):
                     raise
             # Outside the except block, so a failure of the second send does
             # not carry the first one as its context.
             _ATTEMPT.set(None)
-            return await self._send_once(url, content, headers, max_bytes, started)
+            return await self._send_once(
+                method, url, content, headers, max_bytes=max_bytes, started=started
+            )
         finally:
             _ATTEMPT.reset(token)
 
     async def _send_once(
         self,
+        method: str,
         url: str,
-        content: bytes,
+        content: bytes | None,
         headers: Mapping[str, str],
+        *,
         max_bytes: int,
         started: float,
     ) -> RawResponse:
         response = await self._session.request(
-            "POST",
+            method,
             url,
             data=content,
             headers=headers,

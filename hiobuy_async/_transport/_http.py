@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import json as _json
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
+from urllib.parse import quote, urlencode
 
 import anyio
 import httpx
@@ -54,8 +55,9 @@ class _Backend(Protocol):
 
     async def send(
         self,
+        method: str,
         url: str,
-        content: bytes,
+        content: bytes | None,
         headers: Mapping[str, str],
         *,
         max_bytes: int,
@@ -107,7 +109,6 @@ class HttpTransport:
         self._max_response_bytes = max_response_bytes
         self._secret = secret
         self._static_headers = {
-            "Content-Type": "application/json",
             "Accept": "application/json",
             "Accept-Encoding": ACCEPT_ENCODING,
             "User-Agent": user_agent,
@@ -180,14 +181,22 @@ class HttpTransport:
     def _redact(self, text: str) -> str:
         return redact_text(text, (self._secret,))
 
-    async def post_json(
-        self, path: str, payload: Mapping[str, Any], *, headers: Mapping[str, str]
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str],
     ) -> RawResponse:
-        """POST `payload` as JSON and read the response in bounded memory.
+        """Send one request and read the response in bounded memory.
 
         Args:
+            method: The HTTP method.
             path: The endpoint path, starting with `/`.
-            payload: The JSON body.
+            json: The JSON body, if any (`Content-Type` is sent only with one).
+            params: The query string's parameters, URL-encoded here.
             headers: Extra request headers (credentials, `Language`).
 
         Returns:
@@ -201,8 +210,14 @@ class HttpTransport:
         self.open()
         backend = self._backend
         assert backend is not None
-        content = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        url = self._base_url + path
+        if params:
+            url += "?" + urlencode(params, quote_via=quote)
+        content: bytes | None = None
         request_headers = {**self._static_headers, **headers}
+        if json is not None:
+            content = _json.dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
+            request_headers["Content-Type"] = "application/json"
         if self._slots is None:
             self._slots = anyio.CapacityLimiter(self._max_connections)
         started = time.perf_counter()
@@ -210,7 +225,8 @@ class HttpTransport:
         try:
             async with self._slots:
                 return await backend.send(
-                    self._base_url + path,
+                    method,
+                    url,
                     content,
                     request_headers,
                     max_bytes=self._max_response_bytes,

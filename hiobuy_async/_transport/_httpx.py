@@ -316,14 +316,15 @@ class HttpxBackend:
 
     async def send(
         self,
+        method: str,
         url: str,
-        content: bytes,
+        content: bytes | None,
         headers: Mapping[str, str],
         *,
         max_bytes: int,
         started: float,
     ) -> RawResponse:
-        """POST `content` and read the response in bounded memory.
+        """Send a request and read the response in bounded memory.
 
         Called with a slot of the transport's limiter held, so no shard is
         given more requests than it has connections. A request whose reused
@@ -335,8 +336,9 @@ class HttpxBackend:
         this (not a caller's client).
 
         Args:
-            url: The full URL.
-            content: The request body.
+            method: The HTTP method.
+            url: The full URL, query included.
+            content: The request body, or `None`.
             headers: All request headers.
             max_bytes: The cap on a decoded 2xx body.
             started: When the transport took the request (`time.perf_counter()`).
@@ -351,7 +353,13 @@ class HttpxBackend:
         try:
             try:
                 return await self._send_once(
-                    shard.client, url, content, headers, max_bytes=max_bytes, started=started
+                    shard.client,
+                    method,
+                    url,
+                    content,
+                    headers,
+                    max_bytes=max_bytes,
+                    started=started,
                 )
             except Exception as exc:
                 if not _resendable(exc, attempt):
@@ -360,7 +368,7 @@ class HttpxBackend:
             # not carry the first one as its context.
             _ATTEMPT.set(None)
             return await self._send_once(
-                shard.client, url, content, headers, max_bytes=max_bytes, started=started
+                shard.client, method, url, content, headers, max_bytes=max_bytes, started=started
             )
         finally:
             _ATTEMPT.reset(token)
@@ -369,17 +377,19 @@ class HttpxBackend:
     async def _send_once(
         self,
         client: httpx.AsyncClient,
+        method: str,
         url: str,
-        content: bytes,
+        content: bytes | None,
         headers: Mapping[str, str],
         *,
         max_bytes: int,
         started: float,
     ) -> RawResponse:
         request = client.build_request(
-            "POST", url, content=content, headers=headers, timeout=self._timeout
+            method, url, content=content, headers=headers, timeout=self._timeout
         )
-        request.stream = _BodyStream(content)
+        if content is not None:
+            request.stream = _BodyStream(content)
         response = await client.send(request, stream=True, follow_redirects=False)
         try:
             response_headers = response.headers

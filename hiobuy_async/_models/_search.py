@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The response models: plain, frozen attrs classes with no behaviour."""
+"""Products found by a search, and the answers of image and keyword search."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any
 
 import attrs
 
-__all__ = ["ImageSearchResult", "Product"]
+__all__ = ["ImageSearchResult", "KeywordSearchPage", "Product"]
 
 
 @attrs.frozen(slots=True)
 class Product:
-    """One similar product found by an image search.
+    """One product found by an image or a keyword search.
 
     Field names are the API's own. Every field but `num_iid` may be missing
     in a real response and is then `None` (or empty, for `tags`).
@@ -76,3 +76,33 @@ class ImageSearchResult:
     api_type: str | None = None
     request_id: str | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+
+def _ends_results(page: KeywordSearchPage) -> bool:
+    if len(page.items) < page.page_size:
+        return True
+    return page.total_results is not None and page.page * page.page_size >= page.total_results
+
+
+@attrs.frozen(slots=True)
+class KeywordSearchPage:
+    """One page of a keyword search.
+
+    Attributes:
+        items: The products on this page, in the API's order; may be empty.
+        page: The page number asked for (from 1).
+        page_size: The page size asked for.
+        total_results: The API's `total_results`, when it sent one.
+        request_id: The response's `x-request-id` header, when present.
+        raw: The envelope's `data` mapping as received.
+        is_last: True when no later page can hold more: the page is short or
+            empty, or `page * page_size` reaches `total_results`.
+    """
+
+    items: tuple[Product, ...]
+    page: int
+    page_size: int
+    total_results: int | None = None
+    request_id: str | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    is_last: bool = attrs.field(default=attrs.Factory(_ends_results, takes_self=True))

@@ -1,0 +1,241 @@
+# SPDX-License-Identifier: MIT
+"""Image search: `POST /api/client/third-purchase/image/query`, products like an image."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from .._convert import parse_envelope, to_optional_str
+from .._exceptions import InputError, ResponseValidationError, sanitise_excerpt
+from .._models import ImageSearchResult
+from .._request import ApiRequest
+from ..marketplaces import (
+    DEFAULT_LOCALE,
+    Marketplace,
+    validate_filters,
+    validate_image_url,
+    validate_locale,
+    validate_marketplace,
+    validate_use_platform,
+)
+from ._items import parse_items, parse_items_now
+
+__all__ = [
+    "IMAGE_SEARCH_PATH",
+    "ImageQuery",
+    "ResolvedQuery",
+    "aparse_image_search",
+    "parse_image_search",
+    "parse_image_search_data",
+    "resolve_query",
+]
+
+IMAGE_SEARCH_PATH = "/api/client/third-purchase/image/query"
+
+
+def _filters_tuple(value: Iterable[str] | None) -> tuple[str, ...] | None:
+    if value is None or isinstance(value, str | bytes):
+        return value  # type: ignore[return-value]  # rejected later with a clear error
+    if not isinstance(value, Iterable):
+        raise InputError(f"filters must be a list of strings, not {type(value).__name__}")
+    return tuple(value)
+
+
+@attrs.frozen
+class ImageQuery:
+    """One image to search in a batch, with options that override the batch's.
+
+    Fields left as `None` take the value given to `search_many()` /
+    `search_stream()`.
+
+    Attributes:
+        img: The image URL.
+        platform: The marketplace, or `None` for the batch's.
+        language: The locale, or `None` for the batch's.
+        use_platform: 1688-native fields, or `None` for the batch's.
+        filters: 1688 filters, or `None` for the batch's.
+    """
+
+    img: str
+    platform: Marketplace | str | None = None
+    language: str | None = None
+    use_platform: bool | None = None
+    filters: tuple[str, ...] | None = attrs.field(default=None, converter=_filters_tuple)
+
+
+@attrs.frozen(cache_hash=True)
+class ResolvedQuery:
+    """A validated query, ready to send; equal queries send the same request.
+
+    Attributes:
+        img: The image URL.
+        marketplace: The marketplace.
+        language: The locale sent in the `Language` header.
+        use_platform: Whether 1688-native fields are requested.
+        filters: 1688 filters.
+    """
+
+    img: str
+    marketplace: Marketplace
+    language: str
+    use_platform: bool = False
+    filters: tuple[str, ...] = ()
+
+    def payload(self) -> dict[str, Any]:
+        """Build the JSON body of the request.
+
+        Returns:
+            The body: `img`, `platform`, and for 1688 `use_platform` ("0"/"1")
+            and `filter` when filters were given.
+        """
+        body: dict[str, Any] = {"img": self.img, "platform": self.marketplace.value}
+        if self.marketplace is Marketplace.ALIBABA_1688:
+            body["use_platform"] = "1" if self.use_platform else "0"
+            if self.filters:
+                body["filter"] = list(self.filters)
+        return body
+
+    def request(self) -> ApiRequest[ImageSearchResult]:
+        """Describe the call.
+
+        Returns:
+            The request, for the pipeline.
+        """
+        return ApiRequest(
+            endpoint="image_search",
+            method="POST",
+            path=IMAGE_SEARCH_PATH,
+            parse=parse_image_search_data,
+            json=self.payload(),
+            language=self.language,
+        )
+
+
+def resolve_query(
+    img: str,
+    *,
+    platform: Marketplace | str | None,
+    language: str | None,
+    use_platform: bool | None,
+    filters: Iterable[str] | None,
+    stacklevel: int = 3,
+) -> ResolvedQuery:
+    """Validate a search's arguments, before any I/O.
+
+    Args:
+        img: The image URL.
+        platform: The marketplace.
+        language: The locale, or `None` for the API default (`zh_CN`).
+        use_platform: 1688-native fields (`None` means off).
+        filters: 1688 filters.
+        stacklevel: For the warning about unknown filters.
+
+    Returns:
+        The validated query.
+
+    Raises:
+        InputError: Any argument is invalid.
+    """
+    if platform is None:
+        raise InputError("platform is required: 'taobao' or '1688'")
+    marketplace = validate_marketplace(platform)
+    locale = validate_locale(marketplace, language) or DEFAULT_LOCALE
+    return ResolvedQuery(
+        img=validate_image_url(img),
+        marketplace=marketplace,
+        language=locale,
+        use_platform=validate_use_platform(
+            marketplace, False if use_platform is None else use_platform
+        ),
+        filters=validate_filters(marketplace, filters, stacklevel=stacklevel + 1),
+    )
+
+
+def _result(
+    data: Mapping[str, Any],
+    items: tuple[Any, ...],
+    total: int | None,
+    request_id: str | None,
+) -> ImageSearchResult:
+    try:
+        api_type = to_optional_str(data.get("api_type"))
+    except TypeError:
+        raise ResponseValidationError("data.api_type is not a string") from None
+    return ImageSearchResult(
+        items=items, total_results=total, api_type=api_type, request_id=request_id, raw=data
+    )
+
+
+async def parse_image_search_data(
+    data: Mapping[str, Any], request_id: str | None
+) -> ImageSearchResult:
+    """Turn an image search answer's `data` into an `ImageSearchResult`.
+
+    Args:
+        data: The envelope's `data`.
+        request_id: The response's request id.
+
+    Returns:
+        The result.
+
+    Raises:
+        ResponseValidationError: The answer does not have the documented shape.
+    """
+    items, total = await parse_items(data)
+    return _result(data, items, total, request_id)
+
+
+async def aparse_image_search(body: bytes, *, request_id: str | None = None) -> ImageSearchResult:
+    """Turn a whole image search response body into a result, as the pipeline does.
+
+    For tests, benchmarks and recorded answers: envelope, then
+    `parse_image_search_data` (long item lists yield between slices).
+
+    Args:
+        body: The raw body of a 2xx response.
+        request_id: The response's request id.
+
+    Returns:
+        The result.
+
+    Raises:
+        APIError: The envelope's `ret` is not 1.
+        ResponseValidationError: The body does not have the documented shape.
+    """
+    data = parse_envelope(body, request_id=request_id)
+    try:
+        return await parse_image_search_data(data, request_id)
+    except ResponseValidationError as error:
+        _annotate(error, body, request_id)
+        raise
+
+
+def _annotate(error: ResponseValidationError, body: bytes, request_id: str | None) -> None:
+    error.request_id = request_id
+    error.body_excerpt = error.body_excerpt or sanitise_excerpt(body)
+
+
+def parse_image_search(body: bytes, *, request_id: str | None = None) -> ImageSearchResult:
+    """`aparse_image_search` in one synchronous step, outside an event loop.
+
+    Args:
+        body: The raw body of a 2xx response.
+        request_id: The response's request id.
+
+    Returns:
+        The result.
+
+    Raises:
+        APIError: The envelope's `ret` is not 1.
+        ResponseValidationError: The body does not have the documented shape.
+    """
+    data = parse_envelope(body, request_id=request_id)
+    try:
+        items, total = parse_items_now(data)
+        return _result(data, items, total, request_id)
+    except ResponseValidationError as error:
+        _annotate(error, body, request_id)
+        raise

@@ -1,0 +1,354 @@
+# SPDX-License-Identifier: MIT
+"""Product details: `POST /api/client/third-purchase/info`, a product and its SKUs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn
+
+from .._convert import converter, explain_failure, to_optional_str
+from .._exceptions import InputError, ResponseValidationError
+from .._models import Product, ProductDetails, Sku
+from .._request import ApiRequest
+from .._validation import check_http_url, check_product_id, describe
+from ..marketplaces import (
+    DEFAULT_LOCALE,
+    MAX_IMAGE_URL_LENGTH,
+    Marketplace,
+    validate_locale,
+    validate_marketplace,
+    validate_use_platform,
+)
+
+__all__ = [
+    "PRODUCT_DETAILS_PATH",
+    "DetailsQuery",
+    "ProductRef",
+    "marketplace_of_url",
+    "parse_product_details",
+    "parse_product_details_now",
+    "parse_sku_properties",
+    "resolve_details_query",
+]
+
+PRODUCT_DETAILS_PATH = "/api/client/third-purchase/info"
+
+ProductRef = int | str | Product
+"""What names a product: its id (an int or a digit string), its URL, or a `Product`."""
+
+# Each known product host, its marketplace, and where its URLs keep the id.
+_OFFER_PATH = re.compile(r"/offer/([0-9]{1,20})\.html")
+_HOSTS: dict[str, Marketplace] = {
+    "detail.1688.com": Marketplace.ALIBABA_1688,
+    "m.1688.com": Marketplace.ALIBABA_1688,
+    "item.taobao.com": Marketplace.TAOBAO,
+    "detail.tmall.com": Marketplace.TAOBAO,
+}
+
+
+@attrs.frozen(cache_hash=True)
+class DetailsQuery:
+    """A validated product details call.
+
+    Equal queries ask for the same product: `123`, `"123"`, a `Product` and a
+    product URL of the same id on the same marketplace are one query.
+
+    Attributes:
+        keyword: What is sent as `keyword`: the id as a decimal string, or
+            the URL as given for a URL on a host the SDK does not know.
+        marketplace: The marketplace.
+        language: The locale sent in the `Language` header.
+        use_platform: Whether 1688-native fields are requested.
+    """
+
+    keyword: str
+    marketplace: Marketplace
+    language: str
+    use_platform: bool = False
+
+    @property
+    def product_id(self) -> int | None:
+        """The product id, or `None` when a URL is sent as given."""
+        return int(self.keyword) if self.keyword.isdigit() else None
+
+    def payload(self) -> dict[str, Any]:
+        """Build the JSON body.
+
+        Returns:
+            The body: `keyword`, `platform`, and for 1688 `use_platform`.
+        """
+        body: dict[str, Any] = {"keyword": self.keyword, "platform": self.marketplace.value}
+        if self.marketplace is Marketplace.ALIBABA_1688:
+            body["use_platform"] = "1" if self.use_platform else "0"
+        return body
+
+    def request(self) -> ApiRequest[ProductDetails]:
+        """Describe the call.
+
+        Returns:
+            The request, for the pipeline.
+        """
+        return ApiRequest(
+            endpoint="product_details",
+            method="POST",
+            path=PRODUCT_DETAILS_PATH,
+            parse=parse_product_details,
+            json=self.payload(),
+            language=self.language,
+        )
+
+
+def marketplace_of_url(url: str) -> tuple[Marketplace, int | None] | None:
+    """Tell which marketplace a product URL belongs to, and the id it names.
+
+    Args:
+        url: An absolute URL.
+
+    Returns:
+        `(marketplace, id)` for a URL on a known product host (`id` is `None`
+        when the URL holds none), or `None` for any other host.
+    """
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return None
+    marketplace = _HOSTS.get(host)
+    if marketplace is None:
+        return None
+    if marketplace is Marketplace.ALIBABA_1688:
+        match = _OFFER_PATH.fullmatch(parts.path)
+        return marketplace, None if match is None else int(match.group(1))
+    ids = parse_qs(parts.query).get("id", [])
+    if len(ids) == 1 and ids[0].isascii() and ids[0].isdigit() and len(ids[0]) <= 20:
+        return marketplace, int(ids[0])
+    return marketplace, None
+
+
+def _inferred(
+    product: ProductRef, platform: Marketplace | str | None
+) -> tuple[str, Marketplace | None]:
+    """The keyword to send, and the marketplace the reference itself names."""
+    if isinstance(product, Product):
+        found = marketplace_of_url(product.detail_url) if product.detail_url else None
+        return str(check_product_id(product.num_iid)), None if found is None else found[0]
+    if isinstance(product, str) and not product.strip().isdigit():
+        url = check_http_url("product", product, max_length=MAX_IMAGE_URL_LENGTH)
+        found = marketplace_of_url(url)
+        if found is None:
+            if platform is None:
+                raise InputError(
+                    f"platform is required for a product URL on an unknown host: {describe(url)}"
+                )
+            return url, None
+        marketplace, product_id = found
+        if product_id is None:
+            raise InputError(f"the {marketplace.value} URL names no product id: {describe(url)}")
+        return str(product_id), marketplace
+    return str(check_product_id(product)), None
+
+
+def resolve_details_query(
+    product: ProductRef,
+    *,
+    platform: Marketplace | str | None,
+    language: str | None,
+    use_platform: bool = False,
+) -> DetailsQuery:
+    """Validate a product details call's arguments, before any I/O.
+
+    Args:
+        product: An id (int or digit string), a product URL, or a `Product`.
+        platform: The marketplace; inferred from a known product URL (or a
+            `Product`'s `detail_url`) when `None`.
+        language: The locale, or `None` for the API default (`zh_CN`).
+        use_platform: 1688-native fields.
+
+    Returns:
+        The validated query.
+
+    Raises:
+        InputError: A bad id or URL, no platform where none can be inferred,
+            or a platform that contradicts the URL's.
+    """
+    keyword, inferred = _inferred(product, platform)
+    if platform is None:
+        if inferred is None:
+            raise InputError(
+                "platform is required: 'taobao' or '1688' (it is inferred only from "
+                "detail.1688.com, m.1688.com, item.taobao.com and detail.tmall.com URLs)"
+            )
+        marketplace = inferred
+    else:
+        marketplace = validate_marketplace(platform)
+        if inferred is not None and inferred is not marketplace:
+            raise InputError(
+                f"platform {marketplace.value!r} contradicts the product's marketplace "
+                f"({inferred.value!r})"
+            )
+    return DetailsQuery(
+        keyword=keyword,
+        marketplace=marketplace,
+        language=validate_locale(marketplace, language) or DEFAULT_LOCALE,
+        use_platform=validate_use_platform(marketplace, use_platform),
+    )
+
+
+_SEPARATORS = str.maketrans({"；": ";", "：": ":"})
+
+
+def parse_sku_properties(text: str) -> tuple[tuple[str, str], ...]:
+    """Split a SKU's `properties` string into `(name, value)` pairs.
+
+    `"Color:White;Size:S"` gives `(("Color", "White"), ("Size", "S"))`.
+    Full-width `：` and `；` count as separators, empty parts are skipped, a
+    value may contain `:` (only the first one separates), and a part without
+    any `:` is a name with an empty value.
+
+    Args:
+        text: The string as the API sent it.
+
+    Returns:
+        The pairs, in order.
+    """
+    pairs = []
+    for part in text.translate(_SEPARATORS).split(";"):
+        name, _, value = part.partition(":")
+        if name.strip() or value.strip():
+            pairs.append((name.strip(), value.strip()))
+    return tuple(pairs)
+
+
+_SKU_FIELDS = frozenset(a.name for a in attrs.fields(Sku)) - {"extra", "properties_text"}
+_DETAILS_FIELDS = frozenset(a.name for a in attrs.fields(ProductDetails)) - {
+    "extra",
+    "request_id",
+    "raw",
+}
+_DETAILS_KEYS = (_DETAILS_FIELDS - {"original_price"}) | {"orginal_price", "original_price"}
+
+_SKU_OVERRIDES = {
+    "properties": cattrs.override(omit=True),
+    "properties_text": cattrs.override(omit=True),
+    "extra": cattrs.override(omit=True),
+}
+_DETAILS_OVERRIDES = {
+    "skus": cattrs.override(omit=True),
+    "extra": cattrs.override(omit=True),
+    "request_id": cattrs.override(omit=True),
+    "raw": cattrs.override(omit=True),
+}
+# Each model twice: fast, and with detailed validation to say which field
+# failed (run only on a failure, on that one object).
+_sku_fields = make_dict_structure_fn(Sku, converter, **_SKU_OVERRIDES)  # type: ignore[arg-type]
+_explained_sku_fields = make_dict_structure_fn(
+    Sku,
+    converter,
+    _cattrs_detailed_validation=True,
+    **_SKU_OVERRIDES,  # type: ignore[arg-type]
+)
+_details_fields = make_dict_structure_fn(
+    ProductDetails,
+    converter,
+    **_DETAILS_OVERRIDES,  # type: ignore[arg-type]
+)
+_explained_details_fields = make_dict_structure_fn(
+    ProductDetails,
+    converter,
+    _cattrs_detailed_validation=True,
+    **_DETAILS_OVERRIDES,  # type: ignore[arg-type]
+)
+
+
+def _why(
+    explain: Callable[[Mapping[str, Any], type[Any]], object], data: object, cls: type[Any]
+) -> str:
+    if not isinstance(data, Mapping):
+        return f"expected an object, got {type(data).__name__}"
+    try:
+        explain(data, cls)
+    except Exception as exc:  # noqa: BLE001 - only used to explain a failure already seen
+        return explain_failure(exc)
+    return "unexpected structuring failure"
+
+
+def _structure_sku(item: object) -> Sku:
+    if not isinstance(item, Mapping):
+        raise TypeError(f"expected an object, got {type(item).__name__}")
+    text = to_optional_str(item.get("properties")) or ""
+    sku = _sku_fields(item, Sku)
+    extra = {k: v for k, v in item.items() if k not in _SKU_FIELDS}
+    return attrs.evolve(
+        sku, properties=parse_sku_properties(text), properties_text=text, extra=extra
+    )
+
+
+def _raw_skus(data: Mapping[str, Any]) -> list[Any]:
+    block = data.get("skus")
+    if block is None:
+        return []
+    if isinstance(block, dict):
+        block = block.get("sku")
+    if block is None:
+        return []
+    if not isinstance(block, list):
+        raise ResponseValidationError(f"data.skus.sku is a {type(block).__name__}, expected a list")
+    return block
+
+
+async def parse_product_details(data: Mapping[str, Any], request_id: str | None) -> ProductDetails:
+    """Turn a product details answer's `data` into `ProductDetails`.
+
+    Args:
+        data: The envelope's `data`.
+        request_id: The response's request id.
+
+    Returns:
+        The details.
+
+    Raises:
+        ResponseValidationError: The answer does not have the documented shape.
+    """
+    return parse_product_details_now(data, request_id)
+
+
+def parse_product_details_now(data: Mapping[str, Any], request_id: str | None) -> ProductDetails:
+    """`parse_product_details` in one synchronous step (an answer holds few SKUs).
+
+    Args:
+        data: The envelope's `data`.
+        request_id: The response's request id.
+
+    Returns:
+        The details.
+
+    Raises:
+        ResponseValidationError: The answer does not have the documented shape.
+    """
+    fields = dict(data)
+    # The API misspells the key; read the right spelling too, should it be fixed.
+    misspelt = fields.pop("orginal_price", None)
+    fields.setdefault("original_price", misspelt)
+    raw_skus = _raw_skus(data)
+    skus = []
+    for index, item in enumerate(raw_skus):
+        try:
+            skus.append(_structure_sku(item))
+        except (cattrs.BaseValidationError, ValueError, TypeError, KeyError):
+            reason = _why(_explained_sku_fields, item, Sku)
+            raise ResponseValidationError(
+                f"data.skus.sku[{index}] does not fit the model: {reason}"
+            ) from None
+    try:
+        details = _details_fields(fields, ProductDetails)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError):
+        reason = _why(_explained_details_fields, fields, ProductDetails)
+        raise ResponseValidationError(f"product details do not fit the model: {reason}") from None
+    extra = {k: v for k, v in data.items() if k not in _DETAILS_KEYS}
+    return attrs.evolve(details, skus=tuple(skus), extra=extra, request_id=request_id, raw=data)

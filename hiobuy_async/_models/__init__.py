@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: MIT
+"""The response models: plain, frozen attrs classes with no behaviour and no I/O.
+
+One module per family of answers: `_search` (products found by image or
+keyword), `_details` (a product's details and SKUs), `_shop` (a shop's nick).
+"""
+
+from __future__ import annotations
+
+from ._details import ProductDetails, Sku
+from ._search import ImageSearchResult, KeywordSearchPage, Product
+from ._shop import ShopNick
+
+__all__ = [
+    "ImageSearchResult",
+    "KeywordSearchPage",
+    "Product",
+    "ProductDetails",
+    "ShopNick",
+    "Sku",
+]

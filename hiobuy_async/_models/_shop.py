@@ -1,0 +1,28 @@
+# SPDX-License-Identifier: MIT
+"""A 1688 shop's Wangwang nick (the shop nick endpoint)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+__all__ = ["ShopNick"]
+
+
+@attrs.frozen(slots=True)
+class ShopNick:
+    """The seller's Wangwang name for an anonymised 1688 `shop_id`.
+
+    Attributes:
+        shop_id: The shop id asked about.
+        wangwang_nick: The seller's Wangwang (chat) name, when the API sent one.
+        request_id: The response's `x-request-id` header, when present.
+        raw: The envelope's `data` mapping as received.
+    """
+
+    shop_id: str
+    wangwang_nick: str | None = None
+    request_id: str | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)

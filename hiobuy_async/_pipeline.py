@@ -1,0 +1,197 @@
+# SPDX-License-Identifier: MIT
+"""The one request pipeline every endpoint goes through.
+
+build (the endpoint's `ApiRequest`) → send (the transport) → status →
+envelope → parse (the endpoint's parser), with retries, the per-call
+deadline, redaction, error enrichment and logging written here once. The
+transport below refuses redirects, caps bodies and maps wire failures to SDK
+errors; the endpoint modules above only describe requests and parse answers.
+
+No local variable of a frame an SDK error's traceback keeps holds the uuid
+(error reporters print locals): it lives in a `Secret`, headers holding it
+are built as temporaries, and errors are re-raised from `attempt` without the
+frames below it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio
+import attrs
+
+from ._convert import parse_envelope
+from ._exceptions import (
+    APITimeoutError,
+    HiobuyError,
+    ResponseValidationError,
+    error_for_status,
+    redact_error,
+    redact_text,
+    redacting,
+    sanitise_excerpt,
+)
+from ._request import ApiRequest
+from ._retry import RetryHooks, RetryPolicy, parse_retry_after, retry_call
+from ._transport import HttpTransport, RawResponse
+
+__all__ = ["Pipeline", "Secret"]
+
+logger = logging.getLogger("hiobuy_async")
+
+T = TypeVar("T")
+
+
+class Secret:
+    """Holds the uuid; its repr (in tracebacks' locals, `vars(client)`) hides it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    def reveal(self) -> str:
+        """Return the secret itself.
+
+        Returns:
+            The uuid.
+        """
+        return self._value
+
+
+class Pipeline:
+    """Runs `ApiRequest`s: one attempt after another until success or a final error.
+
+    Args:
+        transport: Sends requests and reads responses.
+        uuid: The credential sent as `X-Uuid` and redacted from every error.
+        retry_policy: What is retried, and the waits.
+        deadline: Seconds one call may take across all its attempts, or `None`.
+    """
+
+    def __init__(
+        self,
+        transport: HttpTransport,
+        *,
+        uuid: Secret,
+        retry_policy: RetryPolicy,
+        deadline: float | None,
+    ) -> None:
+        self._transport = transport
+        self._uuid = uuid
+        self.retry_policy = retry_policy
+        self.deadline = deadline
+
+    async def call(
+        self,
+        request: ApiRequest[T],
+        *,
+        hooks: RetryHooks | None = None,
+        on_retry: Callable[[HiobuyError], None] | None = None,
+    ) -> T:
+        """Send `request`, retrying as the policy allows, and parse the answer.
+
+        Args:
+            request: The call, as its endpoint module described it.
+            hooks: A batch's coordination (pacing, shared pause, budget).
+            on_retry: Called with the error before each retry.
+
+        Returns:
+            The endpoint parser's result.
+
+        Raises:
+            HiobuyError: The call failed for good; `error.endpoint` names the
+                endpoint.
+        """
+        with redacting(self._uuid.reveal()):
+            try:
+                return await self._retried(request, hooks=hooks, on_retry=on_retry)
+            except HiobuyError as error:
+                error.endpoint = request.endpoint
+                raise
+
+    async def _retried(
+        self,
+        request: ApiRequest[T],
+        *,
+        hooks: RetryHooks | None,
+        on_retry: Callable[[HiobuyError], None] | None,
+    ) -> T:
+        async def attempt(number: int) -> T:
+            try:
+                return await self._attempt(request, number)
+            except HiobuyError as error:
+                # Raised from here without the frames below (they hold the
+                # request headers and the body) and without its chain.
+                failure = redact_error(error, self._uuid.reveal())
+            raise failure
+
+        retry = {"policy": self.retry_policy, "hooks": hooks, "on_retry": on_retry}
+        if self.deadline is None:
+            return await retry_call(attempt, label=request.endpoint, **retry)  # type: ignore[arg-type]
+        deadline_at = anyio.current_time() + self.deadline
+        with anyio.move_on_after(self.deadline):
+            return await retry_call(
+                attempt,
+                deadline=deadline_at,
+                label=request.endpoint,
+                **retry,  # type: ignore[arg-type]
+            )
+        what = request.endpoint.replace("_", " ")
+        raise APITimeoutError(f"{what} did not finish within the {self.deadline:g}s deadline")
+
+    async def _attempt(self, request: ApiRequest[T], number: int) -> T:
+        raw = await self._transport.request(
+            request.method,
+            request.path,
+            json=request.json,
+            params=request.params,
+            headers=_headers(self._uuid, request.language),
+        )
+        if raw.request_id:
+            # A server may echo the uuid in its request id: it reaches results and logs.
+            raw = attrs.evolve(raw, request_id=redact_text(raw.request_id, (self._uuid.reveal(),)))
+        _log_response(request, raw, number)
+        return await _result(request, raw)
+
+
+def _headers(uuid: Secret, language: str | None) -> dict[str, str]:
+    if language is None:
+        return {"X-Uuid": uuid.reveal()}
+    return {"X-Uuid": uuid.reveal(), "Language": language}
+
+
+def _log_response(request: ApiRequest[Any], raw: RawResponse, attempt: int) -> None:
+    logger.debug(
+        "%s: %s %s -> %d attempt=%d elapsed=%.3fs request_id=%s",
+        request.endpoint,
+        request.method,
+        request.path,
+        raw.status_code,
+        attempt,
+        raw.elapsed,
+        raw.request_id,
+        extra={"hiobuy_endpoint": request.endpoint},
+    )
+
+
+async def _result(request: ApiRequest[T], raw: RawResponse) -> T:
+    if not 200 <= raw.status_code < 300:
+        raise error_for_status(
+            raw.status_code,
+            body=raw.body,
+            request_id=raw.request_id,
+            retry_after=parse_retry_after(raw.retry_after),
+        )
+    data = parse_envelope(raw.body, request_id=raw.request_id)
+    try:
+        return await request.parse(data, raw.request_id)
+    except ResponseValidationError as error:
+        error.request_id = raw.request_id
+        error.body_excerpt = error.body_excerpt or sanitise_excerpt(raw.body)
+        raise
