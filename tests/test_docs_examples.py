@@ -47,9 +47,11 @@ EXPECTED: dict[str, list[str]] = {
         "one 503, then success: retried:\n  attempts: 2, products: 20",
         "server error 503",
         "three 503s: more than max_retries=2:\n  server error 503 request id fake-",
-        "rate limited; the server asked to wait 120.0 s\n  attempts: 1, products: 0",
         "ret 0 msg image cannot be fetched\n  attempts: 1, products: 0",
         "timed out: request timed out",
+        "rate limited; the server asked to wait 120.0 s\n  attempts: 1, products: 0",
+        "a call after that: no request:\n  rate limited; the server asked to wait 1",
+        "  attempts: 0, products: 0",
     ],
     "timeouts": [
         "deadline: image search did not finish within the 0.5s deadline",

@@ -42,9 +42,12 @@ async def main() -> None:
     scenarios = [
         ("one 503, then success: retried", 1, Fault.status(503)),
         ("three 503s: more than max_retries=2", 3, Fault.status(503)),
-        ("Retry-After: 120 > max_retry_after: no wait", 1, Fault.rate_limit(retry_after=120)),
         ("ret=0: never retried", 1, Fault.api_error(ret=0, msg="image cannot be fetched")),
         ("every attempt stalls past the timeout", 3, Fault.stall(1.0)),
+        # Last: from then on the client's quota is exhausted for 120 s, and
+        # every call fails at once (QuotaExhaustedError) without a request.
+        ("Retry-After: 120 > max_retry_after: no wait", 1, Fault.rate_limit(retry_after=120)),
+        ("a call after that: no request", 0, None),
     ]
     with no_backoff():  # skip backoff waits so the example runs instantly
         async with (
@@ -58,7 +61,8 @@ async def main() -> None:
             ) as client,
         ):
             for title, count, fault in scenarios:
-                fake.fail_next(count, fault)
+                if fault is not None:
+                    fake.fail_next(count, fault)
                 sent_before = len(fake.requests)
                 print(f"{title}:")
                 result = await search(client)
