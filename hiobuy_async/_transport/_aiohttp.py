@@ -229,6 +229,10 @@ class AiohttpBackend:
             raise_for_status=False,
             trust_env=False,
         )
+        # aiohttp silently resends an idempotent request (GET: shop nick) once
+        # on any connection failure, fresh connection or not: an attempt the
+        # retry policy never sees. The SDK resends stale keep-alives itself.
+        self._session._retry_connection = False
         self._connection_errors: tuple[type[BaseException], ...] = (aiohttp.ClientError, OSError)
 
     async def aclose(self) -> None:
