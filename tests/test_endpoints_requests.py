@@ -164,6 +164,15 @@ async def test_keyword_search_1688_without_use_platform_sends_zero(anyio_backend
     }
 
 
+async def test_a_negative_zero_price_is_sent_as_zero(anyio_backend: str) -> None:
+    rec = Recorder()
+    async with mock_client(rec) as client:
+        await client.keyword_search(
+            "lamp", platform="taobao", price_min=Decimal("-0"), price_max=Decimal("-0.00")
+        )
+    assert (rec.body()["priceStart"], rec.body()["priceEnd"]) == ("0", "0.00")
+
+
 async def test_the_pager_sends_the_same_body_with_each_page(anyio_backend: str) -> None:
     requests: list[httpx.Request] = []
 
