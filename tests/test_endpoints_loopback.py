@@ -78,8 +78,8 @@ async def test_every_endpoint_answers_over_the_wire(transport: str, anyio_backen
         "shop_nick",
     ]
     assert [r.method for r in fake.requests] == ["POST", "POST", "POST", "GET"]
-    for result, recorded in zip((image, keyword, details, nick), fake.requests, strict=True):
-        assert result.request_id == recorded.request_id
+    ids = [image.request_id, keyword.request_id, details.request_id, nick.request_id]
+    assert ids == [r.request_id for r in fake.requests]
 
 
 def assert_agree(hit: Product, details: ProductDetails) -> None:

@@ -137,7 +137,7 @@ class Script:
 def make_client(base_url: str, transport: str, **kwargs: Any) -> AsyncHiobuy:
     kwargs.setdefault("max_retries", 0)
     kwargs.setdefault("timeout", 10.0)
-    return AsyncHiobuy(UUID, base_url=base_url, transport=transport, **kwargs)
+    return AsyncHiobuy(UUID, base_url=base_url, transport=transport, **kwargs)  # type: ignore[arg-type]
 
 
 async def failure(endpoint: Endpoint, client: AsyncHiobuy) -> HiobuyError:
