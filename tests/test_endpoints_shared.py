@@ -184,6 +184,27 @@ async def test_retryable_failures_are_retried_max_retries_times(
             assert script.seen == 6
 
 
+@every_endpoint
+@both_transports
+async def test_a_stale_keep_alive_is_resent_once_without_a_retry(
+    endpoint: Endpoint, transport: str, anyio_backend: str
+) -> None:
+    # The second request goes out on the kept-alive connection, which the
+    # server then closes unanswered: resent once at once, even with no retries.
+    script = Script(endpoint, ok(endpoint), CLOSE)
+    async with (
+        echo_server(script) as (base_url, _),
+        make_client(base_url, transport, max_retries=0, max_connections=1) as client,
+    ):
+        assert await endpoint.call(client) is not None
+        assert await endpoint.call(client) is not None
+        assert script.seen == 3
+        script.then(CLOSE, CLOSE)
+        error = await failure(endpoint, client)
+    assert type(error) is APIConnectionError
+    assert script.seen == 5  # resent once, never twice
+
+
 NOT_RETRIED: dict[str, tuple[bytes, type[HiobuyError]]] = {
     "400": (status(400), APIStatusError),
     "401": (status(401), AuthenticationError),
