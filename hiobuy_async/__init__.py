@@ -22,11 +22,14 @@ from ._exceptions import (
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
+    ClientClosedError,
+    ClientStateError,
     HiobuyError,
     InputError,
     RateLimitError,
     ResponseValidationError,
     ServerError,
+    WrongEventLoopError,
 )
 from ._models import (
     ImageSearchResult,
@@ -49,6 +52,8 @@ __all__ = [
     "APITimeoutError",
     "AsyncHiobuy",
     "AuthenticationError",
+    "ClientClosedError",
+    "ClientStateError",
     "DetailsQuery",
     "Failed",
     "HiobuyError",
@@ -73,5 +78,6 @@ __all__ = [
     "Sku",
     "Sort",
     "UnknownFilterWarning",
+    "WrongEventLoopError",
     "__version__",
 ]
