@@ -9,8 +9,10 @@ theirs.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -18,6 +20,8 @@ import anyio.from_thread
 import pytest
 import trio
 
+import hiobuy_async
+import hiobuy_async._exceptions
 from hiobuy_async import (
     AsyncHiobuy,
     ClientClosedError,
@@ -299,3 +303,21 @@ async def test_repr_names_the_loop(anyio_backend: str) -> None:
         kind = "a trio run" if anyio_backend == "trio" else "an asyncio event loop"
         assert f"open, used on {kind} in thread 'MainThread'" in repr(client)
     assert "closed" in repr(client)
+
+
+def test_both_error_trees_list_every_exported_error() -> None:
+    root = Path(__file__).resolve().parent.parent
+    trees = {
+        "_exceptions.py": hiobuy_async._exceptions.__doc__ or "",
+        "docs/errors.md": (root / "docs" / "errors.md").read_text(encoding="utf-8"),
+    }
+    errors = [
+        name
+        for name in hiobuy_async.__all__
+        if isinstance(getattr(hiobuy_async, name), type)
+        and issubclass(getattr(hiobuy_async, name), HiobuyError)
+    ]
+    assert {"ClientStateError", "ClientClosedError", "WrongEventLoopError"} <= set(errors)
+    for where, text in trees.items():
+        missing = [n for n in errors if not re.search(rf"(^|[└├]── ){n}\b", text, re.MULTILINE)]
+        assert missing == [], where
