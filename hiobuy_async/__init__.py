@@ -22,12 +22,15 @@ from ._exceptions import (
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
+    ClientClosedError,
+    ClientStateError,
     HiobuyError,
     InputError,
     QuotaExhaustedError,
     RateLimitError,
     ResponseValidationError,
     ServerError,
+    WrongEventLoopError,
 )
 from ._models import (
     ImageSearchResult,
@@ -50,6 +53,8 @@ __all__ = [
     "APITimeoutError",
     "AsyncHiobuy",
     "AuthenticationError",
+    "ClientClosedError",
+    "ClientStateError",
     "DetailsQuery",
     "Failed",
     "HiobuyError",
@@ -75,5 +80,6 @@ __all__ = [
     "Sku",
     "Sort",
     "UnknownFilterWarning",
+    "WrongEventLoopError",
     "__version__",
 ]

@@ -8,8 +8,8 @@ which also gives back-pressure: a slow consumer slows the workers.
 
 Errors that concern one input become a `Failed` outcome. Errors that would
 fail every input alike (`AuthenticationError`, an `InputError` raised while
-sending), bugs (any exception that is
-not a `HiobuyError`) and, with `on_error="raise"`, the first failure stop the
+sending, a `ClientStateError`: the client closed or on another loop), bugs
+(any exception that is not a `HiobuyError`) and, with `on_error="raise"`, the first failure stop the
 batch: the workers are cancelled and that one error is raised by itself,
 never wrapped in an exception group. So is any other `BaseException` (a
 Ctrl-C, `sys.exit()` in a progress callback), on asyncio and trio alike.
@@ -39,7 +39,13 @@ import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ._endpoints.image_search import ImageQuery, ResolvedQuery, resolve_query
-from ._exceptions import AuthenticationError, HiobuyError, InputError, QuotaExhaustedError
+from ._exceptions import (
+    AuthenticationError,
+    ClientStateError,
+    HiobuyError,
+    InputError,
+    QuotaExhaustedError,
+)
 from ._models import ImageSearchResult
 from ._ratelimit import PauseGate, RateLimiter
 from ._retry import RetryBudget
@@ -420,10 +426,10 @@ class _Batch:
             return await self.client._pipeline.call(
                 resolved.request(), hooks=self, on_retry=self.count_retry
             )
-        except (AuthenticationError, InputError, QuotaExhaustedError):
+        except (AuthenticationError, InputError, QuotaExhaustedError, ClientStateError):
             # Every input would fail alike: a refused uuid, an exhausted
-            # quota, or (inputs being validated already) a configuration
-            # error. Stop the batch.
+            # quota, a closed client or one on another loop, or (inputs being
+            # validated already) a configuration error. Stop the batch.
             raise
         except HiobuyError as error:
             return error

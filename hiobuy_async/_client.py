@@ -7,7 +7,7 @@ import warnings
 from collections.abc import AsyncIterable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NoReturn
 
 from . import _batch
 from ._config import (
@@ -23,6 +23,7 @@ from ._endpoints.keyword_search import Price, Sort, check_page, resolve_keyword_
 from ._endpoints.product_details import ProductRef, resolve_details_query
 from ._endpoints.shop_nick import shop_nick_request
 from ._exceptions import InputError
+from ._lifecycle import Lifecycle
 from ._models import ImageSearchResult, KeywordSearchPage, ProductDetails, ShopNick
 from ._pager import KeywordPager, PagePosition
 from ._pipeline import Pipeline, Secret
@@ -161,17 +162,19 @@ class AsyncHiobuy:
             user_agent=f"hiobuy-async/{__version__}",
             secret=secret,
         )
+        self._lifecycle = Lifecycle()
         self._pipeline = Pipeline(
             self._transport,
             uuid=Secret(secret),
             retry_policy=RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after),
             deadline=deadline,
             quota=_check_quota(rate_limit, quota),
+            lifecycle=self._lifecycle,
         )
 
     def __repr__(self) -> str:
-        state = "closed" if self._transport.closed else "open"
-        return f"<AsyncHiobuy base_url={self._base_url!r} {state}>"
+        state = "closed" if self.is_closed else "open"
+        return f"<AsyncHiobuy base_url={self._base_url!r} {state}, {self._lifecycle.describe()}>"
 
     @property
     def quota(self) -> Quota:
@@ -191,9 +194,29 @@ class AsyncHiobuy:
     @property
     def is_closed(self) -> bool:
         """True once `aclose()` has run."""
-        return self._transport.closed
+        return self._lifecycle.closed or self._transport.closed
+
+    def __enter__(self) -> NoReturn:
+        raise TypeError(
+            "AsyncHiobuy is an async context manager: use 'async with AsyncHiobuy() as client:' "
+            "inside an async function, not 'with'"
+        )
+
+    def __exit__(self, *exc_info: object) -> None:
+        # Never reached (__enter__ raises); defined so that `with` gets to __enter__.
+        raise TypeError("use 'async with AsyncHiobuy()', not 'with'")
 
     async def __aenter__(self) -> AsyncHiobuy:
+        """Open the connection pool, on this event loop, which the client then belongs to.
+
+        Returns:
+            The client.
+
+        Raises:
+            WrongEventLoopError: The client was first used on another event loop or thread.
+            ClientClosedError: The client is closed.
+        """
+        self._lifecycle.check()
         self._transport.open()
         return self
 
@@ -206,8 +229,17 @@ class AsyncHiobuy:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (unless it is your own `http_client`); idempotent."""
-        await self._transport.aclose()
+        """Close the connection pool (unless it is your own `http_client`); idempotent.
+
+        Calls still waiting or in flight are cancelled first: each raises
+        `ClientClosedError`.
+
+        Raises:
+            WrongEventLoopError: Called from another event loop or thread than
+                the one the client was first used on (nothing is closed).
+        """
+        if await self._lifecycle.close():
+            await self._transport.aclose()
 
     def __del__(self) -> None:
         # Never touch an event loop here: just tell the user they leaked it.

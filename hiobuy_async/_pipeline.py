@@ -36,6 +36,7 @@ from ._exceptions import (
     redacting,
     sanitise_excerpt,
 )
+from ._lifecycle import Lifecycle, closed_error
 from ._request import ApiRequest
 from ._retry import RetryHooks, RetryPolicy, is_retryable, parse_retry_after, retry_call
 from ._transport import HttpTransport, RawResponse
@@ -78,6 +79,8 @@ class Pipeline:
         deadline: Seconds one call may take across all its attempts, or `None`.
         quota: Consulted before every attempt (pacing, the client-wide
             `429` pause, exhaustion), and told of every `Retry-After`.
+        lifecycle: The client's event loop and open/closed state, checked
+            before each call touches the transport.
     """
 
     def __init__(
@@ -88,8 +91,10 @@ class Pipeline:
         retry_policy: RetryPolicy,
         deadline: float | None,
         quota: Quota,
+        lifecycle: Lifecycle,
     ) -> None:
         self._transport = transport
+        self._lifecycle = lifecycle
         self._uuid = uuid
         self.retry_policy = retry_policy
         self.deadline = deadline
@@ -113,15 +118,30 @@ class Pipeline:
             The endpoint parser's result.
 
         Raises:
+            WrongEventLoopError: The client belongs to another event loop
+                (raised before the transport is touched).
+            ClientClosedError: The client is closed, or was closed during the call.
             HiobuyError: The call failed for good; `error.endpoint` names the
                 endpoint.
         """
-        with redacting(self._uuid.reveal()):
-            try:
-                return await self._retried(request, hooks=hooks, on_retry=on_retry)
-            except HiobuyError as error:
-                error.endpoint = request.endpoint
+        scope = self._lifecycle.start_call()
+        try:
+            with scope, redacting(self._uuid.reveal()):
+                try:
+                    return await self._retried(request, hooks=hooks, on_retry=on_retry)
+                except HiobuyError as error:
+                    error.endpoint = request.endpoint
+                    raise
+        except Exception:
+            # Whatever the closed pool made of the call, it ends as closed.
+            if not self._lifecycle.closed:
                 raise
+        finally:
+            self._lifecycle.end_call(scope)
+        # Here aclose() cancelled the call, or the pool failed under it.
+        failure = closed_error(during_call=True)
+        failure.endpoint = request.endpoint
+        raise failure
 
     async def _retried(
         self,
