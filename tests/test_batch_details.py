@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anyio.lowlevel
@@ -275,3 +278,27 @@ async def test_details_progress_and_async_input() -> None:
         )
     assert [o.index for o in outcomes] == list(range(10))
     assert sorted(seen) == list(range(1, 11))
+
+
+def details_fragment() -> str:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "bulk.md").read_text()
+    (block,) = [
+        code
+        for code in re.findall(r"```python\n(.*?)```", page, flags=re.DOTALL)
+        if "details_stream(" in code
+    ]
+    return str(block)
+
+
+async def test_the_bulk_page_details_fragment_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    namespace: dict[str, Any] = {"Ok": Ok}
+    # The page's own fragment, run as written inside a function taking its names.
+    source = "async def example(client, hits):\n" + textwrap.indent(details_fragment(), "    ")
+    exec(source, namespace)
+    fake = FakeHiobuy()
+    hits = [known(1), FakeHiobuy.unknown_product_id(0), url_1688(known(2))]
+    async with fake.client() as client:
+        await namespace["example"](client, hits)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert sum("failed: " in line for line in lines) == 1
