@@ -443,7 +443,7 @@ SearchStream = BatchStream
 """The stream `search_stream()` gives (`BatchStream` under its historical name)."""
 
 
-class BatchContext(AbstractAsyncContextManager[BatchStream[O_co]]):
+class BatchContext(AbstractAsyncContextManager[BatchStream[O_co]], Generic[O_co]):
     """What a `*_stream()` method returns: `async with` it to run the batch.
 
     Nothing starts (not even argument checks) until the block is entered.
