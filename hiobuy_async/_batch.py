@@ -318,8 +318,10 @@ class _Batch(Generic[Q, F, K, R]):
         except (AuthenticationError, InputError):
             # Every input would fail alike: a refused uuid, or (inputs being
             # validated already) a configuration error. Stop the batch.
+            body = None  # a traceback keeps this frame: no body (it may echo the uuid)
             raise
         except HiobuyError as error:
+            body = None
             return error, None
         return result, body
 
