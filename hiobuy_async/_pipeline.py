@@ -106,6 +106,7 @@ class Pipeline:
         *,
         hooks: RetryHooks | None = None,
         on_retry: Callable[[HiobuyError], None] | None = None,
+        on_body: Callable[[bytes], None] | None = None,
     ) -> T:
         """Send `request`, retrying as the policy allows, and parse the answer.
 
@@ -113,6 +114,8 @@ class Pipeline:
             request: The call, as its endpoint module described it.
             hooks: A batch's coordination (pacing, shared pause, budget).
             on_retry: Called with the error before each retry.
+            on_body: Called with each 2xx response's (decoded) body, before
+                it is parsed: a batch sizes what it keeps from it.
 
         Returns:
             The endpoint parser's result.
@@ -128,7 +131,9 @@ class Pipeline:
         try:
             with scope, redacting(self._uuid.reveal()):
                 try:
-                    return await self._retried(request, hooks=hooks, on_retry=on_retry)
+                    return await self._retried(
+                        request, hooks=hooks, on_retry=on_retry, on_body=on_body
+                    )
                 except HiobuyError as error:
                     error.endpoint = request.endpoint
                     raise
@@ -149,11 +154,12 @@ class Pipeline:
         *,
         hooks: RetryHooks | None,
         on_retry: Callable[[HiobuyError], None] | None,
+        on_body: Callable[[bytes], None] | None,
     ) -> T:
         async def attempt(number: int) -> T:
             try:
                 await self.quota.acquire()
-                return await self._attempt(request, number)
+                return await self._attempt(request, number, on_body)
             except HiobuyError as error:
                 # Raised from here without the frames below (they hold the
                 # request headers and the body) and without its chain.
@@ -199,7 +205,9 @@ class Pipeline:
             body_excerpt=error.body_excerpt,
         )
 
-    async def _attempt(self, request: ApiRequest[T], number: int) -> T:
+    async def _attempt(
+        self, request: ApiRequest[T], number: int, on_body: Callable[[bytes], None] | None
+    ) -> T:
         raw = await self._transport.request(
             request.method,
             request.path,
@@ -211,6 +219,8 @@ class Pipeline:
             # A server may echo the uuid in its request id: it reaches results and logs.
             raw = attrs.evolve(raw, request_id=redact_text(raw.request_id, (self._uuid.reveal(),)))
         _log_response(request, raw, number)
+        if on_body is not None and 200 <= raw.status_code < 300:
+            on_body(raw.body)
         return await _result(request, raw)
 
 
