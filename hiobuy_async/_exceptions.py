@@ -10,6 +10,7 @@ HiobuyError
 │   ├── RateLimitError                429
 │   └── ServerError                   5xx (500-599 only)
 ├── APIConnectionError                the request did not get a complete response
+│   ├── CertificateError              ... because the TLS certificate failed verification
 │   └── APITimeoutError               ... because a timeout or the call's deadline ran out
 └── ResponseValidationError           the body is not JSON, not an envelope, too large,
                                       or does not fit the models
@@ -28,6 +29,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
+    "CertificateError",
     "HiobuyError",
     "InputError",
     "RateLimitError",
@@ -294,6 +296,14 @@ class ServerError(APIStatusError):
 
 class APIConnectionError(HiobuyError):
     """No complete response arrived: refused or reset connection, protocol error."""
+
+
+class CertificateError(APIConnectionError):
+    """The server's TLS certificate failed verification (unknown CA, wrong host name).
+
+    Never retried: another attempt would meet the same certificate. For a
+    private CA (a corporate proxy), pass `AsyncHiobuy(ssl_context=...)`.
+    """
 
 
 class APITimeoutError(APIConnectionError):

@@ -29,7 +29,7 @@ from hiobuy_async.testing import FakeHiobuy
 pytestmark = pytest.mark.anyio
 
 IMAGE = "https://cbu01.alicdn.com/img/ibank/wire.jpg"
-ENGINES = ["httpx", "aiohttp"]
+ENGINES = ["httpx", "httpx2", "aiohttp"]
 STRAY = 99
 
 

@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: MIT
-"""The httpx backend: httpx's own transport (sharded pool), or the caller's client.
+"""The httpx-family backend: httpx or httpx2 (a sharded pool), or the caller's client.
 
-Two guards reach below httpx's public API, into httpcore and h11 (pinned by
-tests/test_hostile_wire.py, which fails if these internals move):
+httpx2 keeps httpx's API under another name (and httpcore's as httpcore2), so
+one backend serves both: it is parametrised by an `HttpxLibrary` (`HTTPX`
+here, `HTTPX2` in `_httpx2`). Two guards reach below httpx's public API, into
+httpcore and h11 (pinned by tests/test_hostile_wire.py on both libraries,
+which fails if these internals move):
 
 - after a complete response, bytes h11 has already read past its end (a
   second response the server should not have sent) make the connection
@@ -15,12 +18,16 @@ tests/test_hostile_wire.py, which fails if these internals move):
 from __future__ import annotations
 
 import contextvars
+import functools
 import ssl
+import sys
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
+from types import ModuleType
 from typing import Any, Literal
 
 import anyio
+import attrs
 import h11
 import httpcore
 import httpx
@@ -28,7 +35,7 @@ import httpx
 from .._exceptions import InputError, ResponseValidationError
 from ._body import BoundedBody, RawResponse, cap_whole_body
 
-__all__ = ["SHARD_SIZE", "HttpxBackend", "make_timeout"]
+__all__ = ["HTTPX", "SHARD_SIZE", "HttpxBackend", "HttpxLibrary", "make_timeout"]
 
 SHARD_SIZE = 16
 """The most connections one httpx client of the SDK's pool holds."""
@@ -36,21 +43,51 @@ SHARD_SIZE = 16
 ErrorKind = Literal["timeout", "connection"]
 
 
-def make_timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
+@attrs.frozen
+class HttpxLibrary:
+    """One library of the httpx family: its name and its two modules.
+
+    Attributes:
+        name: `"httpx"` or `"httpx2"`, as `AsyncHiobuy.transport` reports it.
+        httpx: The client module (`httpx` or `httpx2`).
+        httpcore: The connection-pool module under it (`httpcore` or `httpcore2`).
+        sharded: Whether the SDK's pool is split into clients of `SHARD_SIZE`.
+    """
+
+    name: Literal["httpx", "httpx2"]
+    httpx: ModuleType
+    httpcore: ModuleType
+    sharded: bool
+
+    @functools.cached_property
+    def body_stream(self) -> type:
+        """The request body class: the library's `AsyncByteStream`, sent as one chunk."""
+        return type("_BodyStream", (_OneShotBody, self.httpx.AsyncByteStream), {})
+
+
+HTTPX = HttpxLibrary("httpx", httpx, httpcore, sharded=True)
+"""httpx 0.28 and httpcore 1: its pool scans every connection per request, so it is sharded."""
+
+
+def make_timeout(timeout: object) -> httpx.Timeout:
     """Normalise the `timeout` argument.
 
     Args:
         timeout: Seconds for every phase (connect capped at 10 s), or an
-            `httpx.Timeout`.
+            `httpx.Timeout` or `httpx2.Timeout`.
 
     Returns:
-        An `httpx.Timeout` with no unbounded phase.
+        An `httpx.Timeout` (the SDK's own form; each backend converts it).
 
     Raises:
         InputError: The value is not a positive number or a `Timeout`.
     """
     if isinstance(timeout, httpx.Timeout):
         return timeout
+    # An httpx2.Timeout can only come from a program that has imported httpx2.
+    httpx2 = sys.modules.get("httpx2")
+    if httpx2 is not None and isinstance(timeout, httpx2.Timeout):
+        return httpx.Timeout(**timeout.as_dict())
     if (
         isinstance(timeout, bool)
         or not isinstance(timeout, int | float)
@@ -61,11 +98,11 @@ def make_timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
 
 
 class _Shard:
-    """One `httpx.AsyncClient` of the pool, and how many requests it carries now."""
+    """One client of the pool, and how many requests it carries now."""
 
     __slots__ = ("client", "in_flight")
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: Any) -> None:
         self.client = client
         self.in_flight = 0
 
@@ -80,12 +117,13 @@ def _in_flight(shard: _Shard) -> int:
     return shard.in_flight
 
 
-class _BodyStream(httpx.AsyncByteStream):
+class _OneShotBody:
     """A request body sent as one chunk by a plain iterator.
 
     httpx's own body stream iterates with an async generator; when a send is
     cancelled midway the generator is left for the garbage collector, which
     trio reports as a ResourceWarning. A plain iterator leaves nothing behind.
+    Mixed into each library's `AsyncByteStream` (`HttpxLibrary.body_stream`).
     """
 
     def __init__(self, body: bytes) -> None:
@@ -199,7 +237,7 @@ class _WatchedBackend(httpcore.AsyncNetworkBackend):
         await self._backend.sleep(seconds)
 
 
-def _watch_connections(client: httpx.AsyncClient) -> None:
+def _watch_connections(client: Any) -> None:
     """Make the pools of a client the SDK created hand out `_WatchedStream`s."""
     transports = [client._transport, *client._mounts.values()]  # see the module doc
     for transport in transports:
@@ -210,7 +248,7 @@ def _watch_connections(client: httpx.AsyncClient) -> None:
         pool._network_backend = _WatchedBackend(backend)  # type: ignore[union-attr]
 
 
-def _h11_state(response: httpx.Response) -> h11.Connection | None:
+def _h11_state(response: Any) -> h11.Connection | None:
     """The h11 state of the connection a streamed response came on (None if not found)."""
     # httpx's BoundAsyncStream -> AsyncResponseStream -> httpcore's PoolByteStream
     # -> HTTP11ConnectionByteStream -> AsyncHTTP11Connection.
@@ -220,7 +258,7 @@ def _h11_state(response: httpx.Response) -> h11.Connection | None:
     return stream if isinstance(stream, h11.Connection) else None
 
 
-def _drop_if_data_follows(response: httpx.Response) -> None:
+def _drop_if_data_follows(response: Any) -> None:
     """Keep the connection from being reused if h11 holds bytes past the response's end."""
     state = _h11_state(response)
     if state is not None and state.their_state is h11.DONE and state.trailing_data[0]:
@@ -230,13 +268,13 @@ def _drop_if_data_follows(response: httpx.Response) -> None:
         state.send_failed()
 
 
-def _resendable(exc: Exception, attempt: _Attempt) -> bool:
+def _resendable(exc: Exception, attempt: _Attempt, library: ModuleType) -> bool:
     """A reused connection failed before any byte of response: a stale keep-alive."""
     return (
         attempt.reused
         and attempt.received == 0
-        and isinstance(exc, httpx.TransportError)
-        and not isinstance(exc, httpx.TimeoutException)
+        and isinstance(exc, library.TransportError)
+        and not isinstance(exc, library.TimeoutException)
     )
 
 
@@ -248,43 +286,63 @@ async def _close_iterator(iterator: object) -> None:
 
 
 class HttpxBackend:
-    """Requests over httpx clients: the SDK's sharded pool, or one caller-supplied client.
+    """Requests over httpx or httpx2 clients: the SDK's pool, or one caller-supplied client.
 
-    The pool the SDK creates is sharded: `max_connections` is split over
-    httpx clients of at most `SHARD_SIZE` connections each, and each request
-    goes to the least busy one. httpcore scans its whole pool for every
-    request, so one pool of hundreds of kept-alive connections costs CPU that
-    grows with its size (encode/httpx#3215); small shards keep every
-    connection alive at a flat cost.
+    With httpx (`HTTPX`) the pool the SDK creates is sharded:
+    `max_connections` is split over clients of at most `SHARD_SIZE`
+    connections each, and each request goes to the least busy one. httpcore
+    1 scans its whole pool for every request, so one pool of hundreds of
+    kept-alive connections costs CPU that grows with its size
+    (encode/httpx#3215); small shards keep every connection alive at a flat
+    cost. httpx2's rewritten pool does not need it (measured: docs/performance.md).
 
     Args:
+        library: httpx or httpx2 (`HTTPX`, `_httpx2.HTTPX2`).
         timeout: The per-attempt timeout.
         max_connections: The pool size, when the SDK creates it.
-        http_client: A caller-supplied client, used as is and never closed.
+        http_client: A caller-supplied client of `library`, used as is and never closed.
+        ssl_context: The TLS settings of the SDK's own clients (shared, never changed).
     """
 
     def __init__(
-        self, *, timeout: httpx.Timeout, max_connections: int, http_client: httpx.AsyncClient | None
+        self,
+        *,
+        library: HttpxLibrary,
+        timeout: httpx.Timeout,
+        max_connections: int,
+        http_client: Any | None,
+        ssl_context: ssl.SSLContext | None,
     ) -> None:
-        self._timeout = timeout
+        self._library = library.httpx
+        self._timeout = timeout if library is HTTPX else library.httpx.Timeout(**timeout.as_dict())
+        self._body_stream = library.body_stream
         self._owns_clients = http_client is None
+        self.kind = library.name
         if http_client is not None:
             self._shards = [_Shard(http_client)]
-            self.kind = "custom"
-        else:
-            self._shards = [
-                _Shard(
-                    httpx.AsyncClient(
-                        timeout=timeout,
-                        limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-                        follow_redirects=False,
-                    )
+            return
+        sizes = _shard_sizes(max_connections) if library.sharded else [max_connections]
+        tls: dict[str, Any] = {} if ssl_context is None else {"verify": ssl_context}
+        self._shards = [
+            _Shard(
+                library.httpx.AsyncClient(
+                    timeout=self._timeout,
+                    limits=library.httpx.Limits(
+                        max_connections=size, max_keepalive_connections=size
+                    ),
+                    follow_redirects=False,
+                    **tls,
                 )
-                for size in _shard_sizes(max_connections)
-            ]
-            for shard in self._shards:
-                _watch_connections(shard.client)
-            self.kind = "httpx"
+            )
+            for size in sizes
+        ]
+        for shard in self._shards:
+            _watch_connections(shard.client)
+
+    @property
+    def shards(self) -> int:
+        """How many clients the pool is split over."""
+        return len(self._shards)
 
     def _pick_shard(self) -> _Shard:
         shards = self._shards
@@ -298,8 +356,7 @@ class HttpxBackend:
             for shard in self._shards:
                 await shard.client.aclose()
 
-    @staticmethod
-    def classify(exc: Exception) -> ErrorKind | None:
+    def classify(self, exc: Exception) -> ErrorKind | None:
         """Tell which SDK error an httpx failure becomes.
 
         Args:
@@ -308,9 +365,9 @@ class HttpxBackend:
         Returns:
             `"timeout"`, `"connection"`, or None for anything else (a bug).
         """
-        if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, self._library.TimeoutException):
             return "timeout"
-        if isinstance(exc, httpx.HTTPError):
+        if isinstance(exc, self._library.HTTPError):
             return "connection"
         return None
 
@@ -362,7 +419,7 @@ class HttpxBackend:
                     started=started,
                 )
             except Exception as exc:
-                if not _resendable(exc, attempt):
+                if not _resendable(exc, attempt, self._library):
                     raise
             # Outside the except block, so a failure of the second send does
             # not carry the first one as its context.
@@ -376,7 +433,7 @@ class HttpxBackend:
 
     async def _send_once(
         self,
-        client: httpx.AsyncClient,
+        client: Any,
         method: str,
         url: str,
         content: bytes | None,
@@ -389,13 +446,19 @@ class HttpxBackend:
             method, url, content=content, headers=headers, timeout=self._timeout
         )
         if content is not None:
-            request.stream = _BodyStream(content)
+            request.stream = self._body_stream(content)
         response = await client.send(request, stream=True, follow_redirects=False)
         try:
             response_headers = response.headers
             request_id = response_headers.get("x-request-id")
             ok = 200 <= response.status_code < 300
-            body = await _read_body(response, strict=ok, max_bytes=max_bytes, request_id=request_id)
+            body = await _read_body(
+                response,
+                self._library,
+                strict=ok,
+                max_bytes=max_bytes,
+                request_id=request_id,
+            )
         finally:
             await response.aclose()
         return RawResponse(
@@ -408,7 +471,12 @@ class HttpxBackend:
 
 
 async def _read_body(
-    response: httpx.Response, *, strict: bool, max_bytes: int, request_id: str | None
+    response: Any,
+    library: ModuleType,
+    *,
+    strict: bool,
+    max_bytes: int,
+    request_id: str | None,
 ) -> bytes:
     if response.is_stream_consumed:
         # In-memory responses (httpx.MockTransport) arrive already read and decoded.
@@ -426,7 +494,7 @@ async def _read_body(
     if reader.done:
         return reader.finish()
     stream = response.stream
-    if not isinstance(stream, httpx.AsyncByteStream):  # pragma: no cover - sync client
+    if not isinstance(stream, library.AsyncByteStream):  # pragma: no cover - sync client
         raise TypeError("an async httpx client is required")
     # The stream's iterator is closed explicitly when reading stops early
     # (cap reached, error): left to the garbage collector, httpx's async
