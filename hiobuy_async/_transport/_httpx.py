@@ -17,6 +17,7 @@ which fails if these internals move):
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import ssl
@@ -248,14 +249,20 @@ def _watch_connections(client: Any) -> None:
         pool._network_backend = _WatchedBackend(backend)  # type: ignore[union-attr]
 
 
-def _h11_state(response: Any) -> h11.Connection | None:
-    """The h11 state of the connection a streamed response came on (None if not found)."""
+def _http11_connection(response: Any) -> object:
+    """The httpcore connection object a streamed response came on (None if not found)."""
     # httpx's BoundAsyncStream -> AsyncResponseStream -> httpcore's PoolByteStream
     # -> HTTP11ConnectionByteStream -> AsyncHTTP11Connection.
     stream: object = response.stream
-    for name in ("_stream", "_httpcore_stream", "_stream", "_connection", "_h11_state"):
+    for name in ("_stream", "_httpcore_stream", "_stream", "_connection"):
         stream = getattr(stream, name, None)
-    return stream if isinstance(stream, h11.Connection) else None
+    return stream
+
+
+def _h11_state(response: Any) -> h11.Connection | None:
+    """The h11 state of the connection a streamed response came on (None if not found)."""
+    state = getattr(_http11_connection(response), "_h11_state", None)
+    return state if isinstance(state, h11.Connection) else None
 
 
 def _drop_if_data_follows(response: Any) -> None:
@@ -278,10 +285,27 @@ def _resendable(exc: Exception, attempt: _Attempt, library: ModuleType) -> bool:
     )
 
 
-async def _close_iterator(iterator: object) -> None:
-    aclose = getattr(iterator, "aclose", None)
-    if aclose is not None:
-        with anyio.CancelScope(shield=True):
+async def _abandon(response: Any, chunks: AsyncIterator[bytes]) -> None:
+    """Stop reading a body midway, so that every nested generator ends now.
+
+    Closing the outer generator does not close the ones it iterates. So the
+    connection's socket is closed first (it cannot be reused mid-body anyway):
+    then each read fails at once, and draining the iterator ends every layer,
+    after at most the bytes h11 already holds.
+    """
+    with anyio.CancelScope(shield=True):
+        connection = _http11_connection(response)
+        state = getattr(connection, "_h11_state", None)
+        network = getattr(connection, "_network_stream", None)
+        if isinstance(state, h11.Connection) and network is not None:
+            # Failed first, so httpcore closes the connection rather than pool it.
+            state.send_failed()
+            await network.aclose()
+            with contextlib.suppress(Exception):
+                async for _ in chunks:
+                    pass
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
             await aclose()
 
 
@@ -496,30 +520,25 @@ async def _read_body(
     stream = response.stream
     if not isinstance(stream, library.AsyncByteStream):  # pragma: no cover - sync client
         raise TypeError("an async httpx client is required")
-    # The stream's iterator is closed explicitly when reading stops early
-    # (cap reached, error): left to the garbage collector, httpx's async
-    # generators make trio warn (encode/httpx#3686).
+    # When reading stops early (cap reached, error) the nested async
+    # generators of httpx and httpcore must still end: left to the garbage
+    # collector, they make trio warn (encode/httpx#3686). See `_abandon`.
     chunks = stream.__aiter__()
     failure: ResponseValidationError | None = None
+    ended = False
     try:
         async for received in chunks:
-            if failure is not None:
-                # One more read, in case the refused chunk was the last: then
-                # httpx's nested generators end by themselves instead of being
-                # left to the garbage collector (which trio reports).
-                break
-            try:
-                reader.feed(received)
-            except ResponseValidationError as error:
-                failure = error
-                continue
+            reader.feed(received)
             if reader.done:
                 break
         else:
-            if failure is None:
-                _drop_if_data_follows(response)
+            ended = True
+            _drop_if_data_follows(response)
+    except ResponseValidationError as error:
+        failure = error
     finally:
-        await _close_iterator(chunks)
+        if not ended:
+            await _abandon(response, chunks)
     if failure is not None:
         raise failure
     return reader.finish()
