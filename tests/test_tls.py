@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import gzip
 import ssl
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import trustme
-
 from echo_server import http_response
+from tls_server import client_context, tls_server
+
 from hiobuy_async import (
     APIConnectionError,
     APIStatusError,
@@ -27,7 +27,6 @@ from hiobuy_async import (
 )
 from hiobuy_async._transport import _tls
 from hiobuy_async.testing import FakeHiobuy
-from tls_server import client_context, tls_server
 
 pytestmark = pytest.mark.anyio
 
@@ -49,11 +48,10 @@ def ca() -> trustme.CA:
 
 
 @pytest.fixture(autouse=True)
-def _no_environment_trust(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_environment_trust(monkeypatch: pytest.MonkeyPatch) -> None:
     """The default trust store is certifi's: no SSL_CERT_* may smuggle the test CA in."""
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
-    yield
 
 
 def make_client(base_url: str, transport: str, **kwargs: Any) -> AsyncHiobuy:

@@ -11,7 +11,6 @@ import anyio.abc
 import attrs
 import trustme
 from anyio.streams.tls import TLSStream
-
 from echo_server import Reply, _read_request
 
 
