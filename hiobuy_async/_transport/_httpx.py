@@ -99,19 +99,20 @@ def make_timeout(timeout: object) -> httpx.Timeout:
 
 
 class _Shard:
-    """One client of the pool, and how many requests it carries now."""
+    """One client of the pool, its size, and how many requests it carries now."""
 
-    __slots__ = ("client", "in_flight")
+    __slots__ = ("client", "in_flight", "size")
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, size: int) -> None:
         self.client = client
+        self.size = size
         self.in_flight = 0
 
 
-def _shard_sizes(max_connections: int) -> list[int]:
+def _shard_sizes(max_connections: int) -> tuple[int, int]:
+    """How many shards, and the size of each (at most `SHARD_SIZE`, all equal)."""
     count = -(-max_connections // SHARD_SIZE)
-    size = -(-max_connections // count)
-    return [size] * count
+    return count, -(-max_connections // count)
 
 
 def _in_flight(shard: _Shard) -> int:
@@ -343,36 +344,43 @@ class HttpxBackend:
         self._owns_clients = http_client is None
         self.kind = library.name
         if http_client is not None:
-            self._shards = [_Shard(http_client)]
+            self._shards = [_Shard(http_client, max_connections)]
+            self._shard_count = 1
             return
-        sizes = _shard_sizes(max_connections) if library.sharded else [max_connections]
-        tls: dict[str, Any] = {} if ssl_context is None else {"verify": ssl_context}
-        self._shards = [
-            _Shard(
-                library.httpx.AsyncClient(
-                    timeout=self._timeout,
-                    limits=library.httpx.Limits(
-                        max_connections=size, max_keepalive_connections=size
-                    ),
-                    follow_redirects=False,
-                    **tls,
-                )
-            )
-            for size in sizes
-        ]
-        for shard in self._shards:
-            _watch_connections(shard.client)
+        self._httpx = library.httpx
+        self._tls: dict[str, Any] = {} if ssl_context is None else {"verify": ssl_context}
+        self._shard_count, self._shard_size = (
+            _shard_sizes(max_connections) if library.sharded else (1, max_connections)
+        )
+        # Shards are created when the ones there are all full, so opening a
+        # client costs one httpx client at any max_connections.
+        self._shards = [self._new_shard()]
+
+    def _new_shard(self) -> _Shard:
+        size = self._shard_size
+        client = self._httpx.AsyncClient(
+            timeout=self._timeout,
+            limits=self._httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            follow_redirects=False,
+            **self._tls,
+        )
+        _watch_connections(client)
+        return _Shard(client, size)
 
     @property
     def shards(self) -> int:
-        """How many clients the pool is split over."""
+        """How many clients the pool is split over so far."""
         return len(self._shards)
 
     def _pick_shard(self) -> _Shard:
         shards = self._shards
-        if len(shards) == 1:
+        if len(shards) == 1 and self._shard_count == 1:
             return shards[0]
-        return min(shards, key=_in_flight)
+        shard = min(shards, key=_in_flight)
+        if shard.in_flight >= shard.size and len(shards) < self._shard_count:
+            shard = self._new_shard()
+            shards.append(shard)
+        return shard
 
     async def aclose(self) -> None:
         """Close the clients this backend created (never the caller's)."""
