@@ -13,19 +13,18 @@ import anyio
 import anyio.abc
 import pytest
 import trustme
-
 from echo_server import http_response
+from tls_server import client_context, tls_server
+
 from hiobuy_async import AsyncHiobuy
 from hiobuy_async.testing import FakeHiobuy
-from tls_server import client_context, tls_server
 
 pytestmark = pytest.mark.anyio
 
 TRANSPORTS = ["httpx", "httpx2", "aiohttp"]
 IMAGE = "https://cbu01.alicdn.com/img/ibank/proxy.jpg"
 ENVELOPE = (
-    b'{"ret":1,"msg":"success","data":{"api_type":"taobao",'
-    b'"items":{"item":[],"total_results":0}}}'
+    b'{"ret":1,"msg":"success","data":{"api_type":"taobao","items":{"item":[],"total_results":0}}}'
 )
 PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
 
