@@ -8,6 +8,7 @@ for the running event loop; `client.transport` tells which; a caller's
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import anyio
@@ -17,7 +18,7 @@ import pytest
 
 from hiobuy_async import APITimeoutError, AsyncHiobuy, InputError
 from hiobuy_async._transport import _http, choose_engine, make_timeout
-from hiobuy_async._transport._httpx import SHARD_SIZE, HttpxBackend
+from hiobuy_async._transport._httpx import SHARD_SIZE, HttpxBackend, _WatchedStream
 from hiobuy_async.testing import FakeHiobuy, Fault
 
 pytestmark = pytest.mark.anyio
@@ -199,3 +200,27 @@ async def test_many_short_lived_clients_in_a_row_log_one_warning(
     assert record.levelno == logging.WARNING
     assert "web-apps" in record.getMessage()
     assert "one client per process" in record.getMessage()
+
+
+class _SocketOnly:
+    """The part of an httpcore stream that `_WatchedStream` asks for the socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.lookups = 0
+
+    def get_extra_info(self, info: str) -> object:
+        self.lookups += 1
+        return self.sock if info == "socket" else None
+
+
+def test_the_readability_probe_looks_the_socket_up_once() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        inner = _SocketOnly(ours)
+        stream = _WatchedStream(inner)  # type: ignore[arg-type]
+        assert stream.get_extra_info("is_readable") is False
+        theirs.close()  # the server closes the idle connection: its end is readable
+        assert stream.get_extra_info("is_readable") is True
+        assert stream.get_extra_info("is_readable") is True
+        assert inner.lookups == 1

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import select
 import ssl
 import sys
 import time
@@ -37,6 +38,8 @@ from .._exceptions import InputError, ResponseValidationError
 from ._body import BoundedBody, RawResponse, cap_whole_body
 
 __all__ = ["HTTPX", "SHARD_SIZE", "HttpxBackend", "HttpxLibrary", "make_timeout"]
+
+_CAN_POLL = hasattr(select, "poll")
 
 SHARD_SIZE = 16
 """The most connections one httpx client of the SDK's pool holds."""
@@ -166,14 +169,30 @@ _ATTEMPT: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar(
 """The attempt in progress in this task (httpcore does its I/O in the caller's task)."""
 
 
-class _WatchedStream(httpcore.AsyncNetworkStream):
-    """A connection's stream that tells the attempt using it whether it is reused."""
+def _readable(sock: Any) -> bool:
+    """Whether a socket has bytes (or its end) to read, without reading."""
+    fd = sock.fileno()
+    if fd < 0:
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
-    __slots__ = ("_stream", "_used")
+
+class _WatchedStream(httpcore.AsyncNetworkStream):
+    """A connection's stream that tells the attempt using it whether it is reused.
+
+    It also answers the pool's "is it readable?" probe (asked of every idle
+    connection at each request) from the socket it looks up once: through
+    anyio, each lookup builds the stream's whole attribute table.
+    """
+
+    __slots__ = ("_socket", "_stream", "_used")
 
     def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
         self._stream = stream
         self._used = False
+        self._socket: Any = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
         data = await self._stream.read(max_bytes, timeout)
@@ -202,6 +221,12 @@ class _WatchedStream(httpcore.AsyncNetworkStream):
         return _WatchedStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and _CAN_POLL:
+            if self._socket is None:
+                self._socket = self._stream.get_extra_info("socket")
+            # A socket.socket, or asyncio's TransportSocket around one.
+            if callable(getattr(self._socket, "fileno", None)):
+                return _readable(self._socket)
         return self._stream.get_extra_info(info)
 
 
