@@ -12,6 +12,7 @@ TEST_DEPS = [
     "pytest-asyncio>=1",  # run in subprocesses by tests/test_pytest_asyncio.py only
     "hypothesis>=6.100",
     "trio>=0.26",
+    "trustme>=1.1",
     "rich>=13",
     "orjson>=3.9",
     "fastapi>=0.110",
@@ -20,13 +21,13 @@ TEST_DEPS = [
 
 
 @nox.session
-@nox.parametrize("transport", ["httpx", "aiohttp"])
+@nox.parametrize("transport", ["httpx", "httpx2", "aiohttp"])
 def tests(session: nox.Session, transport: str) -> None:
-    """Run the test suite on asyncio and trio, once per default HTTP transport.
+    """Run the test suite on asyncio and trio, once per HTTP engine.
 
-    Both runs install the `aiohttp` extra, so the tests written for the
-    aiohttp transport run in both; `HIOBUY_TRANSPORT` picks the transport every
-    other test gets by default (under trio the SDK always uses httpx's own).
+    Every run installs the `aiohttp` extra, so the tests written for each
+    engine run in all three; `HIOBUY_TRANSPORT` picks the engine every other
+    test gets by default (under trio, `aiohttp` means httpx2).
     """
     session.install("-e", ".[aiohttp,redis]", *TEST_DEPS)
     session.run("pytest", *session.posargs, env={"HIOBUY_TRANSPORT": transport})
@@ -47,25 +48,46 @@ def typing(session: nox.Session) -> None:
     session.run("mypy")
 
 
+BENCH_VENVS = {"base": ".", "aiohttp": ".[aiohttp]", "trio": ".[trio]"}
+"""The minimal venvs of `nox -s bench`: the SDK alone, or with one extra."""
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Run the benchmarks (not part of the test run): `nox -s bench` (~10 minutes).
+    """Run the benchmarks (not part of the test run): `nox -s bench` (~20 minutes).
 
-    Installs the package with its fast extras plus the raw clients it is
-    compared with, then runs the structuring micro-benchmark, the throughput
-    runner (loopback server, fresh process per run), the memory check and
-    the event-loop stall check (`bench.blocking`, fails above 50 ms).
-    Results land in bench/results/ (gitignored). The quick grid runs unless
-    `-- --full` is given; other arguments after `--` go to the runner, e.g.
-    `--repeats 5`, `--only sdk_search_many,httpx_sharded`.
+    The throughput runner's clients run in minimal venvs, made here and
+    holding only the SDK and the extra under test (`base`: the SDK alone,
+    httpx2 and httpx; `aiohttp`; `trio`), so a dependency the SDK forgot to
+    declare (sniffio, under httpcore 1) shows as a cost instead of being
+    hidden by a test dependency. The runner reports each SDK figure as a
+    ratio to the raw engine in the same run, with a verdict per target. Then
+    open+close costs (`bench.open_close`, in each venv), the structuring
+    micro-benchmark, the memory check and the event-loop stall check
+    (`bench.blocking`, fails above 50 ms). Results land in bench/results/
+    (gitignored). The quick grid runs unless `-- --full` is given; other
+    arguments after `--` go to the runner, e.g. `--repeats 5`,
+    `--only sdk_httpx2_search_many,httpx2`.
     """
-    session.install(".[fast,aiohttp]", "aiohttp", "httpx-aiohttp", "orjson", "trio")
+    pythons: dict[str, str] = {}
+    for name, requirement in BENCH_VENVS.items():
+        location = f"{session.virtualenv.location}-{name}"
+        session.run("python", "-m", "venv", "--clear", location)
+        python = f"{location}/bin/python"
+        session.run(python, "-m", "pip", "install", "--quiet", requirement, external=True)
+        session.run(python, "-m", "pip", "list", "--format=freeze", external=True)
+        pythons[name] = python
     args = [arg for arg in session.posargs if arg not in ("--full", "--quick")]
     quick = [] if "--full" in session.posargs else ["--quick"]
+    venvs = [f"--venv={name}={python}" for name, python in pythons.items()]
+    session.install("anyio")  # the runner's own needs; its clients run in the venvs above
+    session.run("python", "-m", "bench.run", *quick, *venvs, *args)
+    session.run(pythons["aiohttp"], "-m", "bench.open_close", external=True)
+    session.run(pythons["trio"], "-m", "bench.open_close", "--backend=trio", external=True)
+    session.install(".[fast,aiohttp]", "orjson", "trio")
     session.run(
         "python", "-m", "bench.structuring", *quick, "--json", "bench/results/structuring.json"
     )
-    session.run("python", "-m", "bench.run", *quick, *args)
     session.run("python", "-m", "bench.memory", *quick)
     session.run("python", "-m", "bench.blocking")
 

@@ -43,6 +43,11 @@ CONFIGS: dict[str, tuple[tuple[str, ...], str]] = {
         ("asyncio", "trio"),
         "httpx, clients of <=16 connections, least busy first (the SDK's pool) + json.loads",
     ),
+    "httpx2": (("asyncio", "trio"), "httpx2, one pool, Limits(C, keepalive C) + json.loads"),
+    "httpx2_sharded": (
+        ("asyncio", "trio"),
+        "httpx2, clients of <=16 connections, least busy first + json.loads",
+    ),
     "sdk_image_search": (("asyncio", "trio"), "SDK transport='httpx', image_search, C workers"),
     "sdk_search_many": (("asyncio", "trio"), "SDK transport='httpx', search_many"),
     "sdk_aiohttp_image_search": (
@@ -50,6 +55,11 @@ CONFIGS: dict[str, tuple[tuple[str, ...], str]] = {
         "SDK transport='aiohttp', image_search, C workers",
     ),
     "sdk_aiohttp_search_many": (("asyncio",), "SDK transport='aiohttp', search_many"),
+    "sdk_httpx2_image_search": (
+        ("asyncio", "trio"),
+        "SDK transport='httpx2', image_search, C workers",
+    ),
+    "sdk_httpx2_search_many": (("asyncio", "trio"), "SDK transport='httpx2', search_many"),
 }
 SHARD_SIZE = 16
 
@@ -159,8 +169,14 @@ async def run_aiohttp(base: str, n: int, c: int) -> None:
         await run_workers(n, c, one)
 
 
+def _library(config: str) -> Any:
+    import importlib
+
+    return importlib.import_module("httpx2" if config.startswith("httpx2") else "httpx")
+
+
 def _httpx_client(config: str, c: int) -> Any:
-    import httpx
+    httpx = _library(config)
 
     if config == "httpx_default":
         return httpx.AsyncClient(timeout=30.0)
@@ -183,9 +199,9 @@ async def run_httpx(config: str, base: str, n: int, c: int) -> None:
         await run_workers(n, c, one)
 
 
-async def run_httpx_sharded(base: str, n: int, c: int) -> None:
+async def run_httpx_sharded(config: str, base: str, n: int, c: int) -> None:
     """Hand-rolled: the pool split over clients of <= 16 connections, least busy first."""
-    import httpx
+    httpx = _library(config)
 
     count = -(-c // SHARD_SIZE)
     size = -(-c // count)
@@ -213,7 +229,7 @@ async def run_httpx_sharded(base: str, n: int, c: int) -> None:
 async def run_sdk(config: str, base: str, n: int, c: int) -> None:
     from hiobuy_async import AsyncHiobuy, Ok
 
-    transport = "aiohttp" if config.startswith("sdk_aiohttp") else "httpx"
+    transport = config.split("_")[1] if config.count("_") == 3 else "httpx"
     async with AsyncHiobuy(UUID, base_url=base, max_connections=c, transport=transport) as client:
         if config.endswith("search_many"):
             outcomes = await client.search_many(
@@ -240,8 +256,8 @@ async def run_config(config: str, base: str, n: int, c: int) -> None:
         await run_aiohttp(base, n, c)
     elif config.startswith("sdk_"):
         await run_sdk(config, base, n, c)
-    elif config == "httpx_sharded":
-        await run_httpx_sharded(base, n, c)
+    elif config.endswith("_sharded"):
+        await run_httpx_sharded(config, base, n, c)
     else:
         await run_httpx(config, base, n, c)
 

@@ -15,6 +15,7 @@ from ._config import (
     check_base_url,
     check_http_client,
     check_language,
+    check_ssl_context,
     check_transport,
     check_uuid,
 )
@@ -41,7 +42,10 @@ from .marketplaces import Marketplace
 from .quota import LocalQuota, Quota
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
+    import httpx2
 
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncHiobuy"]
@@ -82,13 +86,15 @@ class AsyncHiobuy:
             `https://open.hiobuy.com`.
         language: The default locale for searches (e.g. `"en_US"`); each
             search checks it against its marketplace.
-        timeout: Per-attempt timeout: seconds (a float) or an `httpx.Timeout`.
+        timeout: Per-attempt timeout: seconds (a float), or an `httpx.Timeout`
+            or `httpx2.Timeout`.
         max_retries: Retries after a failed attempt (connection errors,
             timeouts, 408, 429, 5xx).
         max_connections: The connection pool size; `search_many` never runs
             more requests at once than this.
-        http_client: Your own `httpx.AsyncClient`, used as is and never closed
-            by the SDK. Redirects are never followed, whatever its settings;
+        http_client: Your own `httpx.AsyncClient` or `httpx2.AsyncClient`,
+            used as is and never closed by the SDK (its TLS and proxy settings
+            are its own). Redirects are never followed, whatever its settings;
             the SDK's `timeout` applies to each request; keep
             `max_connections` at most its pool's size, or requests queue
             inside httpx's pool.
@@ -98,12 +104,25 @@ class AsyncHiobuy:
         max_retry_after: The longest `Retry-After` the SDK sleeps for; a longer
             one raises `RateLimitError` at once.
         allow_insecure_http: Allow an `http://` base URL to a non-loopback host.
-        transport: Which HTTP transport the SDK's own pool uses: `"httpx"`
-            (httpx's own, on asyncio and trio) or `"aiohttp"` (an aiohttp
-            `ClientSession` under asyncio, about twice as cheap per request —
-            install `hiobuy-async[aiohttp]` — and httpx's own under trio). Defaults
-            to the `HIOBUY_TRANSPORT` environment variable, then `"httpx"`.
-            Ignored when `http_client` is given.
+        transport: The HTTP engine of the SDK's own pool: `"httpx2"`,
+            `"httpx"` or `"aiohttp"` (install `hiobuy-async[aiohttp]`);
+            defaults to the `HIOBUY_TRANSPORT` environment variable, then to
+            the best engine installed for the running event loop. `client.transport`
+            tells which one a client uses once open:
+
+            | event loop | default | `"aiohttp"` | `"httpx"`, `"httpx2"` |
+            |---|---|---|---|
+            | asyncio | aiohttp if installed, else httpx2 | aiohttp | as asked |
+            | trio | httpx2 | httpx2 (aiohttp is asyncio-only) | as asked |
+
+            aiohttp costs about a quarter of httpx2's CPU per request, and
+            httpx2 about half of httpx 0.28's (docs/performance.md). Ignored
+            when `http_client` is given.
+        ssl_context: The TLS settings (trust store, client certificate) for
+            every engine, e.g. `ssl.create_default_context(cafile=...)` for a
+            corporate CA. By default certificates are verified against
+            certifi's store (or `SSL_CERT_FILE` / `SSL_CERT_DIR`), with one
+            context built once per process and shared by every client.
         rate_limit: Requests per second for everything this client sends
             (every endpoint, single calls, pages, batches and retries; evenly
             spaced, GCRA), or `None`; shorthand for
@@ -133,15 +152,16 @@ class AsyncHiobuy:
         *,
         base_url: str | None = None,
         language: str | None = None,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: float | httpx.Timeout | httpx2.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = 2,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: httpx.AsyncClient | httpx2.AsyncClient | None = None,
         deadline: float | None = DEFAULT_DEADLINE,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_retry_after: float = 60.0,
         allow_insecure_http: bool = False,
         transport: TransportKind | None = None,
+        ssl_context: ssl.SSLContext | None = None,
         rate_limit: float | None = None,
         quota: Quota | None = None,
     ) -> None:
@@ -166,6 +186,7 @@ class AsyncHiobuy:
             kind=kind,
             user_agent=f"hiobuy-async/{__version__}",
             secret=secret,
+            ssl_context=check_ssl_context(ssl_context),
         )
         self._lifecycle = Lifecycle()
         self._pipeline = Pipeline(
@@ -195,6 +216,16 @@ class AsyncHiobuy:
     def max_connections(self) -> int:
         """The connection pool size, and so the most requests in flight at once."""
         return self._max_connections
+
+    @property
+    def transport(self) -> TransportKind | None:
+        """The HTTP engine in use (`"httpx"`, `"httpx2"` or `"aiohttp"`), or None before opening.
+
+        The engine is chosen when the client opens (`async with`, or the first
+        request), for the running event loop; with `http_client`, it is that
+        client's library.
+        """
+        return self._transport.kind_in_use
 
     @property
     def is_closed(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import ssl
 from urllib.parse import urlsplit
 
 from ._exceptions import InputError
@@ -21,6 +22,7 @@ __all__ = [
     "check_base_url",
     "check_http_client",
     "check_language",
+    "check_ssl_context",
     "check_transport",
     "check_uuid",
 ]
@@ -100,12 +102,22 @@ def check_http_client(http_client: object) -> None:
         getattr(http_client, "send", None)
     ):
         raise InputError(
-            f"http_client must be an httpx.AsyncClient, not {type(http_client).__name__}"
+            "http_client must be an httpx.AsyncClient or an httpx2.AsyncClient, "
+            f"not {type(http_client).__name__}"
         )
 
 
-def check_transport(transport: str | None) -> TransportKind:
-    value = transport if transport is not None else os.environ.get("HIOBUY_TRANSPORT") or "httpx"
+def check_ssl_context(ssl_context: object) -> ssl.SSLContext | None:
+    if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+        raise InputError(f"ssl_context must be an ssl.SSLContext, not {type(ssl_context).__name__}")
+    return ssl_context
+
+
+def check_transport(transport: str | None) -> TransportKind | None:
+    """The engine asked for (None: the best one for the loop, chosen when the client opens)."""
+    value = transport if transport is not None else os.environ.get("HIOBUY_TRANSPORT") or None
+    if value is None:
+        return None
     for kind in TRANSPORT_KINDS:
         if value == kind:
             break

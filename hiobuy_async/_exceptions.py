@@ -11,6 +11,7 @@ HiobuyError
 │   │   └── QuotaExhaustedError       ... for longer than max_retry_after: calls fail at once
 │   └── ServerError                   5xx (500-599 only)
 ├── APIConnectionError                the request did not get a complete response
+│   ├── CertificateError              ... because the TLS certificate failed verification
 │   └── APITimeoutError               ... because a timeout or the call's deadline ran out
 ├── ResponseValidationError           the body is not JSON, not an envelope, too large,
 │                                     or does not fit the models
@@ -32,6 +33,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
+    "CertificateError",
     "ClientClosedError",
     "ClientStateError",
     "HiobuyError",
@@ -313,6 +315,14 @@ class ServerError(APIStatusError):
 
 class APIConnectionError(HiobuyError):
     """No complete response arrived: refused or reset connection, protocol error."""
+
+
+class CertificateError(APIConnectionError):
+    """The server's TLS certificate failed verification (unknown CA, wrong host name).
+
+    Never retried: another attempt would meet the same certificate. For a
+    private CA (a corporate proxy), pass `AsyncHiobuy(ssl_context=...)`.
+    """
 
 
 class APITimeoutError(APIConnectionError):

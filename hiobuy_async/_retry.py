@@ -24,6 +24,7 @@ import attrs
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
+    CertificateError,
     HiobuyError,
     InputError,
 )
@@ -117,8 +118,11 @@ def is_retryable(error: HiobuyError) -> bool:
         error: The error an attempt raised.
 
     Returns:
-        True for connection errors, timeouts, 408, 429 and 500-599.
+        True for connection errors (not certificate failures), timeouts, 408,
+        429 and 500-599.
     """
+    if isinstance(error, CertificateError):
+        return False
     if isinstance(error, APIConnectionError):
         return True
     if isinstance(error, APIStatusError):

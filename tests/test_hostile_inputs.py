@@ -14,7 +14,7 @@ from hiobuy_async._retry import is_retryable
 
 UUID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 IMG = "https://example.com/a.jpg"
-TRANSPORTS = ["httpx", "aiohttp"]
+TRANSPORTS = ["httpx", "httpx2", "aiohttp"]
 
 BAD_BASE_URLS = [
     "http://127.0.0.1:8000/?",

@@ -32,7 +32,7 @@ from hiobuy_async import (
 
 UUID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 IMG = "https://example.com/a.jpg"
-TRANSPORTS = ["httpx", "aiohttp"]
+TRANSPORTS = ["httpx", "httpx2", "aiohttp"]
 OK_BODY = json.dumps({"ret": 1, "msg": "ok", "data": {"items": {"item": []}}}).encode()
 
 pytestmark = pytest.mark.anyio

@@ -16,11 +16,13 @@ import struct
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 import anyio
 import anyio.abc
 import attrs
 import httpx
+import httpx2
 import pytest
 
 from hiobuy_async import APIConnectionError, AsyncHiobuy, ResponseValidationError
@@ -29,7 +31,7 @@ from hiobuy_async.testing import FakeHiobuy
 pytestmark = pytest.mark.anyio
 
 IMAGE = "https://cbu01.alicdn.com/img/ibank/wire.jpg"
-ENGINES = ["httpx", "aiohttp"]
+ENGINES = ["httpx", "httpx2", "aiohttp"]
 STRAY = 99
 
 
@@ -180,11 +182,14 @@ async def test_point01_stray_response_never_answers_a_later_request(
         assert server.connections == 2
 
 
-async def test_point01_upstream_httpx_hands_a_buffered_response_to_the_next_request() -> None:
+@pytest.mark.parametrize("library", [httpx, httpx2], ids=["httpx", "httpx2"])
+async def test_point01_upstream_httpx_hands_a_buffered_response_to_the_next_request(
+    library: Any,
+) -> None:
     sent = anyio.Event()
     async with (
         raw_server(two_responses(same_segment=True, sent=sent)) as server,
-        httpx.AsyncClient(base_url=server.base_url) as raw,
+        library.AsyncClient(base_url=server.base_url) as raw,
     ):
         first = await raw.post("/", content=b"{}")
         second = await raw.post("/", content=b"{}")

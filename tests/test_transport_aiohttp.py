@@ -1,17 +1,19 @@
 """The aiohttp transport over real loopback sockets: same requests, errors and limits as httpx.
 
 aiohttp runs on asyncio only, so these tests do too, except the one that
-checks that `transport="aiohttp"` falls back to httpx's own transport under
-trio. Where a behaviour is shared, the same scenario runs on both
-transports and must end in the same SDK error.
+checks that `transport="aiohttp"` falls back to httpx2 under
+trio. Where a behaviour is shared, the same scenario runs on every
+transport (httpx, httpx2, aiohttp) and must end in the same SDK error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import gzip
 import json
+import ssl
 import subprocess
 import sys
 import warnings
@@ -47,7 +49,7 @@ from hiobuy_async._transport._aiohttp import (  # noqa: E402 - after the importo
     client_timeout,
 )
 
-TRANSPORTS = ["httpx", "aiohttp"]
+TRANSPORTS = ["httpx", "httpx2", "aiohttp"]
 IMAGE = "https://cbu01.alicdn.com/img/ibank/aiohttp.jpg"
 UUID = FakeHiobuy.DEFAULT_UUID
 MiB = 1024 * 1024
@@ -115,21 +117,24 @@ async def test_requests_go_through_one_kept_alive_aiohttp_connection(
     assert fake.stats.connections == 1
 
 
-async def test_both_transports_send_the_same_request(served: tuple[FakeHiobuy, str]) -> None:
+async def test_every_transport_sends_the_same_request(served: tuple[FakeHiobuy, str]) -> None:
     fake, base_url = served
     for transport in TRANSPORTS:
         async with make_client(base_url, transport) as client:
             await client.image_search(
                 IMAGE, platform="1688", language="en_US", filters=["certifiedFactory"]
             )
-    via_httpx, via_aiohttp = fake.requests
-    assert via_aiohttp.method == via_httpx.method == "POST"
-    assert via_aiohttp.path == via_httpx.path == SEARCH_PATH
-    assert via_aiohttp.body == via_httpx.body
-    for name in ("content-type", "accept", "accept-encoding", "user-agent", "language", "x-uuid"):
-        assert via_aiohttp.headers[name] == via_httpx.headers[name], name
-    assert via_aiohttp.headers["accept-encoding"] == "gzip, deflate"
-    assert "cookie" not in via_aiohttp.headers
+    via_httpx, *others = fake.requests
+    assert len(others) == len(TRANSPORTS) - 1
+    for other in others:
+        assert other.method == via_httpx.method == "POST"
+        assert other.path == via_httpx.path == SEARCH_PATH
+        assert other.body == via_httpx.body
+        names = ("content-type", "accept", "accept-encoding", "user-agent", "language", "x-uuid")
+        for name in names:
+            assert other.headers[name] == via_httpx.headers[name], name
+        assert other.headers["accept-encoding"] == "gzip, deflate"
+        assert "cookie" not in other.headers
 
 
 FAULTS: list[tuple[Fault, type[HiobuyError], dict[str, Any]]] = [
@@ -149,7 +154,7 @@ FAULTS: list[tuple[Fault, type[HiobuyError], dict[str, Any]]] = [
     FAULTS,
     ids=[f.kind + str(f.status_code) for f, _, _ in FAULTS],
 )
-async def test_each_fault_is_the_same_sdk_error_on_both_transports(
+async def test_each_fault_is_the_same_sdk_error_on_every_transport(
     served: tuple[FakeHiobuy, str],
     fault: Fault,
     expected: type[HiobuyError],
@@ -165,7 +170,7 @@ async def test_each_fault_is_the_same_sdk_error_on_both_transports(
             seen[transport] = type(info.value)
             check_clean(info.value)
             await assert_pool_healthy(client)
-    assert seen == {"httpx": expected, "aiohttp": expected}
+    assert seen == dict.fromkeys(TRANSPORTS, expected)
 
 
 async def test_reset_is_a_connection_error_and_is_retried(
@@ -279,7 +284,7 @@ async def test_caller_supplied_http_client_wins_over_transport(
     async with httpx.AsyncClient() as http_client:
         async with make_client(base_url, "aiohttp", http_client=http_client) as client:
             await client.image_search(IMAGE, platform="taobao")
-            assert client._transport.kind_in_use == "custom"
+            assert client.transport == "httpx"
         assert not http_client.is_closed
 
 
@@ -351,13 +356,13 @@ def fixed(status: str, headers: dict[str, str], body: bytes) -> Reply:
 
 @asynccontextmanager
 async def both_clients(reply: Reply, **options: Any) -> AsyncIterator[list[AsyncHiobuy]]:
+    """One client per transport, on one raw server."""
     server = RawServer(reply)
-    async with (
-        server.serve() as base_url,
-        make_client(base_url, "httpx", **options) as via_httpx,
-        make_client(base_url, "aiohttp", **options) as via_aiohttp,
-    ):
-        yield [via_httpx, via_aiohttp]
+    async with server.serve() as base_url, contextlib.AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(make_client(base_url, transport, **options))
+            for transport in TRANSPORTS
+        ]
 
 
 async def errors_on_both(reply: Reply, **options: Any) -> list[HiobuyError]:
@@ -396,7 +401,7 @@ async def test_gzip_and_raw_deflate_bodies_are_inflated_on_aiohttp() -> None:
 async def test_corrupt_gzip_and_unknown_encoding_are_refused_on_both() -> None:
     for encoding, data in (("gzip", b"not gzip at all"), ("br", b"\x0b\x02\x80")):
         errors = await errors_on_both(fixed("200 OK", {"Content-Encoding": encoding}, data))
-        assert [type(e) for e in errors] == [ResponseValidationError] * 2
+        assert [type(e) for e in errors] == [ResponseValidationError] * len(TRANSPORTS)
 
 
 async def endless_chunked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -429,7 +434,7 @@ async def test_declared_length_over_the_cap_fails_before_reading() -> None:
     errors = await errors_on_both(
         declared_then_silent, max_response_bytes=MiB, timeout=httpx.Timeout(5.0, read=1.0)
     )
-    assert [type(e) for e in errors] == [ResponseValidationError] * 2
+    assert [type(e) for e in errors] == [ResponseValidationError] * len(TRANSPORTS)
 
 
 async def test_redirect_is_returned_not_followed() -> None:
@@ -442,7 +447,7 @@ async def test_redirect_is_returned_not_followed() -> None:
                     await client.image_search(IMAGE, platform="taobao")
             assert info.value.status_code == 302
             assert "redirects are not followed" in str(info.value)
-    assert server.request_lines == [f"POST {SEARCH_PATH} HTTP/1.1"] * 2
+    assert server.request_lines == [f"POST {SEARCH_PATH} HTTP/1.1"] * len(TRANSPORTS)
 
 
 async def test_large_error_body_is_truncated_and_the_pool_goes_on() -> None:
@@ -482,7 +487,7 @@ async def test_environment_proxy_is_used_as_on_httpx(monkeypatch: pytest.MonkeyP
         async with make_client(target, "aiohttp") as client:
             with pytest.raises(APIConnectionError):
                 await client.image_search(IMAGE, platform="taobao")
-    assert proxy.request_lines == [f"POST {target}{SEARCH_PATH} HTTP/1.1"] * 2
+    assert proxy.request_lines == [f"POST {target}{SEARCH_PATH} HTTP/1.1"] * len(TRANSPORTS)
 
 
 # --- units ------------------------------------------------------------------------------
@@ -499,7 +504,10 @@ def test_timeout_maps_to_aiohttp_phases() -> None:
 
 async def test_aiohttp_and_os_errors_are_classified() -> None:
     backend = AiohttpBackend(
-        base_url="http://127.0.0.1:1", timeout=httpx.Timeout(1.0), max_connections=1
+        base_url="http://127.0.0.1:1",
+        timeout=httpx.Timeout(1.0),
+        max_connections=1,
+        ssl_context=ssl.create_default_context(),
     )
     try:
         timeouts = [asyncio.TimeoutError(), TimeoutError(), aiohttp.ServerTimeoutError("t")]
@@ -545,7 +553,7 @@ anyio.run(main, backend=sys.argv[1])
 
 @pytest.mark.parametrize(
     ("backend", "expected"),
-    [("asyncio", "20 aiohttp True False"), ("trio", "20 httpx False False")],
+    [("asyncio", "20 aiohttp True False"), ("trio", "20 httpx2 False False")],
 )
 def test_aiohttp_transport_needs_no_httpx_aiohttp_and_trio_falls_back(
     backend: str, expected: str
@@ -562,7 +570,7 @@ def test_aiohttp_transport_needs_no_httpx_aiohttp_and_trio_falls_back(
     assert done.stdout.split() == expected.split()
 
 
-def test_under_trio_aiohttp_transport_runs_the_fault_suite_on_httpx() -> None:
+def test_under_trio_aiohttp_transport_runs_the_fault_suite_on_httpx2() -> None:
     pytest.importorskip("trio")
 
     async def main() -> None:
@@ -574,7 +582,7 @@ def test_under_trio_aiohttp_transport_runs_the_fault_suite_on_httpx() -> None:
                 await client.image_search(IMAGE, platform="1688")
             with pytest.raises(APIConnectionError):
                 await client.image_search("https://cdn.test/reset.jpg", platform="1688")
-            assert client._transport.kind_in_use == "httpx"
+            assert client.transport == "httpx2"
             await assert_pool_healthy(client)
 
     anyio.run(main, backend="trio")

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """All HTTP plumbing: building requests, sending them, reading bodies.
 
-This package is the only part of the SDK that talks to httpx or aiohttp (the
+This package is the only part of the SDK that talks to httpx, httpx2 or aiohttp (the
 testing kit aside), so the transport can change without touching the rest of
 the SDK. It turns every transport failure into an SDK error, never follows
 redirects, and reads bodies in bounded memory: the size cap applies to the
@@ -9,16 +9,24 @@ redirects, and reads bodies in bounded memory: the size cap applies to the
 bound on the output of each step, so a gzip bomb is refused without being
 inflated.
 
-- `_body`: the bounded reader and decoder, and `RawResponse`, shared by both backends;
-- `_httpx`: httpx's own transport (a sharded pool) or a caller-supplied client;
+- `_body`: the bounded reader and decoder, and `RawResponse`, shared by every backend;
+- `_httpx`: the httpx-family backend (httpx's pool sharded), or a caller-supplied client;
+- `_httpx2`: that backend over httpx2 (one pool);
 - `_aiohttp`: one `aiohttp.ClientSession` (optional extra, asyncio only);
-- `_http`: `HttpTransport`, which picks a backend and maps failures to SDK errors.
+- `_tls`: the one SSL context per process, and spotting certificate failures;
+- `_http`: `HttpTransport`, which picks an engine and maps failures to SDK errors.
 """
 
 from __future__ import annotations
 
 from ._body import ERROR_BODY_LIMIT, RawResponse
-from ._http import TRANSPORT_KINDS, HttpTransport, TransportKind, aiohttp_transport_available
+from ._http import (
+    TRANSPORT_KINDS,
+    HttpTransport,
+    TransportKind,
+    aiohttp_transport_available,
+    choose_engine,
+)
 from ._httpx import make_timeout
 
 __all__ = [
@@ -28,5 +36,6 @@ __all__ = [
     "RawResponse",
     "TransportKind",
     "aiohttp_transport_available",
+    "choose_engine",
     "make_timeout",
 ]

@@ -18,6 +18,7 @@ import asyncio
 import contextvars
 import functools
 import importlib.util
+import ssl
 import time
 import urllib.request
 from collections.abc import Mapping
@@ -199,27 +200,30 @@ class AiohttpBackend:
     every host (the SDK talks to one). Cookies are not kept.
 
     Args:
-        base_url: The API's base URL (for the proxy and TLS settings).
+        base_url: The API's base URL (for the proxy settings).
         timeout: The per-attempt timeout.
         max_connections: The pool size.
+        ssl_context: The TLS settings (the process's shared context, see `_tls`).
     """
 
-    kind = "aiohttp"
+    kind: Literal["aiohttp"] = "aiohttp"
 
-    def __init__(self, *, base_url: str, timeout: httpx.Timeout, max_connections: int) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        timeout: httpx.Timeout,
+        max_connections: int,
+        ssl_context: ssl.SSLContext,
+    ) -> None:
         import aiohttp  # noqa: PLC0415 - optional extra
 
         self._proxy = environment_proxy(base_url)
-        tls: dict[str, Any] = {}
-        if urlsplit(base_url).scheme == "https" or self._proxy is not None:
-            # The trust store httpx uses (certifi, SSL_CERT_FILE, SSL_CERT_DIR),
-            # so both transports accept the same certificates.
-            tls["ssl"] = httpx.create_ssl_context(verify=True, trust_env=True)
         connector = _connector_class()(
             limit=max_connections,
             limit_per_host=0,
             keepalive_timeout=KEEPALIVE_SECONDS,
-            **tls,
+            ssl=ssl_context,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json as _json
+import logging
+import ssl
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -16,6 +18,7 @@ import httpx
 from .._exceptions import (
     APIConnectionError,
     APITimeoutError,
+    CertificateError,
     HiobuyError,
     redact_error,
     redact_text,
@@ -23,15 +26,24 @@ from .._exceptions import (
 from .._lifecycle import closed_error
 from ._aiohttp import aiohttp_available, environment_proxy
 from ._body import ACCEPT_ENCODING, RawResponse
-from ._httpx import HttpxBackend
+from ._httpx import HTTPX, HttpxBackend, HttpxLibrary
+from ._tls import certificate_failure, shared_ssl_context
 
 if TYPE_CHECKING:
     from ._aiohttp import ErrorKind
 
-__all__ = ["TRANSPORT_KINDS", "HttpTransport", "TransportKind", "aiohttp_transport_available"]
+__all__ = [
+    "TRANSPORT_KINDS",
+    "HttpTransport",
+    "TransportKind",
+    "aiohttp_transport_available",
+    "choose_engine",
+]
 
-TransportKind = Literal["httpx", "aiohttp"]
-TRANSPORT_KINDS: tuple[TransportKind, ...] = ("httpx", "aiohttp")
+TransportKind = Literal["httpx", "httpx2", "aiohttp"]
+TRANSPORT_KINDS: tuple[TransportKind, ...] = ("httpx", "httpx2", "aiohttp")
+
+logger = logging.getLogger("hiobuy_async")
 
 
 def aiohttp_transport_available() -> bool:
@@ -51,8 +63,76 @@ def _running_on_asyncio() -> bool:
     return True
 
 
+def choose_engine(asked: TransportKind | None, *, on_asyncio: bool) -> TransportKind:
+    """The engine a client uses, for what was asked and the running event loop.
+
+    | event loop | asked `None` | asked `"aiohttp"` | asked `"httpx"` / `"httpx2"` |
+    |---|---|---|---|
+    | asyncio | aiohttp if installed, else httpx2 | aiohttp | as asked |
+    | trio | httpx2 | httpx2 | as asked |
+
+    Args:
+        asked: The `transport` argument (or `HIOBUY_TRANSPORT`), None for the best.
+        on_asyncio: Whether the running loop is asyncio's.
+
+    Returns:
+        The engine.
+    """
+    if asked is None:
+        return "aiohttp" if on_asyncio and aiohttp_available() else "httpx2"
+    if asked == "aiohttp" and not on_asyncio:
+        return "httpx2"
+    return asked
+
+
+def _library(kind: TransportKind) -> HttpxLibrary:
+    if kind == "httpx2":
+        from ._httpx2 import HTTPX2  # noqa: PLC0415 - imported only when used
+
+        return HTTPX2
+    return HTTPX
+
+
+def _library_of(http_client: object) -> HttpxLibrary:
+    """Httpx or httpx2, by the class of a caller's client."""
+    if isinstance(http_client, httpx.AsyncClient):
+        return HTTPX
+    return _library("httpx2")
+
+
+class _Churn:
+    """Notices a process that opens many short-lived clients in a row (once per process).
+
+    A client lives for the process or the app (see docs/web-apps.md); one per
+    request pays the pool's set-up every time and loses keep-alive.
+    """
+
+    SHORT_SECONDS = 1.0
+    IN_A_ROW = 20
+    clock = staticmethod(time.monotonic)
+    short_in_a_row = 0
+    warned = False
+
+    @classmethod
+    def closed(cls, opened_at: float) -> None:
+        if cls.clock() - opened_at >= cls.SHORT_SECONDS:
+            cls.short_in_a_row = 0
+            return
+        cls.short_in_a_row += 1
+        if cls.short_in_a_row >= cls.IN_A_ROW and not cls.warned:
+            cls.warned = True
+            logger.warning(
+                "%d AsyncHiobuy clients in a row were opened and closed within %.0f s each: "
+                "create one client per process (e.g. in a FastAPI lifespan) and share it; "
+                "see the 'Web apps' page of the hiobuy-async docs (docs/web-apps.md)",
+                cls.short_in_a_row,
+                cls.SHORT_SECONDS,
+            )
+
+
 class _Backend(Protocol):
-    kind: str
+    @property
+    def kind(self) -> TransportKind: ...
 
     async def send(
         self,
@@ -73,23 +153,26 @@ class _Backend(Protocol):
 class HttpTransport:
     """Send JSON requests over one pool of keep-alive connections.
 
-    With `kind="httpx"` the pool is httpx's own transport, split over
-    clients of at most 16 connections (see `HttpxBackend`). With
-    `kind="aiohttp"` under asyncio it is one `aiohttp.ClientSession`, used
-    directly; under trio httpx's own is used instead. A caller-supplied
-    httpx client is used as is. Every backend reads bodies in bounded memory,
-    never follows redirects, and fails with SDK errors only.
+    The engine is chosen when the pool is created, inside the running event
+    loop (`choose_engine`): httpx2 (one pool), httpx (its own transport,
+    split over clients of at most 16 connections, see `HttpxBackend`) or,
+    under asyncio, one `aiohttp.ClientSession`, used directly. A
+    caller-supplied httpx or httpx2 client is used as is. Every backend reads
+    bodies in bounded memory, never follows redirects, verifies certificates
+    with one SSL context shared by the whole process, and fails with SDK errors only.
 
     Args:
         base_url: The API's base URL, without a trailing slash.
         timeout: The per-attempt timeout.
         max_connections: The pool size (connections kept alive too).
         max_response_bytes: The cap on a decoded 2xx body.
-        http_client: A caller-supplied client, used as is and never closed.
-        kind: `"httpx"` (httpx's own transport, sharded) or `"aiohttp"`
-            (aiohttp under asyncio, httpx's own under trio).
+        http_client: A caller-supplied `httpx.AsyncClient` or
+            `httpx2.AsyncClient`, used as is and never closed.
+        kind: The engine asked for, or None for the best one installed.
         user_agent: The `User-Agent` header.
         secret: A value to redact from every error message (the uuid).
+        ssl_context: The trust store and TLS settings, instead of the default
+            (certifi, or `SSL_CERT_FILE` / `SSL_CERT_DIR`).
     """
 
     def __init__(
@@ -99,16 +182,18 @@ class HttpTransport:
         timeout: httpx.Timeout,
         max_connections: int,
         max_response_bytes: int,
-        http_client: httpx.AsyncClient | None,
-        kind: TransportKind = "httpx",
+        http_client: Any | None,
+        kind: TransportKind | None = None,
         user_agent: str,
         secret: str,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._base_url = base_url
         self._timeout = timeout
         self._max_connections = max_connections
         self._max_response_bytes = max_response_bytes
         self._secret = secret
+        self._ssl_context = ssl_context
         self._static_headers = {
             "Accept": "application/json",
             "Accept-Encoding": ACCEPT_ENCODING,
@@ -118,7 +203,11 @@ class HttpTransport:
         self._backend: _Backend | None = None
         if http_client is not None:
             self._backend = HttpxBackend(
-                timeout=timeout, max_connections=max_connections, http_client=http_client
+                library=_library_of(http_client),
+                timeout=timeout,
+                max_connections=max_connections,
+                http_client=http_client,
+                ssl_context=None,
             )
         elif kind == "aiohttp":
             # A proxy aiohttp cannot use is a configuration error: report it
@@ -126,14 +215,15 @@ class HttpTransport:
             environment_proxy(base_url)
         self._owns_client = http_client is None
         self._closed = False
+        self._opened_at = 0.0
         # Requests wait here, in anyio, rather than inside the backend's pool:
         # no PoolTimeout storms, and cancelling a waiting request cannot
         # corrupt the pool (encode/httpcore#1093).
         self._slots: anyio.CapacityLimiter | None = None
 
     @property
-    def kind_in_use(self) -> str | None:
-        """The backend in use: `"httpx"`, `"aiohttp"`, `"custom"`, or None before the first use."""
+    def kind_in_use(self) -> TransportKind | None:
+        """The engine in use: `"httpx"`, `"httpx2"`, `"aiohttp"`, or None before the first use."""
         return None if self._backend is None else self._backend.kind
 
     @property
@@ -156,19 +246,26 @@ class HttpTransport:
             raise closed_error()
         if self._backend is None:
             self._backend = self._make_backend()
+            self._opened_at = _Churn.clock()
 
     def _make_backend(self) -> _Backend:
-        # aiohttp runs on asyncio only: under trio, httpx's own transport is used.
-        if self._kind == "aiohttp" and _running_on_asyncio():
+        kind = choose_engine(self._kind, on_asyncio=_running_on_asyncio())
+        ssl_context = shared_ssl_context(self._base_url, self._ssl_context)
+        if kind == "aiohttp":
             from ._aiohttp import AiohttpBackend  # noqa: PLC0415 - imports the optional extra
 
             return AiohttpBackend(
                 base_url=self._base_url,
                 timeout=self._timeout,
                 max_connections=self._max_connections,
+                ssl_context=ssl_context,
             )
         return HttpxBackend(
-            timeout=self._timeout, max_connections=self._max_connections, http_client=None
+            library=_library(kind),
+            timeout=self._timeout,
+            max_connections=self._max_connections,
+            http_client=None,
+            ssl_context=ssl_context,
         )
 
     async def aclose(self) -> None:
@@ -177,6 +274,8 @@ class HttpTransport:
             return
         self._closed = True
         if self._backend is not None:
+            if self._owns_client:
+                _Churn.closed(self._opened_at)
             await self._backend.aclose()
 
     def _redact(self, text: str) -> str:
@@ -251,6 +350,16 @@ class HttpTransport:
             # Its traceback's frames (the backend's) hold the request headers.
             return redact_error(exc, self._secret)
         kind = backend.classify(exc)
+        if kind == "connection":
+            failure = certificate_failure(exc)
+            if failure is not None:
+                return CertificateError(
+                    self._describe(
+                        "TLS certificate verification failed: the server's certificate is not "
+                        "trusted or not for this host (pass ssl_context= for a private CA)",
+                        failure,
+                    )
+                )
         if kind == "timeout":
             return APITimeoutError(self._describe("request timed out", exc))
         if kind == "connection":

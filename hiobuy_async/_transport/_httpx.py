@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: MIT
-"""The httpx backend: httpx's own transport (sharded pool), or the caller's client.
+"""The httpx-family backend: httpx or httpx2 (a sharded pool), or the caller's client.
 
-Two guards reach below httpx's public API, into httpcore and h11 (pinned by
-tests/test_hostile_wire.py, which fails if these internals move):
+httpx2 keeps httpx's API under another name (and httpcore's as httpcore2), so
+one backend serves both: it is parametrised by an `HttpxLibrary` (`HTTPX`
+here, `HTTPX2` in `_httpx2`). Two guards reach below httpx's public API, into
+httpcore and h11 (pinned by tests/test_hostile_wire.py on both libraries,
+which fails if these internals move):
 
 - after a complete response, bytes h11 has already read past its end (a
   second response the server should not have sent) make the connection
@@ -14,13 +17,19 @@ tests/test_hostile_wire.py, which fails if these internals move):
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import functools
+import select
 import ssl
+import sys
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
+from types import ModuleType
 from typing import Any, Literal
 
 import anyio
+import attrs
 import h11
 import httpcore
 import httpx
@@ -28,7 +37,9 @@ import httpx
 from .._exceptions import InputError, ResponseValidationError
 from ._body import BoundedBody, RawResponse, cap_whole_body
 
-__all__ = ["SHARD_SIZE", "HttpxBackend", "make_timeout"]
+__all__ = ["HTTPX", "SHARD_SIZE", "HttpxBackend", "HttpxLibrary", "make_timeout"]
+
+_CAN_POLL = hasattr(select, "poll")
 
 SHARD_SIZE = 16
 """The most connections one httpx client of the SDK's pool holds."""
@@ -36,21 +47,51 @@ SHARD_SIZE = 16
 ErrorKind = Literal["timeout", "connection"]
 
 
-def make_timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
+@attrs.frozen
+class HttpxLibrary:
+    """One library of the httpx family: its name and its two modules.
+
+    Attributes:
+        name: `"httpx"` or `"httpx2"`, as `AsyncHiobuy.transport` reports it.
+        httpx: The client module (`httpx` or `httpx2`).
+        httpcore: The connection-pool module under it (`httpcore` or `httpcore2`).
+        sharded: Whether the SDK's pool is split into clients of `SHARD_SIZE`.
+    """
+
+    name: Literal["httpx", "httpx2"]
+    httpx: ModuleType
+    httpcore: ModuleType
+    sharded: bool
+
+    @functools.cached_property
+    def body_stream(self) -> type:
+        """The request body class: the library's `AsyncByteStream`, sent as one chunk."""
+        return type("_BodyStream", (_OneShotBody, self.httpx.AsyncByteStream), {})
+
+
+HTTPX = HttpxLibrary("httpx", httpx, httpcore, sharded=True)
+"""httpx 0.28 and httpcore 1: its pool scans every connection per request, so it is sharded."""
+
+
+def make_timeout(timeout: object) -> httpx.Timeout:
     """Normalise the `timeout` argument.
 
     Args:
         timeout: Seconds for every phase (connect capped at 10 s), or an
-            `httpx.Timeout`.
+            `httpx.Timeout` or `httpx2.Timeout`.
 
     Returns:
-        An `httpx.Timeout` with no unbounded phase.
+        An `httpx.Timeout` (the SDK's own form; each backend converts it).
 
     Raises:
         InputError: The value is not a positive number or a `Timeout`.
     """
     if isinstance(timeout, httpx.Timeout):
         return timeout
+    # An httpx2.Timeout can only come from a program that has imported httpx2.
+    httpx2 = sys.modules.get("httpx2")
+    if httpx2 is not None and isinstance(timeout, httpx2.Timeout):
+        return httpx.Timeout(**timeout.as_dict())
     if (
         isinstance(timeout, bool)
         or not isinstance(timeout, int | float)
@@ -61,31 +102,33 @@ def make_timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
 
 
 class _Shard:
-    """One `httpx.AsyncClient` of the pool, and how many requests it carries now."""
+    """One client of the pool, its size, and how many requests it carries now."""
 
-    __slots__ = ("client", "in_flight")
+    __slots__ = ("client", "in_flight", "size")
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: Any, size: int) -> None:
         self.client = client
+        self.size = size
         self.in_flight = 0
 
 
-def _shard_sizes(max_connections: int) -> list[int]:
+def _shard_sizes(max_connections: int) -> tuple[int, int]:
+    """How many shards, and the size of each (at most `SHARD_SIZE`, all equal)."""
     count = -(-max_connections // SHARD_SIZE)
-    size = -(-max_connections // count)
-    return [size] * count
+    return count, -(-max_connections // count)
 
 
 def _in_flight(shard: _Shard) -> int:
     return shard.in_flight
 
 
-class _BodyStream(httpx.AsyncByteStream):
+class _OneShotBody:
     """A request body sent as one chunk by a plain iterator.
 
     httpx's own body stream iterates with an async generator; when a send is
     cancelled midway the generator is left for the garbage collector, which
     trio reports as a ResourceWarning. A plain iterator leaves nothing behind.
+    Mixed into each library's `AsyncByteStream` (`HttpxLibrary.body_stream`).
     """
 
     def __init__(self, body: bytes) -> None:
@@ -126,14 +169,30 @@ _ATTEMPT: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar(
 """The attempt in progress in this task (httpcore does its I/O in the caller's task)."""
 
 
-class _WatchedStream(httpcore.AsyncNetworkStream):
-    """A connection's stream that tells the attempt using it whether it is reused."""
+def _readable(sock: Any) -> bool:
+    """Whether a socket has bytes (or its end) to read, without reading."""
+    fd = sock.fileno()
+    if fd < 0:
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
-    __slots__ = ("_stream", "_used")
+
+class _WatchedStream(httpcore.AsyncNetworkStream):
+    """A connection's stream that tells the attempt using it whether it is reused.
+
+    It also answers the pool's "is it readable?" probe (asked of every idle
+    connection at each request) from the socket it looks up once: through
+    anyio, each lookup builds the stream's whole attribute table.
+    """
+
+    __slots__ = ("_socket", "_stream", "_used")
 
     def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
         self._stream = stream
         self._used = False
+        self._socket: Any = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
         data = await self._stream.read(max_bytes, timeout)
@@ -162,6 +221,12 @@ class _WatchedStream(httpcore.AsyncNetworkStream):
         return _WatchedStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and _CAN_POLL:
+            if self._socket is None:
+                self._socket = self._stream.get_extra_info("socket")
+            # A socket.socket, or asyncio's TransportSocket around one.
+            if callable(getattr(self._socket, "fileno", None)):
+                return _readable(self._socket)
         return self._stream.get_extra_info(info)
 
 
@@ -199,7 +264,7 @@ class _WatchedBackend(httpcore.AsyncNetworkBackend):
         await self._backend.sleep(seconds)
 
 
-def _watch_connections(client: httpx.AsyncClient) -> None:
+def _watch_connections(client: Any) -> None:
     """Make the pools of a client the SDK created hand out `_WatchedStream`s."""
     transports = [client._transport, *client._mounts.values()]  # see the module doc
     for transport in transports:
@@ -210,17 +275,23 @@ def _watch_connections(client: httpx.AsyncClient) -> None:
         pool._network_backend = _WatchedBackend(backend)  # type: ignore[union-attr]
 
 
-def _h11_state(response: httpx.Response) -> h11.Connection | None:
-    """The h11 state of the connection a streamed response came on (None if not found)."""
+def _http11_connection(response: Any) -> object:
+    """The httpcore connection object a streamed response came on (None if not found)."""
     # httpx's BoundAsyncStream -> AsyncResponseStream -> httpcore's PoolByteStream
     # -> HTTP11ConnectionByteStream -> AsyncHTTP11Connection.
     stream: object = response.stream
-    for name in ("_stream", "_httpcore_stream", "_stream", "_connection", "_h11_state"):
+    for name in ("_stream", "_httpcore_stream", "_stream", "_connection"):
         stream = getattr(stream, name, None)
-    return stream if isinstance(stream, h11.Connection) else None
+    return stream
 
 
-def _drop_if_data_follows(response: httpx.Response) -> None:
+def _h11_state(response: Any) -> h11.Connection | None:
+    """The h11 state of the connection a streamed response came on (None if not found)."""
+    state = getattr(_http11_connection(response), "_h11_state", None)
+    return state if isinstance(state, h11.Connection) else None
+
+
+def _drop_if_data_follows(response: Any) -> None:
     """Keep the connection from being reused if h11 holds bytes past the response's end."""
     state = _h11_state(response)
     if state is not None and state.their_state is h11.DONE and state.trailing_data[0]:
@@ -230,67 +301,111 @@ def _drop_if_data_follows(response: httpx.Response) -> None:
         state.send_failed()
 
 
-def _resendable(exc: Exception, attempt: _Attempt) -> bool:
+def _resendable(exc: Exception, attempt: _Attempt, library: ModuleType) -> bool:
     """A reused connection failed before any byte of response: a stale keep-alive."""
     return (
         attempt.reused
         and attempt.received == 0
-        and isinstance(exc, httpx.TransportError)
-        and not isinstance(exc, httpx.TimeoutException)
+        and isinstance(exc, library.TransportError)
+        and not isinstance(exc, library.TimeoutException)
     )
 
 
-async def _close_iterator(iterator: object) -> None:
-    aclose = getattr(iterator, "aclose", None)
-    if aclose is not None:
-        with anyio.CancelScope(shield=True):
+async def _abandon(response: Any, chunks: AsyncIterator[bytes]) -> None:
+    """Stop reading a body midway, so that every nested generator ends now.
+
+    Closing the outer generator does not close the ones it iterates. So the
+    connection's socket is closed first (it cannot be reused mid-body anyway):
+    then each read fails at once, and draining the iterator ends every layer,
+    after at most the bytes h11 already holds.
+    """
+    with anyio.CancelScope(shield=True):
+        connection = _http11_connection(response)
+        state = getattr(connection, "_h11_state", None)
+        network = getattr(connection, "_network_stream", None)
+        if isinstance(state, h11.Connection) and network is not None:
+            # Failed first, so httpcore closes the connection rather than pool it.
+            state.send_failed()
+            await network.aclose()
+            with contextlib.suppress(Exception):
+                async for _ in chunks:
+                    pass
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
             await aclose()
 
 
 class HttpxBackend:
-    """Requests over httpx clients: the SDK's sharded pool, or one caller-supplied client.
+    """Requests over httpx or httpx2 clients: the SDK's pool, or one caller-supplied client.
 
-    The pool the SDK creates is sharded: `max_connections` is split over
-    httpx clients of at most `SHARD_SIZE` connections each, and each request
-    goes to the least busy one. httpcore scans its whole pool for every
-    request, so one pool of hundreds of kept-alive connections costs CPU that
-    grows with its size (encode/httpx#3215); small shards keep every
-    connection alive at a flat cost.
+    With httpx (`HTTPX`) the pool the SDK creates is sharded:
+    `max_connections` is split over clients of at most `SHARD_SIZE`
+    connections each, and each request goes to the least busy one. httpcore
+    1 scans its whole pool for every request, so one pool of hundreds of
+    kept-alive connections costs CPU that grows with its size
+    (encode/httpx#3215); small shards keep every connection alive at a flat
+    cost. httpx2's rewritten pool does not need it (measured: docs/performance.md).
 
     Args:
+        library: httpx or httpx2 (`HTTPX`, `_httpx2.HTTPX2`).
         timeout: The per-attempt timeout.
         max_connections: The pool size, when the SDK creates it.
-        http_client: A caller-supplied client, used as is and never closed.
+        http_client: A caller-supplied client of `library`, used as is and never closed.
+        ssl_context: The TLS settings of the SDK's own clients (shared, never changed).
     """
 
     def __init__(
-        self, *, timeout: httpx.Timeout, max_connections: int, http_client: httpx.AsyncClient | None
+        self,
+        *,
+        library: HttpxLibrary,
+        timeout: httpx.Timeout,
+        max_connections: int,
+        http_client: Any | None,
+        ssl_context: ssl.SSLContext | None,
     ) -> None:
-        self._timeout = timeout
+        self._library = library.httpx
+        self._timeout = timeout if library is HTTPX else library.httpx.Timeout(**timeout.as_dict())
+        self._body_stream = library.body_stream
         self._owns_clients = http_client is None
+        self.kind = library.name
         if http_client is not None:
-            self._shards = [_Shard(http_client)]
-            self.kind = "custom"
-        else:
-            self._shards = [
-                _Shard(
-                    httpx.AsyncClient(
-                        timeout=timeout,
-                        limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-                        follow_redirects=False,
-                    )
-                )
-                for size in _shard_sizes(max_connections)
-            ]
-            for shard in self._shards:
-                _watch_connections(shard.client)
-            self.kind = "httpx"
+            self._shards = [_Shard(http_client, max_connections)]
+            self._shard_count = 1
+            return
+        self._httpx = library.httpx
+        self._tls: dict[str, Any] = {} if ssl_context is None else {"verify": ssl_context}
+        self._shard_count, self._shard_size = (
+            _shard_sizes(max_connections) if library.sharded else (1, max_connections)
+        )
+        # Shards are created when the ones there are all full, so opening a
+        # client costs one httpx client at any max_connections.
+        self._shards = [self._new_shard()]
+
+    def _new_shard(self) -> _Shard:
+        size = self._shard_size
+        client = self._httpx.AsyncClient(
+            timeout=self._timeout,
+            limits=self._httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            follow_redirects=False,
+            **self._tls,
+        )
+        _watch_connections(client)
+        return _Shard(client, size)
+
+    @property
+    def shards(self) -> int:
+        """How many clients the pool is split over so far."""
+        return len(self._shards)
 
     def _pick_shard(self) -> _Shard:
         shards = self._shards
-        if len(shards) == 1:
+        if len(shards) == 1 and self._shard_count == 1:
             return shards[0]
-        return min(shards, key=_in_flight)
+        shard = min(shards, key=_in_flight)
+        if shard.in_flight >= shard.size and len(shards) < self._shard_count:
+            shard = self._new_shard()
+            shards.append(shard)
+        return shard
 
     async def aclose(self) -> None:
         """Close the clients this backend created (never the caller's)."""
@@ -298,8 +413,7 @@ class HttpxBackend:
             for shard in self._shards:
                 await shard.client.aclose()
 
-    @staticmethod
-    def classify(exc: Exception) -> ErrorKind | None:
+    def classify(self, exc: Exception) -> ErrorKind | None:
         """Tell which SDK error an httpx failure becomes.
 
         Args:
@@ -308,9 +422,9 @@ class HttpxBackend:
         Returns:
             `"timeout"`, `"connection"`, or None for anything else (a bug).
         """
-        if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, self._library.TimeoutException):
             return "timeout"
-        if isinstance(exc, httpx.HTTPError):
+        if isinstance(exc, self._library.HTTPError):
             return "connection"
         return None
 
@@ -362,7 +476,7 @@ class HttpxBackend:
                     started=started,
                 )
             except Exception as exc:
-                if not _resendable(exc, attempt):
+                if not _resendable(exc, attempt, self._library):
                     raise
             # Outside the except block, so a failure of the second send does
             # not carry the first one as its context.
@@ -376,7 +490,7 @@ class HttpxBackend:
 
     async def _send_once(
         self,
-        client: httpx.AsyncClient,
+        client: Any,
         method: str,
         url: str,
         content: bytes | None,
@@ -389,13 +503,19 @@ class HttpxBackend:
             method, url, content=content, headers=headers, timeout=self._timeout
         )
         if content is not None:
-            request.stream = _BodyStream(content)
+            request.stream = self._body_stream(content)
         response = await client.send(request, stream=True, follow_redirects=False)
         try:
             response_headers = response.headers
             request_id = response_headers.get("x-request-id")
             ok = 200 <= response.status_code < 300
-            body = await _read_body(response, strict=ok, max_bytes=max_bytes, request_id=request_id)
+            body = await _read_body(
+                response,
+                self._library,
+                strict=ok,
+                max_bytes=max_bytes,
+                request_id=request_id,
+            )
         finally:
             await response.aclose()
         return RawResponse(
@@ -408,7 +528,12 @@ class HttpxBackend:
 
 
 async def _read_body(
-    response: httpx.Response, *, strict: bool, max_bytes: int, request_id: str | None
+    response: Any,
+    library: ModuleType,
+    *,
+    strict: bool,
+    max_bytes: int,
+    request_id: str | None,
 ) -> bytes:
     if response.is_stream_consumed:
         # In-memory responses (httpx.MockTransport) arrive already read and decoded.
@@ -426,32 +551,27 @@ async def _read_body(
     if reader.done:
         return reader.finish()
     stream = response.stream
-    if not isinstance(stream, httpx.AsyncByteStream):  # pragma: no cover - sync client
+    if not isinstance(stream, library.AsyncByteStream):  # pragma: no cover - sync client
         raise TypeError("an async httpx client is required")
-    # The stream's iterator is closed explicitly when reading stops early
-    # (cap reached, error): left to the garbage collector, httpx's async
-    # generators make trio warn (encode/httpx#3686).
+    # When reading stops early (cap reached, error) the nested async
+    # generators of httpx and httpcore must still end: left to the garbage
+    # collector, they make trio warn (encode/httpx#3686). See `_abandon`.
     chunks = stream.__aiter__()
     failure: ResponseValidationError | None = None
+    ended = False
     try:
         async for received in chunks:
-            if failure is not None:
-                # One more read, in case the refused chunk was the last: then
-                # httpx's nested generators end by themselves instead of being
-                # left to the garbage collector (which trio reports).
-                break
-            try:
-                reader.feed(received)
-            except ResponseValidationError as error:
-                failure = error
-                continue
+            reader.feed(received)
             if reader.done:
                 break
         else:
-            if failure is None:
-                _drop_if_data_follows(response)
+            ended = True
+            _drop_if_data_follows(response)
+    except ResponseValidationError as error:
+        failure = error
     finally:
-        await _close_iterator(chunks)
+        if not ended:
+            await _abandon(response, chunks)
     if failure is not None:
         raise failure
     return reader.finish()

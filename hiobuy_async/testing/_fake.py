@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import anyio
 import attrs
 import httpx
+import httpx2
 
 from .._client import AsyncHiobuy
 from . import _catalog, _routes
@@ -386,7 +388,8 @@ class FakeHiobuy:
         `httpx.ReadTimeout`) and breaks mid-body for `Fault.reset()`.
 
         Returns:
-            The transport; pass it to `httpx.AsyncClient(transport=...)`.
+            The transport; pass it to `httpx.AsyncClient(transport=...)` or
+            `httpx2.AsyncClient(transport=...)`.
         """
         return FakeTransport(self)
 
@@ -396,7 +399,8 @@ class FakeHiobuy:
         The uuid defaults to the first accepted one and `base_url` to
         `FAKE_BASE_URL`. The SDK never closes a caller's `http_client`; the one
         made here holds no sockets, so closing the `AsyncHiobuy` (or not) leaks
-        nothing.
+        nothing. It is an `httpx.AsyncClient` when `transport="httpx"` is
+        given (or `HIOBUY_TRANSPORT=httpx` is set), else an `httpx2.AsyncClient`.
 
         Args:
             **kwargs: Passed to `AsyncHiobuy` (`uuid`, `timeout`,
@@ -412,7 +416,9 @@ class FakeHiobuy:
             raise TypeError("FakeHiobuy.client() makes its own http_client")
         uuid = kwargs.pop("uuid", self.uuids[0])
         kwargs.setdefault("base_url", FAKE_BASE_URL)
-        http_client = httpx.AsyncClient(transport=self.transport(), follow_redirects=False)
+        asked = kwargs.get("transport") or os.environ.get("HIOBUY_TRANSPORT")
+        library: Any = httpx if asked == "httpx" else httpx2
+        http_client = library.AsyncClient(transport=self.transport(), follow_redirects=False)
         return AsyncHiobuy(uuid, http_client=http_client, **kwargs)
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> AbstractAsyncContextManager[str]:

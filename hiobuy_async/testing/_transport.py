@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: MIT
-"""`FakeTransport`: an httpx transport that hands requests to a `FakeHiobuy` in process."""
+"""`FakeTransport`: an httpx or httpx2 transport answering from a `FakeHiobuy` in process."""
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import AsyncIterator
-from typing import Protocol
+from types import ModuleType
+from typing import Any, Protocol
 
 import anyio
 import httpx
@@ -21,13 +24,22 @@ class SupportsHandle(Protocol):
         """Answer one request."""
 
 
-class _BodyStream(httpx.AsyncByteStream):
+def _library_of(request: object) -> ModuleType:
+    """Httpx or httpx2, whichever made `request` (httpx2 is then imported already)."""
+    httpx2 = sys.modules.get("httpx2")
+    if httpx2 is not None and isinstance(request, httpx2.Request):
+        return httpx2
+    return httpx
+
+
+class _BrokenBody:
     """A response body that may break part-way, like a reset connection."""
 
-    def __init__(self, body: bytes, cut_at: int | None, request: httpx.Request) -> None:
+    def __init__(self, body: bytes, cut_at: int | None, request: Any, library: ModuleType) -> None:
         self._body = body
         self._cut_at = cut_at
         self._request = request
+        self._library = library
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         if self._cut_at is None:
@@ -36,15 +48,25 @@ class _BodyStream(httpx.AsyncByteStream):
             return
         if self._cut_at:
             yield self._body[: self._cut_at]
-        raise httpx.ReadError("connection reset by the fake (Fault.reset)", request=self._request)
+        raise self._library.ReadError(
+            "connection reset by the fake (Fault.reset)", request=self._request
+        )
+
+
+@functools.cache
+def _body_stream(library: ModuleType) -> type[_BrokenBody]:
+    return type("_BodyStream", (_BrokenBody, library.AsyncByteStream), {})
 
 
 class FakeTransport(httpx.AsyncBaseTransport):
-    """Answer httpx requests from a `FakeHiobuy`, without sockets.
+    """Answer httpx or httpx2 requests from a `FakeHiobuy`, without sockets.
 
-    Bodies are streamed, so clients read them as they would from the network.
-    The request's read timeout bounds the wait for an answer (latency and
-    stalls included), raising `httpx.ReadTimeout` as a real server would.
+    Pass it to `httpx.AsyncClient(transport=...)` or
+    `httpx2.AsyncClient(transport=...)`: it answers each request with that
+    library's response. Bodies are streamed, so clients read them as they
+    would from the network. The request's read timeout bounds the wait for an
+    answer (latency and stalls included), raising the library's `ReadTimeout`
+    as a real server would.
 
     Args:
         fake: The fake to answer from (anything with `FakeHiobuy.handle`).
@@ -57,14 +79,16 @@ class FakeTransport(httpx.AsyncBaseTransport):
         """Answer one request.
 
         Args:
-            request: The request.
+            request: The request (an `httpx.Request` or an `httpx2.Request`).
 
         Returns:
-            The response, its body streamed.
+            The response of the request's library, its body streamed.
 
         Raises:
-            httpx.ReadTimeout: The answer took longer than the read timeout.
+            httpx.ReadTimeout: The answer took longer than the read timeout
+                (`httpx2.ReadTimeout` for an httpx2 request).
         """
+        library = _library_of(request)
         body = await request.aread()
         fake_request = FakeRequest(
             method=request.method,
@@ -81,11 +105,12 @@ class FakeTransport(httpx.AsyncBaseTransport):
             with anyio.fail_after(read_timeout):
                 response = await self._fake.handle(fake_request)
         except TimeoutError:
-            raise httpx.ReadTimeout("the fake did not answer in time", request=request) from None
+            raise library.ReadTimeout("the fake did not answer in time", request=request) from None
         headers = [*response.headers, ("content-length", str(len(response.body)))]
-        return httpx.Response(
+        answer: httpx.Response = library.Response(
             response.status,
             headers=headers,
-            stream=_BodyStream(response.body, response.cut_at, request),
+            stream=_body_stream(library)(response.body, response.cut_at, request, library),
             request=request,
         )
+        return answer
