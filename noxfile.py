@@ -20,17 +20,29 @@ TEST_DEPS = [
 ]
 
 
-@nox.session
-@nox.parametrize("transport", ["httpx", "httpx2", "aiohttp"])
-def tests(session: nox.Session, transport: str) -> None:
-    """Run the test suite on asyncio and trio, once per HTTP engine.
+ENGINES = ("httpx", "httpx2", "aiohttp")
+"""The HTTP engines the whole suite runs on, one after another."""
 
-    Every run installs the `aiohttp` extra, so the tests written for each
-    engine run in all three; `HIOBUY_TRANSPORT` picks the engine every other
-    test gets by default (under trio, `aiohttp` means httpx2).
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite on asyncio and trio, once per HTTP engine, in one venv.
+
+    Every run has every extra installed, so the tests written for each engine
+    run in all three; `HIOBUY_TRANSPORT` picks the engine every other test
+    gets by default (under trio, `aiohttp` means httpx2). One engine, or one
+    file: `nox -s tests -- --engine httpx2 tests/test_client.py`.
     """
     session.install("-e", ".[aiohttp,redis]", *TEST_DEPS)
-    session.run("pytest", *session.posargs, env={"HIOBUY_TRANSPORT": transport})
+    args = list(session.posargs)
+    engines: tuple[str, ...] = ENGINES
+    if "--engine" in args:
+        at = args.index("--engine")
+        engines = (args[at + 1],)
+        del args[at : at + 2]
+    for engine in engines:
+        session.log(f"engine: {engine}")
+        session.run("pytest", *args, env={"HIOBUY_TRANSPORT": engine})
 
 
 @nox.session
