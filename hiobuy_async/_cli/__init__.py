@@ -105,7 +105,7 @@ def _describe(error: BaseException) -> tuple[str, ExitCode]:
     if isinstance(error, APIConnectionError):
         return f"cannot reach the server: {error}", ExitCode.CONNECTION
     if isinstance(error, APIError):
-        return f"the API refused the search: {error}", ExitCode.FAILED
+        return f"the API refused the call: {error}", ExitCode.FAILED
     if isinstance(error, HiobuyError):
         return str(error), ExitCode.CONNECTION
     return (

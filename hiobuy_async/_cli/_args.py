@@ -337,7 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--sort",
         metavar="ORDER",
-        help=f"the order: {', '.join(SORTS)} (default: the API's)",
+        choices=[*SORTS, *SORTS.values()],
+        help=f"the order: {', '.join(SORTS)}, or the API's codes (default: the API's order)",
     )
     group.add_argument("--price-min", metavar="P", help="the lowest price, e.g. 9.90")
     group.add_argument("--price-max", metavar="P", help="the highest price")
