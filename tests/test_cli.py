@@ -103,7 +103,9 @@ def test_search_many_demo_writes_one_json_line_per_input(tmp_path: Path, backend
     header, *lines = read_jsonl(tmp_path / "out.jsonl")
     assert header["command"] == "search-many"
     records = sorted(lines, key=lambda r: r["line"])
-    assert [(r["line"], r["img"]) for r in records] == list(zip([2, 4, 5, 6, 7], inputs))
+    assert [(r["line"], r["img"]) for r in records] == list(
+        zip([2, 4, 5, 6, 7], inputs, strict=True)
+    )
     for record in records:
         assert set(record) == {"line", "img", "platform", "language", "ok", "error", "products"}
         if record["img"] == UNFETCHABLE:

@@ -123,7 +123,7 @@ def test_details_of_an_unknown_id_is_one_line_exit_1(capsys: pytest.CaptureFixtu
 @pytest.mark.parametrize(
     ("host", "listening", "export"),
     [
-        ("0.0.0.0", "http://0.0.0.0:8787", "http://127.0.0.1:8787"),  # noqa: S104
+        ("0.0.0.0", "http://0.0.0.0:8787", "http://127.0.0.1:8787"),
         ("::", "http://[::]:8787", "http://[::1]:8787"),
     ],
 )

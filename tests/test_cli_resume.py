@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,9 @@ import pytest
 from hiobuy_async._cli import _commands
 from hiobuy_async._cli._args import CliError, ExitCode, parse_args
 from hiobuy_async._cli._commands import Streams, run_command
+from hiobuy_async._cli._jsonl import JsonlWriter
 from hiobuy_async._cli._render import Renderer
-from hiobuy_async.testing import Fault, FakeHiobuy
+from hiobuy_async.testing import FakeHiobuy, Fault
 
 pytestmark = pytest.mark.anyio
 
@@ -29,11 +30,11 @@ UNFETCHABLE = "https://img.example.com/unfetchable.jpg"
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHiobuy]:
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeHiobuy:
     """The fake every `--demo` run of the test uses, so faults can be set on it."""
     shared = FakeHiobuy()
     monkeypatch.setattr(_commands, "_make_fake", lambda uuid=None: shared)
-    yield shared
+    return shared
 
 
 async def cli(*argv: str) -> tuple[int, str, str]:
@@ -80,21 +81,36 @@ async def test_lines_record_line_number_platform_and_language(
 
 
 async def test_interrupted_run_resumes_each_input_exactly_once(
-    fake: FakeHiobuy, tmp_path: Path
+    fake: FakeHiobuy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_inputs(tmp_path / "in.txt", IMAGES)
     out = tmp_path / "out.jsonl"
     argv = ("search-many", str(tmp_path / "in.txt"), "--demo", "-c", "1", "-o", str(out))
     fake.fail_matching(subject=IMAGES[3], fault=Fault.stall(60), times=1)
+    four_written = anyio.Event()
+
+    class Writer(JsonlWriter):
+        written = 0
+
+        def write(self, record: Mapping[str, Any]) -> None:
+            super().write(record)
+            Writer.written += 1
+            if Writer.written == 4:
+                four_written.set()
+
+    monkeypatch.setattr(_commands, "JsonlWriter", Writer)
 
     with anyio.fail_after(30):
         async with anyio.create_task_group() as tg:
             tg.start_soon(cli, *argv)
-            # Wait for the header and the three lines before the stalled input.
-            while not out.exists() or len(out.read_bytes().splitlines()) < 4:
-                await anyio.sleep(0.01)
+            # The header and the three lines before the stalled input: interrupt.
+            await four_written.wait()
             tg.cancel_scope.cancel()
+    monkeypatch.undo()
+    monkeypatch.setattr(_commands, "_make_fake", lambda uuid=None: fake)
+    # Line 4 was stalled (or not yet sent): with one worker, nothing after it ran.
     assert [r["line"] for r in records(out)[1:]] == [1, 2, 3]
+    fake.clear()  # the stall, unused if the interrupt came before line 4 was sent
 
     code, _, err = await cli(*argv, "--resume")
 
