@@ -93,6 +93,7 @@ class Pipeline:
         *,
         hooks: RetryHooks | None = None,
         on_retry: Callable[[HiobuyError], None] | None = None,
+        on_body: Callable[[bytes], None] | None = None,
     ) -> T:
         """Send `request`, retrying as the policy allows, and parse the answer.
 
@@ -100,6 +101,8 @@ class Pipeline:
             request: The call, as its endpoint module described it.
             hooks: A batch's coordination (pacing, shared pause, budget).
             on_retry: Called with the error before each retry.
+            on_body: Called with each response's (decoded) body, before it
+                is parsed: a batch sizes what it keeps from it.
 
         Returns:
             The endpoint parser's result.
@@ -110,7 +113,7 @@ class Pipeline:
         """
         with redacting(self._uuid.reveal()):
             try:
-                return await self._retried(request, hooks=hooks, on_retry=on_retry)
+                return await self._retried(request, hooks=hooks, on_retry=on_retry, on_body=on_body)
             except HiobuyError as error:
                 error.endpoint = request.endpoint
                 raise
@@ -121,10 +124,11 @@ class Pipeline:
         *,
         hooks: RetryHooks | None,
         on_retry: Callable[[HiobuyError], None] | None,
+        on_body: Callable[[bytes], None] | None,
     ) -> T:
         async def attempt(number: int) -> T:
             try:
-                return await self._attempt(request, number)
+                return await self._attempt(request, number, on_body)
             except HiobuyError as error:
                 # Raised from here without the frames below (they hold the
                 # request headers and the body) and without its chain.
@@ -145,7 +149,9 @@ class Pipeline:
         what = request.endpoint.replace("_", " ")
         raise APITimeoutError(f"{what} did not finish within the {self.deadline:g}s deadline")
 
-    async def _attempt(self, request: ApiRequest[T], number: int) -> T:
+    async def _attempt(
+        self, request: ApiRequest[T], number: int, on_body: Callable[[bytes], None] | None
+    ) -> T:
         raw = await self._transport.request(
             request.method,
             request.path,
@@ -157,6 +163,8 @@ class Pipeline:
             # A server may echo the uuid in its request id: it reaches results and logs.
             raw = attrs.evolve(raw, request_id=redact_text(raw.request_id, (self._uuid.reveal(),)))
         _log_response(request, raw, number)
+        if on_body is not None:
+            on_body(raw.body)
         return await _result(request, raw)
 
 
