@@ -275,3 +275,65 @@ async def test_output_flag_combinations_are_usage_errors(
 ) -> None:
     with pytest.raises(CliError, match=expected):
         await cli("search-many", "--demo", *extra)
+
+
+async def _ids(platform: str, n: int) -> list[str]:
+    code, out, _ = await cli("image-search", "--demo", "-p", platform, "--json")
+    assert code == ExitCode.OK
+    return [str(p["num_iid"]) for p in json.loads(out)["products"][:n]]
+
+
+async def test_details_many_writes_line_product_platform_and_details(
+    fake: FakeHiobuy, tmp_path: Path
+) -> None:
+    ids = await _ids("1688", 3)
+    _, out_text, _ = await cli("image-search", "--demo", "-p", "taobao", "--json")
+    taobao_url = json.loads(out_text)["products"][0]["detail_url"]
+    unknown = str(FakeHiobuy.unknown_product_id())
+    source = ["# products", ids[0], ids[1], "", taobao_url, unknown, ids[2]]
+    write_inputs(tmp_path / "ids.txt", source)
+    out = tmp_path / "details.jsonl"
+    argv = ("details-many", str(tmp_path / "ids.txt"), "--demo", "-p", "1688", "-o", str(out))
+
+    code, _, err = await cli(*argv)
+
+    # -p is for bare ids: the Taobao URL keeps its own platform. The unknown id fails.
+    assert code == ExitCode.FAILED, err
+    header, *lines = records(out)
+    assert header["command"] == "details-many"
+    assert header["options"]["platform"] == "1688"
+    last = {r["line"]: r for r in lines}
+    assert sorted(last) == [2, 3, 5, 6, 7]
+    for number, record in last.items():
+        assert record["product"] == source[number - 1]
+        assert record["language"] == "en_US"
+    for number in (2, 3, 7):
+        assert last[number]["ok"] is True
+        assert last[number]["platform"] == "1688"
+        assert str(last[number]["details"]["num_iid"]) == source[number - 1]
+        assert last[number]["details"]["skus"]
+    assert (last[5]["ok"], last[5]["platform"]) == (True, "taobao")
+    assert (last[6]["ok"], last[6]["error"]["type"]) == (False, "APIError")
+
+    # Another platform cannot resume this file; the same one retries the failures.
+    with pytest.raises(CliError, match='--platform was "1688", now "taobao"'):
+        await cli(*argv[:-4], "-p", "taobao", "-o", str(out), "--retry-failed")
+    code, _, err = await cli(*argv, "--retry-failed")
+    assert code == ExitCode.FAILED
+    assert "1 done: 0 ok, 1 failed" in err
+    assert "4 skipped" in err
+
+
+async def test_details_many_infers_platforms_from_urls(fake: FakeHiobuy, tmp_path: Path) -> None:
+    _, out_text, _ = await cli("image-search", "--demo", "-p", "taobao", "--json")
+    urls = [p["detail_url"] for p in json.loads(out_text)["products"][:2]]
+    write_inputs(tmp_path / "urls.txt", urls)
+    out = tmp_path / "details.jsonl"
+
+    code, _, err = await cli("details-many", str(tmp_path / "urls.txt"), "--demo", "-o", str(out))
+
+    assert code == ExitCode.OK, err
+    assert sorted((r["line"], r["platform"]) for r in records(out)[1:]) == [
+        (1, "taobao"),
+        (2, "taobao"),
+    ]

@@ -64,7 +64,7 @@ def _help(*argv: str) -> str:
     parser = build_parser()
     if argv:
         action = next(a for a in parser._actions if a.dest == "command")
-        return action.choices[argv[0]].format_help()  # type: ignore[index]
+        return str(action.choices[argv[0]].format_help())  # type: ignore[index]
     return parser.format_help()
 
 

@@ -614,12 +614,17 @@ async def _batch_command(
                     "concurrency": args.concurrency,
                     "rate_limit": _batch_rate_limit(pacing),
                 }
+                defaults: dict[str, Any] = {
+                    "platform": options.platform,
+                    "language": options.language,
+                }
+                stream_cm: Any
                 if command == "search-many":
                     stream_cm = client.search_stream(items, filters=options.filters, **batch)
-                    record: Record = lambda o, n, t: search_record(o, line=n, img=t)  # noqa: E731
+                    record: Record = lambda o, n, t: search_record(o, line=n, img=t, **defaults)  # noqa: E731
                 else:
-                    stream_cm = client.details_stream(items, **batch)  # type: ignore[attr-defined]
-                    record = lambda o, n, t: details_record(o, line=n, product=t)  # noqa: E731
+                    stream_cm = client.details_stream(items, **batch)
+                    record = lambda o, n, t: details_record(o, line=n, product=t, **defaults)  # noqa: E731
                 counts, outcomes = await _run_batch(
                     stream_cm,
                     plan.pending,

@@ -93,21 +93,28 @@ def error_dict(error: HiobuyError) -> dict[str, str]:
     return {"type": type(error).__name__, "message": str(error)}
 
 
-def _platform_of(query: object) -> str | None:
+def _platform_of(query: object, default: Marketplace | None) -> str | None:
     # An image query names it `platform`, a details query `marketplace`; an
-    # input that failed validation may hold the raw value, or none.
-    value = getattr(query, "marketplace", None) or getattr(query, "platform", None)
+    # input that failed validation may be the raw input, with neither.
+    value = getattr(query, "marketplace", None) or getattr(query, "platform", None) or default
     if isinstance(value, Marketplace):
         return value.value
     return value if isinstance(value, str) else None
 
 
-def _language_of(query: object) -> str:
-    value = getattr(query, "language", None)
+def _language_of(query: object, default: str | None) -> str:
+    value = getattr(query, "language", None) or default
     return value if isinstance(value, str) else DEFAULT_LOCALE
 
 
-def search_record(outcome: Outcome, *, line: int, img: str) -> dict[str, Any]:
+def search_record(
+    outcome: Outcome,
+    *,
+    line: int,
+    img: str,
+    platform: Marketplace | None = None,
+    language: str | None = None,
+) -> dict[str, Any]:
     """Build the JSON line of one `search-many` input.
 
     Args:
@@ -115,6 +122,8 @@ def search_record(outcome: Outcome, *, line: int, img: str) -> dict[str, Any]:
         line: The input's line number in its file (from 1, blank and comment
             lines counted).
         img: The input as read.
+        platform: The batch's platform, for an input that failed validation.
+        language: The batch's locale, likewise.
 
     Returns:
         `{"line", "img", "platform", "language", "ok", "error", "products"}`.
@@ -123,8 +132,8 @@ def search_record(outcome: Outcome, *, line: int, img: str) -> dict[str, Any]:
     return {
         "line": line,
         "img": img,
-        "platform": _platform_of(outcome.query),
-        "language": _language_of(outcome.query),
+        "platform": _platform_of(outcome.query, platform),
+        "language": _language_of(outcome.query, language),
         "ok": not failed,
         "error": error_dict(outcome.error) if isinstance(outcome, Failed) else None,
         "products": [product_dict(p) for p in outcome.result.items]
@@ -133,13 +142,22 @@ def search_record(outcome: Outcome, *, line: int, img: str) -> dict[str, Any]:
     }
 
 
-def details_record(outcome: Any, *, line: int, product: str) -> dict[str, Any]:
+def details_record(
+    outcome: Any,
+    *,
+    line: int,
+    product: str,
+    platform: Marketplace | None = None,
+    language: str | None = None,
+) -> dict[str, Any]:
     """Build the JSON line of one `details-many` input.
 
     Args:
         outcome: The batch outcome (an `Ok` holding `ProductDetails`, or a `Failed`).
         line: The input's line number in its file.
         product: The input as read (an id or a URL).
+        platform: The batch's platform, for an input that failed validation.
+        language: The batch's locale, likewise.
 
     Returns:
         `{"line", "product", "platform", "language", "ok", "error", "details"}`.
@@ -148,8 +166,8 @@ def details_record(outcome: Any, *, line: int, product: str) -> dict[str, Any]:
     return {
         "line": line,
         "product": product,
-        "platform": _platform_of(outcome.query),
-        "language": _language_of(outcome.query),
+        "platform": _platform_of(outcome.query, platform),
+        "language": _language_of(outcome.query, language),
         "ok": not failed,
         "error": error_dict(outcome.error) if isinstance(outcome, Failed) else None,
         "details": None if failed else details_dict(outcome.result),
