@@ -131,6 +131,9 @@ def _check_credentials(args: argparse.Namespace) -> str | None:
     return uuid
 
 
+_CLIENT_PARAMETERS = frozenset(inspect.signature(AsyncHiobuy).parameters)
+
+
 @attrs.frozen
 class _Pacing:
     """Client-wide pacing: `--rate-limit`, shared through Redis with `--redis-quota`."""
@@ -150,6 +153,8 @@ def _pacing(args: argparse.Namespace) -> _Pacing:
             raise CliError("--redis-quota needs --rate-limit R: the rate all processes share")
         if not key:
             raise CliError("--redis-quota needs --quota-key K: the same name in every process")
+        if "quota" not in _CLIENT_PARAMETERS:
+            raise CliError("--redis-quota needs a hiobuy-async whose client takes quota=")
     elif key is not None:
         raise CliError("--quota-key names a quota shared through --redis-quota URL; add it")
     return _Pacing(rate_limit, redis_url, key)
@@ -167,9 +172,6 @@ def _redis_quota(pacing: _Pacing) -> Any:
         raise CliError("--redis-quota needs coredis: pip install 'hiobuy-async[redis]'") from None
 
 
-_CLIENT_PARAMETERS = frozenset(inspect.signature(AsyncHiobuy).parameters)
-
-
 def _new_client(
     uuid: str | None, *, quota: Any, rate_limit: float | None, **options: Any
 ) -> AsyncHiobuy:
@@ -180,8 +182,6 @@ def _new_client(
     """
     wide: dict[str, Any] = {}
     if quota is not None:
-        if "quota" not in _CLIENT_PARAMETERS:
-            raise CliError("--redis-quota needs a hiobuy-async whose client takes quota=")
         wide["quota"] = quota
     elif rate_limit is not None and "rate_limit" in _CLIENT_PARAMETERS:
         wide["rate_limit"] = rate_limit
