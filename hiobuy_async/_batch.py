@@ -318,8 +318,10 @@ class _Batch(Generic[Q, F, K, R]):
         except (AuthenticationError, InputError):
             # Every input would fail alike: a refused uuid, or (inputs being
             # validated already) a configuration error. Stop the batch.
+            body = None  # a traceback keeps this frame: no body (it may echo the uuid)
             raise
         except HiobuyError as error:
+            body = None
             return error, None
         return result, body
 
@@ -443,7 +445,7 @@ SearchStream = BatchStream
 """The stream `search_stream()` gives (`BatchStream` under its historical name)."""
 
 
-class BatchContext(AbstractAsyncContextManager[BatchStream[O_co]]):
+class BatchContext(AbstractAsyncContextManager[BatchStream[O_co]], Generic[O_co]):
     """What a `*_stream()` method returns: `async with` it to run the batch.
 
     Nothing starts (not even argument checks) until the block is entered.
@@ -561,9 +563,12 @@ def stream(
     *,
     method: str,
     concurrency: int,
+    rate_limit: float | None = None,
+    on_error: Literal["collect", "raise"] = "collect",
+    progress: Callable[[Progress], object] | None = None,
+    retry_budget: float = 0.2,
     dedupe_window: int | None = DEDUPE_WINDOW,
     dedupe_budget: int | None = DEDUPE_BUDGET,
-    **options: Any,
 ) -> BatchContext[Ok[Q, R] | Failed[Q | F]]:
     """Set up a streaming batch, run when its context is entered.
 
@@ -572,9 +577,12 @@ def stream(
         items: The inputs.
         method: The client method's name, for the misuse message.
         concurrency: The number of workers.
+        rate_limit: Calls started per second, or `None`.
+        on_error: `"collect"` or `"raise"`.
+        progress: Called with a `Progress` snapshot after each input.
+        retry_budget: Retries allowed, as a fraction of first attempts.
         dedupe_window: Finished keys kept for de-duplication, at most.
         dedupe_budget: Estimated bytes of finished results kept, at most.
-        **options: `rate_limit`, `on_error`, `progress`, `retry_budget`.
 
     Returns:
         The context manager; its value is the stream of outcomes.
@@ -585,9 +593,12 @@ def stream(
             fanout(),
             items,
             concurrency=concurrency,
+            rate_limit=rate_limit,
+            on_error=on_error,
+            progress=progress,
+            retry_budget=retry_budget,
             dedupe_window=dedupe_window,
             dedupe_budget=dedupe_budget,
-            **options,
         )
 
     return BatchContext(start, method)
@@ -650,7 +661,10 @@ async def many(
     items: Iterable[object] | AsyncIterable[object],
     *,
     concurrency: int,
-    **options: Any,
+    rate_limit: float | None = None,
+    on_error: Literal["collect", "raise"] = "collect",
+    progress: Callable[[Progress], object] | None = None,
+    retry_budget: float = 0.2,
 ) -> list[Ok[Q, R] | Failed[Q | F]]:
     """Run a batch and return its outcomes in input order.
 
@@ -661,7 +675,10 @@ async def many(
         fanout: The fan-out.
         items: The inputs.
         concurrency: The number of workers.
-        **options: `rate_limit`, `on_error`, `progress`, `retry_budget`.
+        rate_limit: Calls started per second, or `None`.
+        on_error: `"collect"` or `"raise"`.
+        progress: Called with a `Progress` snapshot after each input.
+        retry_budget: Retries allowed, as a fraction of first attempts.
 
     Returns:
         One outcome per input, sorted by index.
@@ -679,9 +696,12 @@ async def many(
         items,
         collect,
         concurrency=concurrency,
+        rate_limit=rate_limit,
+        on_error=on_error,
+        progress=progress,
+        retry_budget=retry_budget,
         dedupe_window=None,
         dedupe_budget=None,
-        **options,
     )
     failure: BaseException | None = None
     try:

@@ -101,8 +101,8 @@ class Pipeline:
             request: The call, as its endpoint module described it.
             hooks: A batch's coordination (pacing, shared pause, budget).
             on_retry: Called with the error before each retry.
-            on_body: Called with each response's (decoded) body, before it
-                is parsed: a batch sizes what it keeps from it.
+            on_body: Called with each 2xx response's (decoded) body, before
+                it is parsed: a batch sizes what it keeps from it.
 
         Returns:
             The endpoint parser's result.
@@ -163,7 +163,7 @@ class Pipeline:
             # A server may echo the uuid in its request id: it reaches results and logs.
             raw = attrs.evolve(raw, request_id=redact_text(raw.request_id, (self._uuid.reveal(),)))
         _log_response(request, raw, number)
-        if on_body is not None:
+        if on_body is not None and 200 <= raw.status_code < 300:
             on_body(raw.body)
         return await _result(request, raw)
 
