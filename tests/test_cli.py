@@ -57,6 +57,7 @@ def test_demo_prints_products() -> None:
     assert "Traceback" not in proc.stderr
     assert "detail.1688.com/offer/" in proc.stdout  # a product URL from the table
     assert "12 done: 12 ok, 0 failed" in proc.stdout
+    assert "SKUs of " in proc.stdout  # the details of the top hit
 
 
 def test_demo_without_rich_prints_plain_table_and_install_hint() -> None:
@@ -99,10 +100,14 @@ def test_search_many_demo_writes_one_json_line_per_input(tmp_path: Path, backend
 
     assert proc.returncode == 1, proc.stderr  # one input failed
     assert "5 done: 4 ok, 1 failed" in proc.stderr
-    records = sorted(read_jsonl(tmp_path / "out.jsonl"), key=lambda r: r["index"])
-    assert [(r["index"], r["img"]) for r in records] == list(enumerate(inputs))
+    header, *lines = read_jsonl(tmp_path / "out.jsonl")
+    assert header["command"] == "search-many"
+    records = sorted(lines, key=lambda r: r["line"])
+    assert [(r["line"], r["img"]) for r in records] == list(
+        zip([2, 4, 5, 6, 7], inputs, strict=True)
+    )
     for record in records:
-        assert set(record) == {"index", "img", "ok", "error", "products"}
+        assert set(record) == {"line", "img", "platform", "language", "ok", "error", "products"}
         if record["img"] == UNFETCHABLE:
             assert record["ok"] is False
             assert record["error"]["type"] == "APIError"
@@ -123,26 +128,6 @@ def test_search_many_reads_stdin_and_writes_stdout() -> None:
     assert proc.returncode == 0, proc.stderr
     records = [json.loads(line) for line in proc.stdout.splitlines()]
     assert sorted(r["img"] for r in records) == sorted(images)
-
-
-def test_resume_skips_finished_inputs(tmp_path: Path) -> None:
-    full, partial = tmp_path / "full.jsonl", tmp_path / "partial.jsonl"
-    assert run_cli("search-many", "--demo", "--output", str(full)).returncode == 0
-    lines = full.read_text(encoding="utf-8").splitlines(keepends=True)
-    assert len(lines) == 12
-    # An interrupted run: five whole lines, then half of the sixth.
-    partial.write_text("".join(lines[:5]) + lines[5][:40], encoding="utf-8")
-
-    proc = run_cli("search-many", "--demo", "--output", str(partial), "--resume")
-
-    assert proc.returncode == 0, proc.stderr
-    assert "7 done: 7 ok" in proc.stderr
-    assert "5 skipped" in proc.stderr
-    resumed = read_jsonl(partial)  # every line is valid JSON: the torn line was dropped
-    assert sorted(r["index"] for r in resumed) == list(range(12))
-    assert resumed[:5] == [json.loads(line) for line in lines[:5]]
-    by_index = {r["index"]: r for r in read_jsonl(full)}
-    assert all(r == by_index[r["index"]] for r in resumed)
 
 
 @pytest.mark.parametrize(
@@ -217,8 +202,9 @@ def test_search_many_against_unreachable_server_stops_and_writes_nothing(tmp_pat
     assert proc.returncode == 3
     assert proc.stderr.startswith("hiobuy-async: error: cannot reach the server")
     assert proc.stderr.count("\n") == 1
-    # Nothing recorded, so a later --resume searches every input.
-    assert out.read_text(encoding="utf-8") == ""
+    # Nothing recorded but the header, so a later --resume searches every input.
+    (header,) = read_jsonl(out)
+    assert header["command"] == "search-many"
 
 
 def test_image_search_demo_json_parses() -> None:
@@ -233,11 +219,11 @@ def test_image_search_demo_json_parses() -> None:
     assert all("item.taobao.com" in p["detail_url"] for p in data["products"])
 
 
-def test_help_documents_exit_codes() -> None:
-    proc = run_cli("search-many", "--help")
+def test_help_documents_exit_codes_once() -> None:
+    proc = run_cli("--help")
 
     assert proc.returncode == 0
-    assert "exit codes:" in proc.stdout
+    assert proc.stdout.count("exit codes:") == 1
     assert "130" in proc.stdout
 
 
@@ -289,7 +275,15 @@ def test_missing_uuid_leaves_existing_output_untouched(tmp_path: Path) -> None:
     out.write_text('{"index": 0, "img": "https://example.com/a.jpg"}\n', encoding="utf-8")
     before = out.read_text(encoding="utf-8")
 
-    proc = run_cli("search-many", "-p", "1688", "-o", str(out), stdin="https://example.com/a.jpg")
+    proc = run_cli(
+        "search-many",
+        "-p",
+        "1688",
+        "-o",
+        str(out),
+        "--overwrite",
+        stdin="https://example.com/a.jpg",
+    )
 
     assert proc.returncode == 2
     assert proc.stderr.startswith("hiobuy-async: error: no uuid")

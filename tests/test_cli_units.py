@@ -1,4 +1,4 @@
-"""In-process tests of the CLI's pieces: argument parsing, JSON shapes, resume bookkeeping."""
+"""In-process tests of the CLI's pieces: arguments, help, JSON shapes, inputs, error advice."""
 
 from __future__ import annotations
 
@@ -9,27 +9,33 @@ from pathlib import Path
 
 import pytest
 
-from hiobuy_async import APIConnectionError, APIError, Failed, ImageQuery, Ok
-from hiobuy_async._cli._args import CliError, ExitCode, parse_args
-from hiobuy_async._cli._commands import _UnreachableGuard
-from hiobuy_async._cli._jsonl import (
-    load_finished,
-    outcome_record,
-    product_dict,
-    read_inputs,
-)
+from hiobuy_async import APIConnectionError, APIError, Failed, ImageQuery, Marketplace, Ok
+from hiobuy_async._cli import cli_advice, main
+from hiobuy_async._cli._args import CliError, ExitCode, build_parser, parse_args
+from hiobuy_async._cli._commands import _pacing, _UnreachableGuard, usable_base_url
+from hiobuy_async._cli._jsonl import product_dict, search_record
+from hiobuy_async._cli._runs import load_previous, read_inputs
 from hiobuy_async._models import ImageSearchResult, Product
 
 PRODUCT = Product(num_iid=7, title="Teapot", price=Decimal("21.80"), tags=("a", "b"))
+COMMANDS = [
+    "image-search",
+    "keyword-search",
+    "details",
+    "search-many",
+    "details-many",
+    "demo",
+    "fake-server",
+]
 
 
 def test_parse_args_search_many_options() -> None:
     argv = "search-many in.txt -p 1688 -c 4 --rate-limit 2.5 --resume -o out.jsonl"
-    args = parse_args([*argv.split(), "--filter", "certifiedFactory", "--filter", "new7"])
+    args = parse_args([*argv.split(), "--filter", "certifiedFactory,new7", "--filter", "x"])
 
     assert (args.command, args.file, args.platform) == ("search-many", "in.txt", "1688")
     assert (args.concurrency, args.rate_limit, args.resume) == (4, 2.5, True)
-    assert args.filters == ["certifiedFactory", "new7"]
+    assert args.filters == ["certifiedFactory", "new7", "x"]  # split on commas, repeatable
     assert args.backend == "asyncio"
 
 
@@ -40,6 +46,9 @@ def test_parse_args_search_many_options() -> None:
         (["image-search", "x", "--timeout", "-1"], "expected a positive number"),
         (["fake-server", "--port", "70000"], "expected a port number"),
         (["frobnicate"], "invalid choice"),
+        (["image-search", "x", "--filter", "a,,b"], "expected comma-separated values"),
+        (["keyword-search", "k", "--pages", "2", "--max-items", "3"], "not allowed with"),
+        (["keyword-search", "k", "--start", "0:1"], "PAGE >= 1"),
     ],
 )
 def test_parse_errors_are_one_line_usage_errors(argv: list[str], expected: str) -> None:
@@ -51,6 +60,43 @@ def test_parse_errors_are_one_line_usage_errors(argv: list[str], expected: str) 
     assert "\n" not in info.value.message
 
 
+def _help(*argv: str) -> str:
+    parser = build_parser()
+    if argv:
+        action = next(a for a in parser._actions if a.dest == "command")
+        return str(action.choices[argv[0]].format_help())  # type: ignore[index]
+    return parser.format_help()
+
+
+def test_exit_codes_are_in_the_top_level_help_only() -> None:
+    assert "exit codes:" in _help()
+    assert "130" in _help()
+    for command in COMMANDS:
+        text = _help(command)
+        assert "exit codes:" not in text, command
+        assert "HIOBUY_BASE_URL  " not in text, command
+        assert "hiobuy-async --help" in text, command
+
+
+@pytest.mark.parametrize(
+    ("command", "present", "absent"),
+    [
+        ("image-search", ["--platform", "--json"], ["--rate-limit", "--output", "--sort"]),
+        ("keyword-search", ["--sort", "--max-items", "--start"], ["--output", "--concurrency"]),
+        ("details", ["--platform", "--json"], ["--filter", "--output", "--rate-limit"]),
+        ("search-many", ["--redis-quota", "--retry-failed", "--overwrite"], ["--sort", "--json"]),
+        ("details-many", ["--quota-key", "--force"], ["--filter", "--sort"]),
+        ("fake-server", ["--host", "--latency"], ["--platform", "--timeout", "--demo"]),
+    ],
+)
+def test_each_help_shows_only_its_options(
+    command: str, present: list[str], absent: list[str]
+) -> None:
+    text = _help(command)
+    assert all(option in text for option in present)
+    assert not any(option in text for option in absent)
+
+
 def test_product_dict_keeps_price_exact_and_is_json() -> None:
     data = product_dict(PRODUCT)
 
@@ -59,31 +105,42 @@ def test_product_dict_keeps_price_exact_and_is_json() -> None:
     assert json.loads(json.dumps(data)) == data
 
 
-def test_outcome_records_for_ok_and_failed() -> None:
-    query = ImageQuery("https://example.com/a.jpg", platform="1688")
+def test_search_records_for_ok_and_failed() -> None:
+    query = ImageQuery("https://example.com/a.jpg", platform=Marketplace.TAOBAO, language="en_US")
     ok = Ok(0, query, ImageSearchResult(items=(PRODUCT,)))
     failed = Failed(1, query, APIError("image cannot be fetched", ret=0, msg="x"))
 
-    assert outcome_record(ok, index=5) == {
-        "index": 5,
+    assert search_record(ok, line=5, img="https://example.com/a.jpg") == {
+        "line": 5,
         "img": "https://example.com/a.jpg",
+        "platform": "taobao",
+        "language": "en_US",
         "ok": True,
         "error": None,
         "products": [product_dict(PRODUCT)],
     }
-    record = outcome_record(failed, index=6)
-    assert (record["index"], record["ok"], record["products"]) == (6, False, [])
+    record = search_record(failed, line=6, img="https://example.com/a.jpg")
+    assert (record["line"], record["ok"], record["products"]) == (6, False, [])
     assert record["error"] == {"type": "APIError", "message": "image cannot be fetched"}
 
 
-def test_read_inputs_skips_blank_lines_and_comments(tmp_path: Path) -> None:
+def test_read_inputs_numbers_lines_as_sed_does(tmp_path: Path) -> None:
     path = tmp_path / "in.txt"
+    # A BOM, a comment, a blank line, padding, and a U+2028 that is no line break for sed.
     path.write_text(
-        "\ufeff# header\nhttps://a/1.jpg\n\n  https://a/2.jpg  \n#x\n", encoding="utf-8"
+        "\ufeff# header\nhttps://a/1.jpg\n\n  https://a/2\u2028x.jpg  \r\n#x\nhttps://a/3.jpg",
+        encoding="utf-8",
     )
 
-    assert read_inputs(str(path), io.StringIO()) == ["https://a/1.jpg", "https://a/2.jpg"]
-    assert read_inputs("-", io.StringIO("https://a/3.jpg\n")) == ["https://a/3.jpg"]
+    inputs = read_inputs(str(path), io.StringIO())
+
+    assert inputs.lines == (
+        (2, "https://a/1.jpg"),
+        (4, "https://a/2\u2028x.jpg"),
+        (6, "https://a/3.jpg"),
+    )
+    assert inputs.size == path.stat().st_size
+    assert read_inputs("-", io.StringIO("https://a/3.jpg\n")).lines == ((1, "https://a/3.jpg"),)
 
 
 def test_read_inputs_rejects_binary_file(tmp_path: Path) -> None:
@@ -94,20 +151,25 @@ def test_read_inputs_rejects_binary_file(tmp_path: Path) -> None:
         read_inputs(str(path), io.StringIO())
 
 
-def test_load_finished_drops_torn_last_line_and_ignores_junk(tmp_path: Path) -> None:
+def test_load_previous_drops_torn_last_line_and_ignores_junk(tmp_path: Path) -> None:
     path = tmp_path / "out.jsonl"
-    good = [{"index": 0, "img": "https://a/1.jpg"}, {"index": 2, "img": "https://a/3.jpg"}]
-    text = "".join(json.dumps(r) + "\n" for r in good)
-    path.write_text(text + "not json\n[1, 2]\n" + '{"index": 1, "img": "ht', encoding="utf-8")
+    header = {"hiobuy_async_run": 1, "command": "search-many"}
+    good = [{"line": 1, "img": "https://a/1.jpg"}, {"line": 3, "img": "https://a/3.jpg"}]
+    text = "".join(json.dumps(r) + "\n" for r in [header, *good])
+    path.write_text(text + "not json\n[1, 2]\n" + '{"line": 2, "img": "ht', encoding="utf-8")
 
-    finished = load_finished(str(path))
+    previous = load_previous(str(path))
 
-    assert finished == {(0, "https://a/1.jpg"), (2, "https://a/3.jpg")}
+    assert previous is not None
+    assert previous.header == header
+    assert dict(previous.last) == {1: good[0], 3: good[1]}
     assert path.read_text(encoding="utf-8") == text + "not json\n[1, 2]\n"
 
 
-def test_load_finished_of_missing_file_is_empty(tmp_path: Path) -> None:
-    assert load_finished(str(tmp_path / "absent.jsonl")) == set()
+def test_load_previous_of_missing_or_empty_file_is_none(tmp_path: Path) -> None:
+    assert load_previous(str(tmp_path / "absent.jsonl")) is None
+    (tmp_path / "empty.jsonl").write_text('{"line": 1, "im', encoding="utf-8")
+    assert load_previous(str(tmp_path / "empty.jsonl")) is None
 
 
 def test_unreachable_guard_holds_connection_failures_until_the_server_answers() -> None:
@@ -130,3 +192,75 @@ def test_unreachable_guard_stops_the_batch_at_the_threshold() -> None:
         guard.check(down, {})
     assert info.value.code is ExitCode.CONNECTION
     assert "cannot reach the server at http://127.0.0.1:1" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--redis-quota", "redis://127.0.0.1:1/0", "--quota-key", "k"], "needs --rate-limit"),
+        (["--redis-quota", "redis://127.0.0.1:1/0", "--rate-limit", "5"], "needs --quota-key"),
+        (["--quota-key", "k", "--rate-limit", "5"], "add it"),
+    ],
+    ids=["no-rate", "no-key", "key-alone"],
+)
+@pytest.mark.parametrize("command", ["search-many", "details-many"])
+def test_redis_quota_options_are_checked_together(
+    command: str, argv: list[str], expected: str
+) -> None:
+    with pytest.raises(CliError, match=expected) as info:
+        _pacing(parse_args([command, "in.txt", *argv]))
+    assert info.value.code is ExitCode.USAGE
+
+
+def test_rate_limit_alone_paces_without_redis() -> None:
+    pacing = _pacing(parse_args(["search-many", "in.txt", "--rate-limit", "5"]))
+    assert (pacing.rate_limit, pacing.redis_url) == (5.0, None)
+
+
+@pytest.mark.parametrize(
+    ("listening", "usable"),
+    [
+        ("http://0.0.0.0:8787", "http://127.0.0.1:8787"),
+        ("http://[::]:8787", "http://[::1]:8787"),
+        ("http://127.0.0.1:8787", "http://127.0.0.1:8787"),
+        ("http://192.168.1.5:80", "http://192.168.1.5:80"),
+        ("http://localhost:8787", "http://localhost:8787"),
+    ],
+)
+def test_fake_server_prints_a_loopback_url_for_a_wildcard_host(listening: str, usable: str) -> None:
+    assert usable_base_url(listening) == usable
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            "base_url 'http://x.example' uses plain http to a non-loopback host, which would "
+            "send the uuid in clear; use https, or pass allow_insecure_http=True",
+            "--base-url 'http://x.example' uses plain http to a non-loopback host, which would "
+            "send the uuid in clear; use https, or pass --allow-insecure-http",
+        ),
+        ("page_size must be an integer >= 1 <= 50, got 80", "--page-size must be"),
+        ("price_min must not be negative, got '-1'", "--price-min must not"),
+        ("platform is required: 'taobao' or '1688'", "--platform is required"),
+        ("HIOBUY_BASE_URL must not contain credentials", "HIOBUY_BASE_URL must not"),
+        ("the platform of the URL", "the platform of the URL"),
+    ],
+)
+def test_sdk_input_errors_name_the_options(message: str, expected: str) -> None:
+    assert cli_advice(message).startswith(expected)
+
+
+def test_cli_error_for_insecure_base_url_gives_cli_advice(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HIOBUY_UUID", "cli-advice-uuid")
+    argv = ["image-search", "https://a.example/1.jpg", "-p", "1688"]
+
+    code = main([*argv, "--base-url", "http://api.example.com"])
+
+    err = capsys.readouterr().err
+    assert code == ExitCode.USAGE
+    assert "--allow-insecure-http" in err
+    assert "allow_insecure_http=True" not in err
+    assert err.count("\n") == 1

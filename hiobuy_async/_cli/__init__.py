@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -45,17 +46,66 @@ def _leaves(error: BaseException) -> list[BaseException]:
     return [error]
 
 
+# The SDK's InputError messages name its Python arguments; on the command
+# line the same advice names the options. Words that are also plain English
+# are mapped only where they open the message.
+_CLI_NAMES = {
+    "allow_insecure_http=True": "--allow-insecure-http",
+    "uuid=...": "--uuid",
+    "base_url": "--base-url",
+    "page_size": "--page-size",
+    "price_min": "--price-min",
+    "price_max": "--price-max",
+    "max_items": "--max-items",
+    "max_pages": "--pages",
+    "start.page": "--start",
+    "start.offset": "--start",
+    "rate_limit": "--rate-limit",
+    "use_platform": "--use-platform",
+    "filters": "--filter",
+    "concurrency": "--concurrency",
+    "max_connections": "--concurrency",
+    "max_retries": "--max-retries",
+    "timeout": "--timeout",
+}
+_OPENING_NAMES = {
+    "platform": "--platform",
+    "language": "--language",
+    "keyword": "KEYWORD",
+    "sort": "--sort",
+    "product": "ID_OR_URL",
+    "img": "the image URL",
+}
+_CLI_NAME = re.compile(
+    r"(?<![\w.-])(" + "|".join(re.escape(name) for name in _CLI_NAMES) + r")(?![\w])"
+)
+_OPENING_NAME = re.compile(r"^(" + "|".join(_OPENING_NAMES) + r")\b")
+
+
+def cli_advice(message: str) -> str:
+    """Reword an SDK `InputError` message for the command line.
+
+    Args:
+        message: The message, naming Python arguments (`allow_insecure_http=True`).
+
+    Returns:
+        The message naming the options instead (`--allow-insecure-http`).
+    """
+    message = _CLI_NAME.sub(lambda m: _CLI_NAMES[m.group(1)], message)
+    return _OPENING_NAME.sub(lambda m: _OPENING_NAMES[m.group(1)], message)
+
+
 def _describe(error: BaseException) -> tuple[str, ExitCode]:
     if isinstance(error, CliError):
         return error.message, error.code
     if isinstance(error, InputError):
-        return str(error), ExitCode.USAGE
+        return cli_advice(str(error)), ExitCode.USAGE
     if isinstance(error, AuthenticationError):
         return f"the server refused the uuid: {error}", ExitCode.CONNECTION
     if isinstance(error, APIConnectionError):
         return f"cannot reach the server: {error}", ExitCode.CONNECTION
     if isinstance(error, APIError):
-        return f"the API refused the search: {error}", ExitCode.FAILED
+        return f"the API refused the call: {error}", ExitCode.FAILED
     if isinstance(error, HiobuyError):
         return str(error), ExitCode.CONNECTION
     return (
@@ -122,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{PROG}: stopped", file=sys.stderr)
                 return ExitCode.OK
             hint = ""
-            if args is not None and args.command == "search-many" and args.output:
+            if args is not None and args.command.endswith("-many") and args.output:
                 hint = f"; the lines written are kept: add --resume to continue {args.output}"
             print(f"{PROG}: interrupted{hint}", file=sys.stderr)
             return ExitCode.INTERRUPTED

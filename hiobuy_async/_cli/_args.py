@@ -30,14 +30,16 @@ class ExitCode(enum.IntEnum):
 
 EPILOG = f"""\
 exit codes:
-  {ExitCode.OK:<4} success (search-many: every item succeeded)
-  {ExitCode.FAILED:<4} the search failed (search-many: some items failed; see their JSON lines)
+  {ExitCode.OK:<4} success (search-many, details-many: every input succeeded)
+  {ExitCode.FAILED:<4} the call failed (search-many, details-many: failures remain in the
+       output; see their JSON lines, and --retry-failed)
   {ExitCode.USAGE:<4} usage or input error: bad option, missing uuid, bad locale or platform,
-       unreadable input file
+       unreadable input file, an output that does not match the input (--resume)
   {ExitCode.CONNECTION:<4} connection or server failure: unreachable server, uuid refused,
        server errors, malformed responses
   {ExitCode.INTERNAL:<4} internal error (a bug in hiobuy-async: please report it)
-  {ExitCode.INTERRUPTED:<4} interrupted (Ctrl-C); search-many keeps the lines it wrote
+  {ExitCode.INTERRUPTED:<4} interrupted (Ctrl-C); search-many and details-many keep the lines
+       they wrote
 
 environment:
   HIOBUY_UUID      the merchant uuid (or --uuid); never printed
@@ -45,6 +47,8 @@ environment:
 
 Try it with no account: {PROG} demo
 """
+
+SUB_EPILOG = f"Exit codes and environment variables: see '{PROG} --help'."
 
 
 class CliError(Exception):
@@ -109,8 +113,34 @@ def _port(text: str) -> int:
     return value
 
 
+def _comma_list(text: str) -> list[str]:
+    """Split `--filter a,b` into its values (the option is repeatable too)."""
+    values = [part.strip() for part in text.split(",")]
+    if not all(values):
+        raise argparse.ArgumentTypeError(f"expected comma-separated values, got {text!r}")
+    return values
+
+
+def _page_position(text: str) -> tuple[int, int]:
+    page, _, offset = text.partition(":")
+    try:
+        position = (int(page), int(offset or "0"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected PAGE or PAGE:OFFSET, got {text!r}") from None
+    if position[0] < 1 or position[1] < 0:
+        raise argparse.ArgumentTypeError(f"expected PAGE >= 1 and OFFSET >= 0, got {text!r}")
+    return position
+
+
 _PLATFORMS = ", ".join(m.value for m in Marketplace)
 _LOCALES_HELP = "; ".join(f"{m.value}: {' '.join(locales)}" for m, locales in LOCALES.items())
+SORTS = {
+    "price-asc": "bid",
+    "price-desc": "bid2",
+    "sales-asc": "sale",
+    "sales-desc": "sale2",
+}
+"""`--sort` names and the API codes they stand for (the codes are accepted too)."""
 
 
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
@@ -145,18 +175,15 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--demo",
         action="store_true",
-        help="search the embedded fake HioBuy server instead (no uuid, no network)",
+        help="use the embedded fake HioBuy server instead (no uuid, no network)",
     )
 
 
-def _add_search_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("search")
-    group.add_argument(
-        "--platform",
-        "-p",
-        metavar="NAME",
-        help=f"the marketplace: {_PLATFORMS} (required unless --demo, which defaults to 1688)",
-    )
+def _add_market_options(
+    parser: argparse.ArgumentParser, *, platform_help: str, filters: bool = True
+) -> argparse._ArgumentGroup:
+    group = parser.add_argument_group("query")
+    group.add_argument("--platform", "-p", metavar="NAME", help=platform_help)
     group.add_argument(
         "--language",
         "-l",
@@ -168,12 +195,79 @@ def _add_search_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="1688 only: ask for 1688-native fields",
     )
+    if filters:
+        group.add_argument(
+            "--filter",
+            dest="filters",
+            action="extend",
+            type=_comma_list,
+            metavar="X[,Y]",
+            help="1688 only: filters such as certifiedFactory (comma-separated, repeatable)",
+        )
+    else:
+        parser.set_defaults(filters=None)
+    return group
+
+
+_REQUIRED_PLATFORM = (
+    f"the marketplace: {_PLATFORMS} (required unless --demo, which defaults to 1688)"
+)
+
+
+def _add_batch_options(parser: argparse.ArgumentParser, *, what: str) -> None:
+    group = parser.add_argument_group("pacing")
     group.add_argument(
-        "--filter",
-        dest="filters",
-        action="append",
-        metavar="X",
-        help="1688 only: a filter such as certifiedFactory (repeatable)",
+        "--concurrency",
+        "-c",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="requests in flight at once (default: %(default)s)",
+    )
+    group.add_argument(
+        "--rate-limit",
+        type=_positive_float,
+        metavar="R",
+        help="requests started per second at most, retries included (default: no limit)",
+    )
+    group.add_argument(
+        "--redis-quota",
+        metavar="URL",
+        help="share --rate-limit with every process using the same --quota-key, through "
+        "this Redis server (redis://host:port/db; needs hiobuy-async[redis])",
+    )
+    group.add_argument(
+        "--quota-key",
+        metavar="K",
+        help="the name of the shared quota, the same in every process (e.g. one per account)",
+    )
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--output",
+        "-o",
+        metavar="PATH",
+        help="write the JSON lines to PATH instead of stdout",
+    )
+    output.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"continue --output: skip the {what} it already holds (it must come from the "
+        "same input and options)",
+    )
+    output.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help=f"like --resume, and also run again the {what} whose last line is a failure",
+    )
+    output.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing, non-empty --output (without it, that is refused)",
+    )
+    output.add_argument(
+        "--force",
+        action="store_true",
+        help="--resume even an output made from another input or with other options",
     )
 
 
@@ -184,45 +278,129 @@ def _add_hidden_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
 
+def _sub(
+    commands: argparse._SubParsersAction[_Parser],
+    name: str,
+    *,
+    help: str,
+    description: str,
+) -> argparse.ArgumentParser:
+    parser = commands.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=SUB_EPILOG,
+    )
+    _add_hidden_options(parser)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the `hiobuy-async` parser and its sub-commands.
 
     Returns:
         The parser.
     """
-    formatter = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
         prog=PROG,
-        description="Search Taobao and 1688 by image through HioBuy's API.",
+        description="Search Taobao and 1688 through HioBuy's API: by image or keyword, "
+        "and fetch product details with their SKUs.",
         epilog=EPILOG,
-        formatter_class=formatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    one = commands.add_parser(
+    one = _sub(
+        commands,
         "image-search",
         help="search one image and print the products found",
         description="Search one image; print a table of products, or JSON with --json.",
-        epilog=EPILOG,
-        formatter_class=formatter,
     )
     one.add_argument("img", nargs="?", metavar="IMG", help="the image URL (--demo: a sample image)")
-    _add_search_options(one)
+    _add_market_options(one, platform_help=_REQUIRED_PLATFORM)
     one.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_connection_options(one)
-    _add_hidden_options(one)
 
-    many = commands.add_parser(
+    keyword = _sub(
+        commands,
+        "keyword-search",
+        help="search by keyword, page after page",
+        description=(
+            "Search products by keyword; print a table, or one JSON line per product with "
+            "--json. Fetches one page unless --pages or --max-items asks for more, and never "
+            "a page past the last."
+        ),
+    )
+    keyword.add_argument("keyword", metavar="KEYWORD", help="the search words")
+    group = _add_market_options(keyword, platform_help=_REQUIRED_PLATFORM)
+    group.add_argument(
+        "--sort",
+        metavar="ORDER",
+        choices=[*SORTS, *SORTS.values()],
+        help=f"the order: {', '.join(SORTS)}, or the API's codes (default: the API's order)",
+    )
+    group.add_argument("--price-min", metavar="P", help="the lowest price, e.g. 9.90")
+    group.add_argument("--price-max", metavar="P", help="the highest price")
+    paging = keyword.add_argument_group("pages")
+    paging.add_argument(
+        "--page-size",
+        type=int,
+        default=20,
+        metavar="N",
+        help="products per page, 1 to 50 (default: %(default)s)",
+    )
+    paging.add_argument(
+        "--start",
+        type=_page_position,
+        default=(1, 0),
+        metavar="PAGE[:OFFSET]",
+        help="the first page, and products of it to skip (as printed when a search stops "
+        "early; default: 1)",
+    )
+    limit = paging.add_mutually_exclusive_group()
+    limit.add_argument("--pages", type=_positive_int, metavar="N", help="fetch at most N pages")
+    limit.add_argument(
+        "--max-items", type=_positive_int, metavar="N", help="print at most N products"
+    )
+    keyword.add_argument("--json", action="store_true", help="print one JSON line per product")
+    _add_connection_options(keyword)
+
+    details = _sub(
+        commands,
+        "details",
+        help="fetch one product's details and SKUs",
+        description=(
+            "Fetch a product's details: titles, prices, shop and SKUs. ID_OR_URL is a "
+            "product id or a product URL (detail.1688.com, m.1688.com, item.taobao.com and "
+            "detail.tmall.com tell their platform)."
+        ),
+    )
+    details.add_argument(
+        "product",
+        nargs="?",
+        metavar="ID_OR_URL",
+        help="the product id or URL (--demo: the top hit of a sample image)",
+    )
+    _add_market_options(
+        details,
+        platform_help=f"the marketplace: {_PLATFORMS} (inferred from a known product URL; "
+        "--demo: 1688)",
+        filters=False,
+    )
+    details.add_argument("--json", action="store_true", help="print the details as JSON")
+    _add_connection_options(details)
+
+    many = _sub(
+        commands,
         "search-many",
         help="search many images, one JSON line per image",
         description=(
             "Search the image URLs in FILE (one per line; blank lines and lines starting "
             "with # are skipped; '-' or no FILE reads stdin). Writes one JSON line per "
-            'input as results arrive: {"index", "img", "ok", "error", "products"}.'
+            'input as results arrive: {"line", "img", "platform", "language", "ok", '
+            '"error", "products"}; with --output, after a first line describing the run.'
         ),
-        epilog=EPILOG,
-        formatter_class=formatter,
     )
     many.add_argument(
         "file",
@@ -230,50 +408,52 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="the list of image URLs, or '-' for stdin (--demo: the sample images)",
     )
-    _add_search_options(many)
-    many.add_argument(
-        "--concurrency",
-        "-c",
-        type=_positive_int,
-        default=8,
-        metavar="N",
-        help="requests in flight at once (default: %(default)s)",
-    )
-    many.add_argument(
-        "--rate-limit",
-        type=_positive_float,
-        metavar="R",
-        help="requests started per second at most (default: no limit)",
-    )
-    many.add_argument(
-        "--output",
-        "-o",
-        metavar="PATH",
-        help="write the JSON lines to PATH instead of stdout",
-    )
-    many.add_argument(
-        "--resume",
-        action="store_true",
-        help="append to --output, skipping inputs it already holds (same index and URL)",
-    )
+    _add_market_options(many, platform_help=_REQUIRED_PLATFORM)
+    _add_batch_options(many, what="images")
     _add_connection_options(many)
-    _add_hidden_options(many)
 
-    demo = commands.add_parser(
+    bulk = _sub(
+        commands,
+        "details-many",
+        help="fetch the details of many products, one JSON line per product",
+        description=(
+            "Fetch the details of the product ids or URLs in FILE (one per line; blank "
+            "lines and lines starting with # are skipped; '-' reads stdin). Writes one JSON "
+            'line per input as results arrive: {"line", "product", "platform", "language", '
+            '"ok", "error", "details"}; with --output, after a first line describing the run.'
+        ),
+    )
+    bulk.add_argument(
+        "file", metavar="FILE", help="the list of product ids or URLs, or '-' for stdin"
+    )
+    _add_market_options(
+        bulk,
+        platform_help=f"the marketplace of bare ids: {_PLATFORMS} (URLs tell their own; "
+        "--demo: 1688)",
+        filters=False,
+    )
+    _add_batch_options(bulk, what="products")
+    _add_connection_options(bulk)
+
+    demo = _sub(
+        commands,
         "demo",
-        help="run a bulk search against the embedded fake server (no account needed)",
+        help="search by image and fetch details on the embedded fake server (no account)",
         description=(
             "Start the embedded fake HioBuy server on 127.0.0.1, search its sample images "
-            "in bulk through the real client over HTTP, and print the products found."
+            "in bulk through the real client over HTTP, print the products found, then "
+            "the details and SKUs of the top hit."
         ),
-        epilog=EPILOG,
-        formatter_class=formatter,
     )
     demo.add_argument(
         "--platform", "-p", default="1688", metavar="NAME", help="default: %(default)s"
     )
-    demo.add_argument("--language", "-l", default="en_US", metavar="LOCALE")
-    demo.add_argument("--concurrency", "-c", type=_positive_int, default=8, metavar="N")
+    demo.add_argument(
+        "--language", "-l", default="en_US", metavar="LOCALE", help="default: %(default)s"
+    )
+    demo.add_argument(
+        "--concurrency", "-c", type=_positive_int, default=8, metavar="N", help="default: 8"
+    )
     demo.set_defaults(
         demo=True,
         use_platform=False,
@@ -282,19 +462,25 @@ def build_parser() -> argparse.ArgumentParser:
         base_url=None,
         timeout=10.0,
         max_retries=2,
+        allow_insecure_http=False,
+        rate_limit=None,
+        redis_quota=None,
+        quota_key=None,
     )
-    _add_hidden_options(demo)
 
-    server = commands.add_parser(
+    server = _sub(
+        commands,
         "fake-server",
         help="run the fake HioBuy server until Ctrl-C",
         description=(
             "Serve the fake HioBuy API over HTTP, for tests in other processes or languages."
         ),
-        epilog=EPILOG,
-        formatter_class=formatter,
     )
-    server.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
+    server.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on; 0.0.0.0 or :: for every interface (default: %(default)s)",
+    )
     server.add_argument("--port", type=_port, default=8787, help="default: %(default)s")
     server.add_argument(
         "--uuid", help="the uuid the server accepts (default: the testing kit's fake uuid)"
@@ -306,7 +492,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds added before each answer, to mimic a real API (default: 0)",
     )
-    _add_hidden_options(server)
     return parser
 
 

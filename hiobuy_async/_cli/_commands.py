@@ -4,30 +4,45 @@
 from __future__ import annotations
 
 import argparse
+import inspect
+import ipaddress
 import os
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import attrs
 
 from .._batch import Failed, Ok, Outcome
 from .._client import AsyncHiobuy
+from .._config import check_language
 from .._exceptions import APIConnectionError
-from ..marketplaces import Marketplace, validate_locale, validate_marketplace
-from ._args import CliError, ExitCode
+from .._pager import PagePosition
+from ..marketplaces import DEFAULT_LOCALE, Marketplace, validate_locale, validate_marketplace
+from ._args import SORTS, CliError, ExitCode
 from ._jsonl import (
     JsonlWriter,
+    details_dict,
+    details_record,
     dumps,
-    load_finished,
     needs_ascii,
     open_output,
-    outcome_record,
-    read_inputs,
+    product_dict,
     result_dict,
+    search_record,
 )
 from ._render import BatchRow, Renderer, summary_line
+from ._runs import (
+    InputFile,
+    Previous,
+    check_resumable,
+    load_previous,
+    parse_inputs,
+    read_inputs,
+    run_header,
+)
 
 if TYPE_CHECKING:
     from ..testing import FakeHiobuy
@@ -57,26 +72,39 @@ class Streams:
 
 
 @attrs.frozen
-class _SearchOptions:
-    platform: Marketplace
+class _QueryOptions:
+    platform: Marketplace | None
     language: str | None
     use_platform: bool
     filters: tuple[str, ...] | None
 
+    def header(self) -> dict[str, Any]:
+        """The options that change results, as an output's header records them."""
+        return {
+            "platform": None if self.platform is None else self.platform.value,
+            "language": self.language or DEFAULT_LOCALE,
+            "use_platform": self.use_platform,
+            "filters": None if self.filters is None else sorted(self.filters),
+        }
 
-def _search_options(args: argparse.Namespace) -> _SearchOptions:
+
+def _query_options(args: argparse.Namespace, *, platform_required: bool = True) -> _QueryOptions:
     """Check platform and locale before anything is opened or sent."""
-    platform = args.platform or (DEMO_PLATFORM if args.demo else None)
-    if platform is None:
-        raise CliError("--platform is required: taobao or 1688")
-    marketplace = validate_marketplace(platform)
+    platform = args.platform or (DEMO_PLATFORM if args.demo and platform_required else None)
     language = args.language or (DEMO_LANGUAGE if args.demo else None)
+    if platform is None:
+        if platform_required:
+            raise CliError("--platform is required: taobao or 1688")
+        # Inferred per product from its URL: the locale is checked against
+        # every marketplace now, against the product's own when it is known.
+        return _QueryOptions(None, check_language(language), args.use_platform, None)
+    marketplace = validate_marketplace(platform)
     validate_locale(marketplace, language)
     if args.use_platform and marketplace is not Marketplace.ALIBABA_1688:
         raise CliError("--use-platform is supported on 1688 only")
     if args.filters and marketplace is not Marketplace.ALIBABA_1688:
         raise CliError("--filter is supported on 1688 only")
-    return _SearchOptions(
+    return _QueryOptions(
         platform=marketplace,
         language=language,
         use_platform=args.use_platform,
@@ -95,7 +123,7 @@ def _check_credentials(args: argparse.Namespace) -> str | None:
     """Return the uuid to use (`None` for `--demo`), before any file is touched."""
     if args.demo:
         if args.uuid or args.base_url:
-            raise CliError("--demo searches the embedded fake server: drop --uuid and --base-url")
+            raise CliError("--demo uses the embedded fake server: drop --uuid and --base-url")
         return None
     uuid: str | None = args.uuid or os.environ.get("HIOBUY_UUID")
     if not uuid:
@@ -103,32 +131,106 @@ def _check_credentials(args: argparse.Namespace) -> str | None:
     return uuid
 
 
+_CLIENT_PARAMETERS = frozenset(inspect.signature(AsyncHiobuy).parameters)
+
+
+@attrs.frozen
+class _Pacing:
+    """Client-wide pacing: `--rate-limit`, shared through Redis with `--redis-quota`."""
+
+    rate_limit: float | None = None
+    redis_url: str | None = None
+    quota_key: str | None = None
+
+
+def _pacing(args: argparse.Namespace) -> _Pacing:
+    """Check the pacing options together, before anything is opened."""
+    rate_limit = getattr(args, "rate_limit", None)
+    redis_url = getattr(args, "redis_quota", None)
+    key = getattr(args, "quota_key", None)
+    if redis_url is not None:
+        if rate_limit is None:
+            raise CliError("--redis-quota needs --rate-limit R: the rate all processes share")
+        if not key:
+            raise CliError("--redis-quota needs --quota-key K: the same name in every process")
+        if "quota" not in _CLIENT_PARAMETERS:
+            raise CliError("--redis-quota needs a hiobuy-async whose client takes quota=")
+    elif key is not None:
+        raise CliError("--quota-key names a quota shared through --redis-quota URL; add it")
+    return _Pacing(rate_limit, redis_url, key)
+
+
+def _redis_quota(pacing: _Pacing) -> Any:
+    from ..quota import RedisQuota  # noqa: PLC0415 - the redis extra is optional
+
+    assert pacing.redis_url is not None
+    assert pacing.quota_key is not None
+    assert pacing.rate_limit is not None
+    try:
+        return RedisQuota(pacing.redis_url, key=pacing.quota_key, rate=pacing.rate_limit)
+    except ImportError:
+        raise CliError("--redis-quota needs coredis: pip install 'hiobuy-async[redis]'") from None
+
+
+def _new_client(
+    uuid: str | None, *, quota: Any, rate_limit: float | None, **options: Any
+) -> AsyncHiobuy:
+    """Build the client, paced client-wide by `quota` or `rate_limit`.
+
+    Until `AsyncHiobuy` takes `rate_limit=` and `quota=` (issue #12), a
+    `--rate-limit` falls back to the batch's own (see `_batch_rate_limit`).
+    """
+    wide: dict[str, Any] = {}
+    if quota is not None:
+        wide["quota"] = quota
+    elif rate_limit is not None and "rate_limit" in _CLIENT_PARAMETERS:
+        wide["rate_limit"] = rate_limit
+    return AsyncHiobuy(uuid, **options, **wide)
+
+
+def _batch_rate_limit(pacing: _Pacing) -> float | None:
+    """The batch's own `rate_limit`: only where the client cannot pace itself."""
+    return None if "rate_limit" in _CLIENT_PARAMETERS else pacing.rate_limit
+
+
 @asynccontextmanager
 async def _open_client(
-    args: argparse.Namespace, fake: FakeHiobuy | None, *, max_connections: int = 32
+    args: argparse.Namespace,
+    fake: FakeHiobuy | None,
+    *,
+    max_connections: int = 32,
+    pacing: _Pacing | None = None,
 ) -> AsyncIterator[AsyncHiobuy]:
     """Make the client: for the real API, or for the embedded fake server (`--demo`)."""
+    pacing = _Pacing() if pacing is None else pacing
     options: dict[str, Any] = {
         "timeout": args.timeout,
         "max_retries": args.max_retries,
         "max_connections": max_connections,
+        "rate_limit": pacing.rate_limit,
     }
     uuid = _check_credentials(args)
-    if fake is not None:
-        async with (
-            fake.serve() as base_url,
-            AsyncHiobuy(fake.DEFAULT_UUID, base_url=base_url, **options) as client,
-        ):
-            yield client
-        return
-    client = AsyncHiobuy(
-        uuid,
-        base_url=args.base_url,
-        allow_insecure_http=args.allow_insecure_http,
-        **options,
-    )
-    async with client:
-        yield client
+    async with AsyncExitStack() as stack:
+        quota = None
+        if pacing.redis_url is not None:
+            # Entered in this task, the one that runs the client, as RedisQuota needs.
+            quota = await stack.enter_async_context(_redis_quota(pacing))
+        if fake is not None:
+            base_url = await stack.enter_async_context(fake.serve())
+            client = _new_client(fake.DEFAULT_UUID, base_url=base_url, quota=quota, **options)
+        else:
+            client = _new_client(
+                uuid,
+                base_url=args.base_url,
+                allow_insecure_http=args.allow_insecure_http,
+                quota=quota,
+                **options,
+            )
+        yield await stack.enter_async_context(client)
+
+
+def _unreachable(client: AsyncHiobuy, error: APIConnectionError) -> CliError:
+    return CliError(f"cannot reach the server at {client.base_url}: {error}", ExitCode.CONNECTION)
 
 
 async def image_search(args: argparse.Namespace, streams: Streams, renderer: Renderer) -> int:
@@ -142,7 +244,8 @@ async def image_search(args: argparse.Namespace, streams: Streams, renderer: Ren
     Returns:
         The exit code.
     """
-    options = _search_options(args)
+    options = _query_options(args)
+    assert options.platform is not None
     _check_credentials(args)
     fake = _make_fake() if args.demo else None
     img = args.img
@@ -160,9 +263,7 @@ async def image_search(args: argparse.Namespace, streams: Streams, renderer: Ren
                 filters=options.filters,
             )
         except APIConnectionError as error:
-            raise CliError(
-                f"cannot reach the server at {client.base_url}: {error}", ExitCode.CONNECTION
-            ) from None
+            raise _unreachable(client, error) from None
     if args.json:
         data = result_dict(
             result, img=img, platform=options.platform.value, language=options.language
@@ -174,6 +275,100 @@ async def image_search(args: argparse.Namespace, streams: Streams, renderer: Ren
             result.items,
             title=f"{len(result.items)} products on {options.platform.value} for {img}",
         )
+    return ExitCode.OK
+
+
+async def keyword_search(args: argparse.Namespace, streams: Streams, renderer: Renderer) -> int:
+    """Run `keyword-search`: pages of a keyword search, a table or JSON lines.
+
+    Args:
+        args: The parsed command line.
+        streams: The standard streams.
+        renderer: The terminal output.
+
+    Returns:
+        The exit code.
+    """
+    options = _query_options(args)
+    assert options.platform is not None
+    _check_credentials(args)
+    fake = _make_fake() if args.demo else None
+    page, offset = args.start
+    max_pages = args.pages if args.pages is not None or args.max_items is not None else 1
+    shown: list[Any] = []
+    writer = JsonlWriter(streams.stdout) if args.json else None
+    async with _open_client(args, fake) as client:
+        pager = client.keyword_search_pages(
+            args.keyword,
+            platform=options.platform,
+            language=options.language,
+            page_size=args.page_size,
+            sort=SORTS.get(args.sort, args.sort),
+            price_min=args.price_min,
+            price_max=args.price_max,
+            use_platform=options.use_platform,
+            filters=options.filters,
+            start=PagePosition(page, offset),
+            max_pages=max_pages,
+            max_items=args.max_items,
+        )
+        try:
+            async for result in pager:
+                for product in result.items:
+                    if writer is not None:
+                        writer.write({"page": result.page, **product_dict(product)})
+                    else:
+                        shown.append(product)
+        except APIConnectionError as error:
+            raise _unreachable(client, error) from None
+    if writer is None:
+        renderer.products(
+            shown,
+            title=f"{len(shown)} products on {options.platform.value} for {args.keyword!r}",
+        )
+    position = pager.resume_from
+    if pager.stop_reason in ("max_pages", "max_items"):
+        where = f"{position.page}:{position.offset}" if position.offset else str(position.page)
+        renderer.note(f"more results: continue with --start {where}")
+    return ExitCode.OK
+
+
+async def details(args: argparse.Namespace, streams: Streams, renderer: Renderer) -> int:
+    """Run `details`: one product's details and SKUs, tables or JSON.
+
+    Args:
+        args: The parsed command line.
+        streams: The standard streams.
+        renderer: The terminal output.
+
+    Returns:
+        The exit code.
+    """
+    options = _query_options(args, platform_required=False)
+    _check_credentials(args)
+    fake = _make_fake() if args.demo else None
+    if args.product is None and fake is None:
+        raise CliError("a product id or URL is required (or use --demo for a sample product)")
+    async with _open_client(args, fake) as client:
+        try:
+            product: Any = args.product
+            if product is None:
+                platform = options.platform or Marketplace.ALIBABA_1688
+                hits = await client.image_search(fake.sample_images()[0], platform=platform)  # type: ignore[union-attr]
+                product = hits.items[0]
+            found = await client.product_details(
+                product,
+                platform=options.platform,
+                language=options.language,
+                use_platform=options.use_platform,
+            )
+        except APIConnectionError as error:
+            raise _unreachable(client, error) from None
+    if args.json:
+        text = dumps(details_dict(found), indent=2, ascii_only=needs_ascii(streams.stdout))
+        print(text, file=streams.stdout, flush=True)
+    else:
+        renderer.details(found)
     return ExitCode.OK
 
 
@@ -215,34 +410,29 @@ class _UnreachableGuard:
         return released
 
 
+Record = Callable[[Any, int, str], dict[str, Any]]
+"""Builds the JSON line of an outcome, from its input's line number and text."""
+
+
 async def _run_batch(
-    client: AsyncHiobuy,
+    stream_cm: Any,
     pending: Sequence[tuple[int, str]],
-    options: _SearchOptions,
     *,
-    args: argparse.Namespace,
+    base_url: str,
+    record: Record,
     renderer: Renderer,
     on_record: JsonlWriter | None,
     progress: bool,
-) -> tuple[_Counts, list[tuple[int, Outcome]]]:
+) -> tuple[_Counts, list[tuple[int, Any]]]:
     counts = _Counts()
-    outcomes: list[tuple[int, Outcome]] = []
-    guard = _UnreachableGuard(min(UNREACHABLE_AFTER, len(pending)), client.base_url)
+    outcomes: list[tuple[int, Any]] = []
+    guard = _UnreachableGuard(min(UNREACHABLE_AFTER, len(pending)), base_url)
     with renderer.progress(len(pending), enabled=progress) as bar:
-        async with client.search_stream(
-            [img for _, img in pending],
-            platform=options.platform,
-            language=options.language,
-            use_platform=options.use_platform,
-            filters=options.filters,
-            concurrency=args.concurrency,
-            rate_limit=getattr(args, "rate_limit", None),
-        ) as stream:
+        async with stream_cm as stream:
             async for outcome in stream:
-                index = pending[outcome.index][0]
-                outcomes.append((index, outcome))
-                record = outcome_record(outcome, index=index)
-                for ready in guard.check(outcome, record):
+                line, text = pending[outcome.index]
+                outcomes.append((line, outcome))
+                for ready in guard.check(outcome, record(outcome, line, text)):
                     if on_record is not None:
                         on_record.write(ready)
                 counts.done += 1
@@ -268,7 +458,7 @@ def _refuse_output_as_input(output: str, path: str | None, stdin: IO[str]) -> No
     """Refuse `--output` naming the input file (or a link to it), before either is opened.
 
     Replacing it would destroy the input, and `--resume` would cut its last
-    URL and append JSON lines to it.
+    line and append JSON lines to it.
     """
     source: str | int
     if path is None or path == "-":
@@ -282,18 +472,181 @@ def _refuse_output_as_input(output: str, path: str | None, stdin: IO[str]) -> No
         shown = "stdin" if isinstance(source, int) else repr(path)
         raise CliError(
             f"--output {output!r} is the same file as the input ({shown}): "
-            "writing to it would destroy the image URLs; choose another output file"
+            "writing to it would destroy the input; choose another output file"
         )
 
 
+def _has_content(path: str) -> bool:
+    try:
+        return os.path.isfile(path) and os.path.getsize(path) > 0
+    except OSError:
+        return False
+
+
+@attrs.frozen
+class _Plan:
+    """What a batch command is to do: the inputs left, and where the output stands."""
+
+    pending: list[tuple[int, str]]
+    skipped: int
+    previous: Previous | None
+    header: dict[str, Any] | None
+
+
+def _check_output_options(args: argparse.Namespace, stdin: IO[str]) -> bool:
+    """Check `--output` and its companions before anything is read or written.
+
+    Returns:
+        Whether the output is to be resumed.
+    """
+    resume = bool(args.resume or args.retry_failed)
+    if not args.output:
+        for flag in ("resume", "retry_failed", "overwrite", "force"):
+            if getattr(args, flag):
+                raise CliError(f"--{flag.replace('_', '-')} needs --output (the file to resume)")
+        return False
+    if args.overwrite and resume:
+        raise CliError("--overwrite starts again, --resume continues: choose one")
+    if args.force and not resume:
+        raise CliError("--force only applies to --resume or --retry-failed")
+    _refuse_output_as_input(args.output, args.file, stdin)
+    if not resume and not args.overwrite and _has_content(args.output):
+        raise CliError(
+            f"{args.output} exists and is not empty: --resume to continue it, "
+            "--overwrite to replace it"
+        )
+    return resume
+
+
+def _plan(
+    args: argparse.Namespace,
+    inputs: InputFile,
+    *,
+    command: str,
+    key: str,
+    options: _QueryOptions,
+    resume: bool,
+) -> _Plan:
+    header = run_header(command, inputs, options.header()) if args.output else None
+    previous = load_previous(args.output) if resume else None
+    if previous is None:
+        return _Plan(list(inputs.lines), 0, None, header)
+    assert header is not None
+    if not args.force:
+        check_resumable(previous, header, inputs, path=args.output)
+
+    def done(line: int, text: str) -> bool:
+        last = previous.last.get(line)
+        if last is None or last.get(key) != text:
+            return False
+        return not args.retry_failed or last.get("ok") is True
+
+    pending = [(line, text) for line, text in inputs.lines if not done(line, text)]
+    return _Plan(pending, len(inputs.lines) - len(pending), previous, header)
+
+
 @contextmanager
-def _output(args: argparse.Namespace, streams: Streams) -> Iterator[IO[str]]:
-    """Open `--output` (replaced, or appended to with `--resume`), or lend stdout."""
+def _output(args: argparse.Namespace, streams: Streams, plan: _Plan) -> Iterator[IO[str]]:
+    """Open `--output` (new, with its header; or appended to), or lend stdout."""
     if not args.output:
         yield streams.stdout
         return
-    with open_output(args.output, resume=args.resume) as file:
+    with open_output(args.output, resume=plan.previous is not None) as file:
+        if plan.previous is None:
+            assert plan.header is not None
+            JsonlWriter(file).write(plan.header)
         yield file
+
+
+def _failures_left(
+    inputs: InputFile,
+    plan: _Plan,
+    outcomes: Sequence[tuple[int, Any]],
+    key: str,
+) -> int:
+    """Count the inputs whose last line in the output is a failure, after this run."""
+    ok: dict[int, bool] = {}
+    if plan.previous is not None:
+        for line, text in inputs.lines:
+            last = plan.previous.last.get(line)
+            if last is not None and last.get(key) == text:
+                ok[line] = last.get("ok") is True
+    for line, outcome in outcomes:
+        ok[line] = isinstance(outcome, Ok)
+    return sum(1 for value in ok.values() if not value)
+
+
+async def _batch_command(
+    args: argparse.Namespace,
+    streams: Streams,
+    renderer: Renderer,
+    *,
+    command: str,
+    key: str,
+    platform_required: bool,
+) -> int:
+    """Run `search-many` or `details-many`: a file of inputs in, JSON lines out."""
+    options = _query_options(args, platform_required=platform_required)
+    pacing = _pacing(args)
+    resume = _check_output_options(args, streams.stdin)
+    _check_credentials(args)
+    fake = _make_fake() if args.demo else None
+    if fake is not None and args.file is None:
+        inputs = parse_inputs("-", "".join(f"{url}\n" for url in fake.sample_images()).encode())
+    else:
+        inputs = read_inputs(args.file, streams.stdin)
+    plan = _plan(args, inputs, command=command, key=key, options=options, resume=resume)
+    if not inputs.lines:
+        renderer.note("no inputs in the file")
+    started = time.monotonic()
+    counts: _Counts = _Counts()
+    outcomes: list[tuple[int, Any]] = []
+    with _output(args, streams, plan) as out:
+        if plan.pending:
+            async with _open_client(
+                args, fake, max_connections=args.concurrency, pacing=pacing
+            ) as client:
+                items = [text for _, text in plan.pending]
+                batch: dict[str, Any] = {
+                    "platform": options.platform,
+                    "language": options.language,
+                    "use_platform": options.use_platform,
+                    "concurrency": args.concurrency,
+                    "rate_limit": _batch_rate_limit(pacing),
+                }
+                defaults: dict[str, Any] = {
+                    "platform": options.platform,
+                    "language": options.language,
+                }
+                stream_cm: Any
+                if command == "search-many":
+                    stream_cm = client.search_stream(items, filters=options.filters, **batch)
+                    record: Record = lambda o, n, t: search_record(o, line=n, img=t, **defaults)  # noqa: E731
+                else:
+                    stream_cm = client.details_stream(items, **batch)
+                    record = lambda o, n, t: details_record(o, line=n, product=t, **defaults)  # noqa: E731
+                counts, outcomes = await _run_batch(
+                    stream_cm,
+                    plan.pending,
+                    base_url=client.base_url,
+                    record=record,
+                    renderer=renderer,
+                    on_record=JsonlWriter(out),
+                    progress=streams.stderr.isatty(),
+                )
+    renderer.note(
+        summary_line(
+            done=counts.done,
+            ok=counts.ok,
+            failed=counts.failed,
+            elapsed=time.monotonic() - started,
+            skipped=plan.skipped,
+        )
+    )
+    left = _failures_left(inputs, plan, outcomes, key) if args.output else counts.failed
+    if args.output and left:
+        renderer.note(f"{left} failed in {args.output}: --retry-failed runs them again")
+    return ExitCode.FAILED if left else ExitCode.OK
 
 
 async def search_many(args: argparse.Namespace, streams: Streams, renderer: Renderer) -> int:
@@ -305,52 +658,31 @@ async def search_many(args: argparse.Namespace, streams: Streams, renderer: Rend
         renderer: The terminal output.
 
     Returns:
-        The exit code: 0 when every input succeeded, 1 when some failed.
+        The exit code: 0 when every input succeeded, 1 when failures remain.
     """
-    options = _search_options(args)
-    if args.resume and not args.output:
-        raise CliError("--resume needs --output (the file to resume)")
-    _check_credentials(args)
-    if args.output:
-        _refuse_output_as_input(args.output, args.file, streams.stdin)
-    fake = _make_fake() if args.demo else None
-    if fake is not None and args.file is None:
-        urls = fake.sample_images()
-    else:
-        urls = read_inputs(args.file, streams.stdin)
-    finished = load_finished(args.output) if args.resume else set()
-    pending = [(n, url) for n, url in enumerate(urls) if (n, url) not in finished]
-    skipped = len(urls) - len(pending)
-    if not urls:
-        renderer.note("no image URLs in the input")
-    started = time.monotonic()
-    counts = _Counts()
-    with _output(args, streams) as out:
-        if pending:
-            async with _open_client(args, fake, max_connections=args.concurrency) as client:
-                counts, _ = await _run_batch(
-                    client,
-                    pending,
-                    options,
-                    args=args,
-                    renderer=renderer,
-                    on_record=JsonlWriter(out),
-                    progress=streams.stderr.isatty(),
-                )
-    renderer.note(
-        summary_line(
-            done=counts.done,
-            ok=counts.ok,
-            failed=counts.failed,
-            elapsed=time.monotonic() - started,
-            skipped=skipped,
-        )
+    return await _batch_command(
+        args, streams, renderer, command="search-many", key="img", platform_required=True
     )
-    return ExitCode.FAILED if counts.failed else ExitCode.OK
+
+
+async def details_many(args: argparse.Namespace, streams: Streams, renderer: Renderer) -> int:
+    """Run `details-many`: a file of product ids or URLs in, JSON lines out.
+
+    Args:
+        args: The parsed command line.
+        streams: The standard streams.
+        renderer: The terminal output.
+
+    Returns:
+        The exit code: 0 when every input succeeded, 1 when failures remain.
+    """
+    return await _batch_command(
+        args, streams, renderer, command="details-many", key="product", platform_required=False
+    )
 
 
 async def demo(args: argparse.Namespace, streams: Streams, renderer: Renderer) -> int:
-    """Run `demo`: a real bulk search against the embedded fake server.
+    """Run `demo`: a bulk image search, then the details of the top hit, on the fake server.
 
     Args:
         args: The parsed command line.
@@ -360,7 +692,8 @@ async def demo(args: argparse.Namespace, streams: Streams, renderer: Renderer) -
     Returns:
         The exit code (0 once the batch ran, whatever its items' fate).
     """
-    options = _search_options(args)
+    options = _query_options(args)
+    assert options.platform is not None
     fake = _make_fake()
     images = fake.sample_images()
     pending = list(enumerate(images))
@@ -371,17 +704,29 @@ async def demo(args: argparse.Namespace, streams: Streams, renderer: Renderer) -
             f"({options.language}) through the embedded fake HioBuy server at "
             f"{client.base_url}; no account or network needed."
         )
+        stream_cm = client.search_stream(
+            images,
+            platform=options.platform,
+            language=options.language,
+            concurrency=args.concurrency,
+        )
         counts, outcomes = await _run_batch(
-            client,
+            stream_cm,
             pending,
-            options,
-            args=args,
+            base_url=client.base_url,
+            record=lambda o, n, t: {},
             renderer=renderer,
             on_record=None,
             progress=streams.stderr.isatty(),
         )
-    elapsed = time.monotonic() - started
-    outcomes.sort(key=lambda pair: pair[0])
+        elapsed = time.monotonic() - started
+        outcomes.sort(key=lambda pair: pair[0])
+        first = next((o for _, o in outcomes if isinstance(o, Ok) and o.result.items), None)
+        top = None
+        if first is not None:
+            top = await client.product_details(
+                first.result.items[0], platform=options.platform, language=options.language
+            )
     rows = [
         BatchRow(
             index=index,
@@ -397,7 +742,6 @@ async def demo(args: argparse.Namespace, streams: Streams, renderer: Renderer) -
         for index, outcome in outcomes
     ]
     renderer.overview(rows, title="Images searched")
-    first = next((o for _, o in outcomes if isinstance(o, Ok) and o.result.items), None)
     if first is not None:
         items = first.result.items
         renderer.products(
@@ -405,6 +749,8 @@ async def demo(args: argparse.Namespace, streams: Streams, renderer: Renderer) -
             title=f"Top {min(len(items), DEMO_TABLE_ROWS)} of {len(items)} products "
             f"for {first.query.img}",
         )
+    if top is not None:
+        renderer.details(top)
     renderer.line(
         summary_line(done=counts.done, ok=counts.ok, failed=counts.failed, elapsed=elapsed)
     )
@@ -413,6 +759,27 @@ async def demo(args: argparse.Namespace, streams: Streams, renderer: Renderer) -
         "(or set HIOBUY_UUID and drop --demo)"
     )
     return ExitCode.OK
+
+
+def usable_base_url(base_url: str) -> str:
+    """Turn a wildcard listening address into the loopback URL a client can use.
+
+    Args:
+        base_url: The URL the server listens on, e.g. `http://0.0.0.0:8787`.
+
+    Returns:
+        The same URL on 127.0.0.1 (or `[::1]` for `::`) when its host is
+        the unspecified address, else `base_url` unchanged.
+    """
+    parts = urlsplit(base_url)
+    try:
+        host = ipaddress.ip_address(parts.hostname or "")
+    except ValueError:
+        return base_url
+    if not host.is_unspecified:
+        return base_url
+    loopback = "127.0.0.1" if host.version == 4 else "[::1]"
+    return parts._replace(netloc=f"{loopback}:{parts.port}").geturl()
 
 
 async def fake_server(args: argparse.Namespace, streams: Streams, renderer: Renderer) -> int:
@@ -431,10 +798,12 @@ async def fake_server(args: argparse.Namespace, streams: Streams, renderer: Rend
     uuid = args.uuid or fake.DEFAULT_UUID
 
     def ready(base_url: str) -> None:
+        usable = usable_base_url(base_url)
+        where = "" if usable == base_url else f", listening on {base_url}"
         # The uuid printed is the fake server's own, chosen on this command line.
         print(
-            f"Fake HioBuy server on {base_url} (Ctrl-C to stop). Point a client at it:\n"
-            f"  export HIOBUY_BASE_URL={base_url}\n"
+            f"Fake HioBuy server on {usable} (Ctrl-C to stop{where}). Point a client at it:\n"
+            f"  export HIOBUY_BASE_URL={usable}\n"
             f"  export HIOBUY_UUID={uuid}",
             file=streams.stdout,
             flush=True,
@@ -460,7 +829,10 @@ async def run_command(args: argparse.Namespace, streams: Streams, renderer: Rend
     """
     commands = {
         "image-search": image_search,
+        "keyword-search": keyword_search,
+        "details": details,
         "search-many": search_many,
+        "details-many": details_many,
         "demo": demo,
         "fake-server": fake_server,
     }

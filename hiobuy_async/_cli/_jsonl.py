@@ -1,34 +1,35 @@
 # SPDX-License-Identifier: MIT
-"""JSON for the command line: results as plain data, input lists, JSONL output and resume."""
+"""JSON for the command line: results as plain data, and JSONL output."""
 
 from __future__ import annotations
 
 import codecs
 import json
-import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import IO, Any
 
 import attrs
 
-from .._batch import Failed, Outcome
+from .._batch import Failed, Ok, Outcome
 from .._exceptions import HiobuyError
-from .._models import ImageSearchResult, Product
+from .._models import ImageSearchResult, Product, ProductDetails, Sku
+from ..marketplaces import DEFAULT_LOCALE, Marketplace
 from ._args import CliError
 
 __all__ = [
     "JsonlWriter",
+    "details_dict",
+    "details_record",
     "dumps",
     "error_dict",
-    "load_finished",
     "needs_ascii",
     "open_output",
-    "outcome_record",
     "product_dict",
-    "read_inputs",
     "result_dict",
+    "search_record",
+    "sku_dict",
 ]
 
 
@@ -92,32 +93,115 @@ def error_dict(error: HiobuyError) -> dict[str, str]:
     return {"type": type(error).__name__, "message": str(error)}
 
 
-def outcome_record(outcome: Outcome, *, index: int) -> dict[str, Any]:
+def _platform_of(query: object, default: Marketplace | None) -> str | None:
+    # An image query names it `platform`, a details query `marketplace`; an
+    # input that failed validation may be the raw input, with neither.
+    value = getattr(query, "marketplace", None) or getattr(query, "platform", None) or default
+    if isinstance(value, Marketplace):
+        return value.value
+    return value if isinstance(value, str) else None
+
+
+def _language_of(query: object, default: str | None) -> str:
+    value = getattr(query, "language", None) or default
+    return value if isinstance(value, str) else DEFAULT_LOCALE
+
+
+def search_record(
+    outcome: Outcome,
+    *,
+    line: int,
+    img: str,
+    platform: Marketplace | None = None,
+    language: str | None = None,
+) -> dict[str, Any]:
     """Build the JSON line of one `search-many` input.
 
     Args:
         outcome: The batch outcome.
-        index: The input's position in the input file (its `outcome.index`
-            counts only the inputs searched in this run).
+        line: The input's line number in its file (from 1, blank and comment
+            lines counted).
+        img: The input as read.
+        platform: The batch's platform, for an input that failed validation.
+        language: The batch's locale, likewise.
 
     Returns:
-        `{"index", "img", "ok", "error", "products"}`.
+        `{"line", "img", "platform", "language", "ok", "error", "products"}`.
     """
-    if isinstance(outcome, Failed):
-        return {
-            "index": index,
-            "img": outcome.query.img,
-            "ok": False,
-            "error": error_dict(outcome.error),
-            "products": [],
-        }
+    failed = isinstance(outcome, Failed)
     return {
-        "index": index,
-        "img": outcome.query.img,
-        "ok": True,
-        "error": None,
-        "products": [product_dict(p) for p in outcome.result.items],
+        "line": line,
+        "img": img,
+        "platform": _platform_of(outcome.query, platform),
+        "language": _language_of(outcome.query, language),
+        "ok": not failed,
+        "error": error_dict(outcome.error) if isinstance(outcome, Failed) else None,
+        "products": [product_dict(p) for p in outcome.result.items]
+        if isinstance(outcome, Ok)
+        else [],
     }
+
+
+def details_record(
+    outcome: Any,
+    *,
+    line: int,
+    product: str,
+    platform: Marketplace | None = None,
+    language: str | None = None,
+) -> dict[str, Any]:
+    """Build the JSON line of one `details-many` input.
+
+    Args:
+        outcome: The batch outcome (an `Ok` holding `ProductDetails`, or a `Failed`).
+        line: The input's line number in its file.
+        product: The input as read (an id or a URL).
+        platform: The batch's platform, for an input that failed validation.
+        language: The batch's locale, likewise.
+
+    Returns:
+        `{"line", "product", "platform", "language", "ok", "error", "details"}`.
+    """
+    failed = isinstance(outcome, Failed)
+    return {
+        "line": line,
+        "product": product,
+        "platform": _platform_of(outcome.query, platform),
+        "language": _language_of(outcome.query, language),
+        "ok": not failed,
+        "error": error_dict(outcome.error) if isinstance(outcome, Failed) else None,
+        "details": None if failed else details_dict(outcome.result),
+    }
+
+
+def sku_dict(sku: Sku) -> dict[str, Any]:
+    """Turn a SKU into JSON-ready data: price as a string, properties as pairs.
+
+    Args:
+        sku: The SKU.
+
+    Returns:
+        A dict with every field of `Sku`.
+    """
+    return {f.name: _plain(getattr(sku, f.name)) for f in attrs.fields(Sku)}
+
+
+def details_dict(details: ProductDetails) -> dict[str, Any]:
+    """Turn a product's details into JSON-ready data (`raw` left out: it repeats the rest).
+
+    Args:
+        details: The details.
+
+    Returns:
+        A dict with every field of `ProductDetails` but `raw`, SKUs as dicts.
+    """
+    data = {
+        f.name: _plain(getattr(details, f.name))
+        for f in attrs.fields(ProductDetails)
+        if f.name not in ("raw", "skus")
+    }
+    data["skus"] = [sku_dict(s) for s in details.skus]
+    return data
 
 
 # Characters json.dumps(ensure_ascii=False) leaves raw that must not be: lone
@@ -171,85 +255,6 @@ def needs_ascii(stream: IO[str]) -> bool:
     except LookupError:
         return True
     return not name.startswith(("utf-8", "utf-16", "utf-32"))
-
-
-def _parse_lines(lines: Iterator[str]) -> list[str]:
-    urls = []
-    for line in lines:
-        text = line.strip()
-        if text and not text.startswith("#"):
-            urls.append(text)
-    return urls
-
-
-def read_inputs(path: str | None, stdin: IO[str]) -> list[str]:
-    """Read the image URLs to search: one a line, blank lines and `#` comments skipped.
-
-    Args:
-        path: The file, or `None` / `"-"` for stdin.
-        stdin: The standard input stream.
-
-    Returns:
-        The URLs, in order.
-
-    Raises:
-        CliError: The file cannot be read or is not UTF-8 text.
-    """
-    if path is None or path == "-":
-        try:
-            return _parse_lines(iter(stdin))
-        except UnicodeDecodeError as exc:
-            raise CliError(f"stdin is not UTF-8 text: {exc.reason}") from None
-    try:
-        with open(path, encoding="utf-8-sig") as file:
-            return _parse_lines(iter(file))
-    except UnicodeDecodeError as exc:
-        raise CliError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-def load_finished(path: str) -> set[tuple[int, str]]:
-    """Find the inputs an earlier run already wrote to `path`, for `--resume`.
-
-    A last line without its newline (the run was killed mid-write) is cut
-    off the file, so that input is searched again and the file stays valid
-    JSONL. Other lines that are not records are ignored.
-
-    Args:
-        path: The output file of the earlier run; it may not exist yet.
-
-    Returns:
-        The `(index, img)` pairs already written.
-
-    Raises:
-        CliError: The file exists but cannot be read or repaired.
-    """
-    try:
-        with open(path, "rb") as file:
-            data = file.read()
-    except FileNotFoundError:
-        return set()
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
-    complete = data.rfind(b"\n") + 1
-    if complete < len(data):
-        try:
-            os.truncate(path, complete)
-        except OSError as exc:
-            raise CliError(f"cannot repair {path}: {exc.strerror or exc}") from None
-    finished: set[tuple[int, str]] = set()
-    for line in data[:complete].splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(record, dict):
-            continue
-        index, img = record.get("index"), record.get("img")
-        if isinstance(index, int) and not isinstance(index, bool) and isinstance(img, str):
-            finished.add((index, img))
-    return finished
 
 
 @attrs.define

@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING
 
 import attrs
 
-from .._models import Product
+from .._models import Product, ProductDetails
 from ._args import PROG
 
 if TYPE_CHECKING:
@@ -242,6 +242,60 @@ class Renderer:
         else:
             self.hint_rich()
             self._plain_table(title, headers, cells, right=(0, 2))
+
+    def details(self, details: ProductDetails) -> None:
+        """Print a product's details, then a table of its SKUs.
+
+        Args:
+            details: The details.
+        """
+        price = _cell(details.price)
+        if details.max_price is not None and details.max_price != details.price:
+            price = f"{price} - {details.max_price}"
+        facts = [
+            ("title", _cell(details.title)),
+            ("title (zh)", _cell(details.title_cn)),
+            ("price", price),
+            ("original price", _cell(details.original_price)),
+            ("shop id", _cell(details.shop_id)),
+            ("SKUs", str(len(details.skus))),
+        ]
+        self.table(f"Product {details.num_iid}", ("field", "value"), facts, right=())
+        rows = [
+            (
+                str(n),
+                str(sku.sku_id),
+                "; ".join(f"{name}: {value}" for name, value in sku.properties)
+                or sku.properties_text,
+                _cell(sku.price),
+                _cell(sku.quantity),
+            )
+            for n, sku in enumerate(details.skus, 1)
+        ]
+        headers = ("#", "SKU id", "properties", "price", "stock")
+        self.table(f"{len(rows)} SKUs of {details.num_iid}", headers, rows, right=(0, 3, 4))
+
+    def table(
+        self,
+        title: str,
+        headers: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        right: Sequence[int],
+    ) -> None:
+        """Print a table on stdout (with rich when available); every cell made safe.
+
+        Args:
+            title: The caption.
+            headers: The column names.
+            rows: The cells, as text.
+            right: The columns to align right.
+        """
+        if self.use_rich:
+            self._rich_table(title, headers, rows, right=right)
+        else:
+            self.hint_rich()
+            self._plain_table(title, headers, rows, right=right)
 
     def _rich_table(
         self,
