@@ -12,10 +12,11 @@ import pytest
 from hiobuy_async import APIConnectionError, APIError, Failed, ImageQuery, Marketplace, Ok
 from hiobuy_async._cli import cli_advice, main
 from hiobuy_async._cli._args import CliError, ExitCode, build_parser, parse_args
-from hiobuy_async._cli._commands import _pacing, _UnreachableGuard, usable_base_url
+from hiobuy_async._cli._commands import _new_client, _pacing, _UnreachableGuard, usable_base_url
 from hiobuy_async._cli._jsonl import product_dict, search_record
 from hiobuy_async._cli._runs import load_previous, read_inputs
 from hiobuy_async._models import ImageSearchResult, Product
+from hiobuy_async.quota import LocalQuota
 
 PRODUCT = Product(num_iid=7, title="Teapot", price=Decimal("21.80"), tags=("a", "b"))
 COMMANDS = [
@@ -264,3 +265,11 @@ def test_cli_error_for_insecure_base_url_gives_cli_advice(
     assert "--allow-insecure-http" in err
     assert "allow_insecure_http=True" not in err
     assert err.count("\n") == 1
+
+
+def test_rate_limit_paces_the_whole_client() -> None:
+    client = _new_client("cli-uuid", quota=None, rate_limit=5.0)
+    assert isinstance(client.quota, LocalQuota)
+    assert client.quota.rate == 5.0
+    shared = LocalQuota(rate=3)
+    assert _new_client("cli-uuid", quota=shared, rate_limit=3.0).quota is shared

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import ipaddress
 import os
 import time
@@ -131,9 +130,6 @@ def _check_credentials(args: argparse.Namespace) -> str | None:
     return uuid
 
 
-_CLIENT_PARAMETERS = frozenset(inspect.signature(AsyncHiobuy).parameters)
-
-
 @attrs.frozen
 class _Pacing:
     """Client-wide pacing: `--rate-limit`, shared through Redis with `--redis-quota`."""
@@ -153,8 +149,6 @@ def _pacing(args: argparse.Namespace) -> _Pacing:
             raise CliError("--redis-quota needs --rate-limit R: the rate all processes share")
         if not key:
             raise CliError("--redis-quota needs --quota-key K: the same name in every process")
-        if "quota" not in _CLIENT_PARAMETERS:
-            raise CliError("--redis-quota needs a hiobuy-async whose client takes quota=")
     elif key is not None:
         raise CliError("--quota-key names a quota shared through --redis-quota URL; add it")
     return _Pacing(rate_limit, redis_url, key)
@@ -175,22 +169,10 @@ def _redis_quota(pacing: _Pacing) -> Any:
 def _new_client(
     uuid: str | None, *, quota: Any, rate_limit: float | None, **options: Any
 ) -> AsyncHiobuy:
-    """Build the client, paced client-wide by `quota` or `rate_limit`.
-
-    Until `AsyncHiobuy` takes `rate_limit=` and `quota=` (issue #12), a
-    `--rate-limit` falls back to the batch's own (see `_batch_rate_limit`).
-    """
-    wide: dict[str, Any] = {}
+    """Build the client, paced client-wide by `quota` (shared) or `rate_limit`."""
     if quota is not None:
-        wide["quota"] = quota
-    elif rate_limit is not None and "rate_limit" in _CLIENT_PARAMETERS:
-        wide["rate_limit"] = rate_limit
-    return AsyncHiobuy(uuid, **options, **wide)
-
-
-def _batch_rate_limit(pacing: _Pacing) -> float | None:
-    """The batch's own `rate_limit`: only where the client cannot pace itself."""
-    return None if "rate_limit" in _CLIENT_PARAMETERS else pacing.rate_limit
+        return AsyncHiobuy(uuid, quota=quota, **options)
+    return AsyncHiobuy(uuid, rate_limit=rate_limit, **options)
 
 
 @asynccontextmanager
@@ -612,7 +594,6 @@ async def _batch_command(
                     "language": options.language,
                     "use_platform": options.use_platform,
                     "concurrency": args.concurrency,
-                    "rate_limit": _batch_rate_limit(pacing),
                 }
                 defaults: dict[str, Any] = {
                     "platform": options.platform,
