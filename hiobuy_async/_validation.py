@@ -8,6 +8,7 @@ number (`True` is an `int` to Python, never to a caller).
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ __all__ = [
     "check_product_id",
     "check_token",
     "describe",
+    "is_loopback_host",
 ]
 
 MAX_PRICE = Decimal(10) ** 12
@@ -236,3 +238,20 @@ def check_http_url(name: str, value: object, *, max_length: int) -> str:
     if parts.scheme.lower() not in ("http", "https") or not host:
         raise InputError(f"{name} must be an absolute http(s) URL, got {describe(value)}")
     return value
+
+
+def is_loopback_host(host: str) -> bool:
+    """Tell whether `host` names this machine (`localhost`, 127.0.0.0/8, ::1).
+
+    Args:
+        host: A host name or IP address, without port or brackets.
+
+    Returns:
+        True for loopback hosts.
+    """
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

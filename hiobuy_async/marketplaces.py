@@ -9,12 +9,11 @@ API call.
 from __future__ import annotations
 
 import enum
-import ipaddress
 import warnings
 from collections.abc import Collection, Iterable
-from urllib.parse import urlsplit
 
 from ._exceptions import InputError
+from ._validation import check_http_url, is_loopback_host
 
 __all__ = [
     "DEFAULT_LOCALE",
@@ -272,43 +271,7 @@ def validate_image_url(img: str) -> str:
             holding whitespace or control characters, or not an absolute
             `http`/`https` URL with a host.
     """
-    if not isinstance(img, str):
-        raise InputError(f"img must be a URL string, not {type(img).__name__}")
-    if not img:
-        raise InputError("img must not be empty")
-    if len(img) > MAX_IMAGE_URL_LENGTH:
-        raise InputError(
-            f"img is {len(img)} characters long; at most {MAX_IMAGE_URL_LENGTH} are accepted"
-        )
-    # isprintable() is False for every control and separator character but
-    # the ASCII space, so this rejects all whitespace and control characters.
-    if not img.isprintable() or " " in img:
-        raise InputError("img must not contain whitespace or control characters")
-    try:
-        parts = urlsplit(img)
-        host = parts.hostname
-    except ValueError as exc:
-        raise InputError(f"img is not a valid URL: {exc}") from None
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        raise InputError(f"img must be an absolute http(s) URL, got {_excerpt(img)!r}")
-    return img
-
-
-def is_loopback_host(host: str) -> bool:
-    """Tell whether `host` names this machine (`localhost`, 127.0.0.0/8, ::1).
-
-    Args:
-        host: A host name or IP address, without port or brackets.
-
-    Returns:
-        True for loopback hosts.
-    """
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    return check_http_url("img", img, max_length=MAX_IMAGE_URL_LENGTH)
 
 
 def _excerpt(text: str, limit: int = 80) -> str:
