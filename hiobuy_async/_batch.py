@@ -39,7 +39,7 @@ import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ._endpoints.image_search import ImageQuery, ResolvedQuery, resolve_query
-from ._exceptions import AuthenticationError, HiobuyError, InputError
+from ._exceptions import AuthenticationError, HiobuyError, InputError, QuotaExhaustedError
 from ._models import ImageSearchResult
 from ._ratelimit import PauseGate, RateLimiter
 from ._retry import RetryBudget
@@ -420,9 +420,10 @@ class _Batch:
             return await self.client._pipeline.call(
                 resolved.request(), hooks=self, on_retry=self.count_retry
             )
-        except (AuthenticationError, InputError):
-            # Every input would fail alike: a refused uuid, or (inputs being
-            # validated already) a configuration error. Stop the batch.
+        except (AuthenticationError, InputError, QuotaExhaustedError):
+            # Every input would fail alike: a refused uuid, an exhausted
+            # quota, or (inputs being validated already) a configuration
+            # error. Stop the batch.
             raise
         except HiobuyError as error:
             return error

@@ -22,6 +22,7 @@ from ._endpoints.image_search import ImageQuery, resolve_query
 from ._endpoints.keyword_search import Price, Sort, check_page, resolve_keyword_query
 from ._endpoints.product_details import ProductRef, resolve_details_query
 from ._endpoints.shop_nick import shop_nick_request
+from ._exceptions import InputError
 from ._models import ImageSearchResult, KeywordSearchPage, ProductDetails, ShopNick
 from ._pager import KeywordPager, PagePosition
 from ._pipeline import Pipeline, Secret
@@ -30,6 +31,7 @@ from ._transport import HttpTransport, TransportKind, make_timeout
 from ._validation import check_int, check_positive
 from ._version import __version__
 from .marketplaces import Marketplace
+from .quota import LocalQuota, Quota
 
 if TYPE_CHECKING:
     import httpx
@@ -42,6 +44,22 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_DEADLINE = 120.0
 DEFAULT_MAX_CONNECTIONS = 32
 DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024
+
+
+def _check_quota(rate_limit: float | None, quota: Quota | None) -> Quota:
+    if quota is not None:
+        if rate_limit is not None:
+            raise InputError(
+                "pass rate_limit= or quota=, not both: give the quota its rate instead"
+            )
+        if not isinstance(quota, Quota):
+            raise InputError(
+                f"quota must implement hiobuy_async.quota.Quota, not {type(quota).__name__}"
+            )
+        return quota
+    if rate_limit is not None:
+        check_positive("rate_limit", rate_limit)
+    return LocalQuota(rate=rate_limit)
 
 
 class AsyncHiobuy:
@@ -80,6 +98,18 @@ class AsyncHiobuy:
             install `hiobuy-async[aiohttp]` — and httpx's own under trio). Defaults
             to the `HIOBUY_TRANSPORT` environment variable, then `"httpx"`.
             Ignored when `http_client` is given.
+        rate_limit: Requests per second for everything this client sends
+            (every endpoint, single calls, pages, batches and retries; evenly
+            spaced, GCRA), or `None`; shorthand for
+            `quota=LocalQuota(rate=rate_limit)`. A batch's own `rate_limit`
+            is an extra cap on top.
+        quota: The object that paces every request and holds the client-wide
+            `429` pause and exhaustion — a `hiobuy_async.quota.RedisQuota` to
+            share one quota between processes. Never closed by the client.
+            Without `rate_limit` or `quota`, a `429`'s `Retry-After` still
+            pauses every request of this client, and one above
+            `max_retry_after` makes its calls fail at once
+            (`QuotaExhaustedError`) until then.
 
     Raises:
         InputError: No uuid, or an invalid argument.
@@ -106,6 +136,8 @@ class AsyncHiobuy:
         max_retry_after: float = 60.0,
         allow_insecure_http: bool = False,
         transport: TransportKind | None = None,
+        rate_limit: float | None = None,
+        quota: Quota | None = None,
     ) -> None:
         secret = check_uuid(uuid)
         self._base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
@@ -134,11 +166,17 @@ class AsyncHiobuy:
             uuid=Secret(secret),
             retry_policy=RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after),
             deadline=deadline,
+            quota=_check_quota(rate_limit, quota),
         )
 
     def __repr__(self) -> str:
         state = "closed" if self._transport.closed else "open"
         return f"<AsyncHiobuy base_url={self._base_url!r} {state}>"
+
+    @property
+    def quota(self) -> Quota:
+        """What paces this client's requests (a `LocalQuota` unless one was given)."""
+        return self._pipeline.quota
 
     @property
     def base_url(self) -> str:

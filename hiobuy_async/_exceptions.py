@@ -8,6 +8,7 @@ HiobuyError
 ├── APIStatusError                    non-2xx status (3xx included: redirects are not followed)
 │   ├── AuthenticationError           401, 403
 │   ├── RateLimitError                429
+│   │   └── QuotaExhaustedError       ... for longer than max_retry_after: calls fail at once
 │   └── ServerError                   5xx (500-599 only)
 ├── APIConnectionError                the request did not get a complete response
 │   └── APITimeoutError               ... because a timeout or the call's deadline ran out
@@ -30,6 +31,7 @@ __all__ = [
     "AuthenticationError",
     "HiobuyError",
     "InputError",
+    "QuotaExhaustedError",
     "RateLimitError",
     "ResponseValidationError",
     "ServerError",
@@ -286,6 +288,17 @@ class RateLimitError(APIStatusError):
             request_id=request_id,
             body_excerpt=body_excerpt,
         )
+
+
+class QuotaExhaustedError(RateLimitError):
+    """The client's request quota is used up until `retry_after` seconds from now.
+
+    Raised at once, without a request, by every call of a client (and of
+    every process sharing its `RedisQuota`) after the API answered a `429`
+    whose `Retry-After` exceeds `max_retry_after` (a daily quota, say); the
+    first such answer raises it too. A batch stops on it, so a resumable
+    crawl ends cleanly instead of writing a failure per input.
+    """
 
 
 class ServerError(APIStatusError):

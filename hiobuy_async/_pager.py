@@ -64,6 +64,8 @@ class KeywordPager:
     Attributes:
         stop_reason: Why iteration ended (`"last_page"`, `"max_pages"`,
             `"max_items"` or `"repeated_page"`), or `None` while it has not.
+            A last page cut short by `max_items` ends with `"max_items"`:
+            `"last_page"` means every product was handed out.
     """
 
     def __init__(
@@ -133,10 +135,13 @@ class KeywordPager:
         """
         if self.stop_reason is not None:
             return None
-        if self._seen_last:
+        at_max_items = self._max_items is not None and self._items_out >= self._max_items
+        # A last page cut short by max_items still holds products: "max_items",
+        # so that a caller who stops on "last_page" loses none of them.
+        if self._seen_last and not (at_max_items and self._position.offset):
             self._stop("last_page")
             return None
-        if self._max_items is not None and self._items_out >= self._max_items:
+        if at_max_items:
             self._stop("max_items")
             return None
         if self._max_pages is not None and self._pages_fetched >= self._max_pages:

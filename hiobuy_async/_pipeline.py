@@ -24,8 +24,11 @@ import attrs
 
 from ._convert import parse_envelope
 from ._exceptions import (
+    APIStatusError,
     APITimeoutError,
     HiobuyError,
+    QuotaExhaustedError,
+    RateLimitError,
     ResponseValidationError,
     error_for_status,
     redact_error,
@@ -34,8 +37,9 @@ from ._exceptions import (
     sanitise_excerpt,
 )
 from ._request import ApiRequest
-from ._retry import RetryHooks, RetryPolicy, parse_retry_after, retry_call
+from ._retry import RetryHooks, RetryPolicy, is_retryable, parse_retry_after, retry_call
 from ._transport import HttpTransport, RawResponse
+from .quota import Quota
 
 __all__ = ["Pipeline", "Secret"]
 
@@ -72,6 +76,8 @@ class Pipeline:
         uuid: The credential sent as `X-Uuid` and redacted from every error.
         retry_policy: What is retried, and the waits.
         deadline: Seconds one call may take across all its attempts, or `None`.
+        quota: Consulted before every attempt (pacing, the client-wide
+            `429` pause, exhaustion), and told of every `Retry-After`.
     """
 
     def __init__(
@@ -81,11 +87,13 @@ class Pipeline:
         uuid: Secret,
         retry_policy: RetryPolicy,
         deadline: float | None,
+        quota: Quota,
     ) -> None:
         self._transport = transport
         self._uuid = uuid
         self.retry_policy = retry_policy
         self.deadline = deadline
+        self.quota = quota
 
     async def call(
         self,
@@ -124,12 +132,13 @@ class Pipeline:
     ) -> T:
         async def attempt(number: int) -> T:
             try:
+                await self.quota.acquire()
                 return await self._attempt(request, number)
             except HiobuyError as error:
                 # Raised from here without the frames below (they hold the
                 # request headers and the body) and without its chain.
                 failure = redact_error(error, self._uuid.reveal())
-            raise failure
+            raise await self._shared_wait(failure)
 
         retry = {"policy": self.retry_policy, "hooks": hooks, "on_retry": on_retry}
         if self.deadline is None:
@@ -144,6 +153,31 @@ class Pipeline:
             )
         what = request.endpoint.replace("_", " ")
         raise APITimeoutError(f"{what} did not finish within the {self.deadline:g}s deadline")
+
+    async def _shared_wait(self, error: HiobuyError) -> HiobuyError:
+        """Tell the quota of a server's `Retry-After`; return the error to raise.
+
+        A wait the retry policy accepts pauses every request of the client
+        (and of every process sharing its quota); a longer one on a `429`
+        marks the quota exhausted, so later calls fail without a request.
+        """
+        if not isinstance(error, APIStatusError) or error.retry_after is None:
+            return error
+        if not is_retryable(error) or isinstance(error, QuotaExhaustedError):
+            return error
+        if error.retry_after <= self.retry_policy.max_retry_after:
+            await self.quota.pause_for(error.retry_after)
+            return error
+        if not isinstance(error, RateLimitError):
+            return error
+        await self.quota.exhaust_for(error.retry_after)
+        return QuotaExhaustedError(
+            f"{error.message}: more than max_retry_after "
+            f"({self.retry_policy.max_retry_after:g}s); every call fails at once until then",
+            retry_after=error.retry_after,
+            request_id=error.request_id,
+            body_excerpt=error.body_excerpt,
+        )
 
     async def _attempt(self, request: ApiRequest[T], number: int) -> T:
         raw = await self._transport.request(

@@ -17,6 +17,7 @@ from hiobuy_async import (
     APIError,
     APITimeoutError,
     AsyncHiobuy,
+    QuotaExhaustedError,
     RateLimitError,
     ResponseValidationError,
     ServerError,
@@ -98,10 +99,14 @@ async def test_429_beyond_max_retry_after_fails_at_once(
     async with make_client(base_url, max_retry_after=1.0) as client:
         with pytest.raises(RateLimitError) as info:
             await client.image_search(IMAGE, platform="1688")
+        assert isinstance(info.value, QuotaExhaustedError)
         assert info.value.retry_after == 30
         assert info.value.request_id is not None
         assert len(fake.requests) == 1
-        await assert_pool_healthy(client, fake)
+        # The client's quota is exhausted for 30 s: calls fail without a request.
+        with pytest.raises(QuotaExhaustedError):
+            await client.image_search(IMAGE, platform="1688")
+        assert len(fake.requests) == 1
 
 
 async def test_connection_reset_mid_body(

@@ -136,7 +136,7 @@ FAULTS: list[tuple[Fault, type[HiobuyError], dict[str, Any]]] = [
     (Fault.status(503), ServerError, {}),
     (Fault.status(403), AuthenticationError, {}),
     (Fault.status(404), APIStatusError, {}),
-    (Fault.rate_limit(retry_after=30), RateLimitError, {"max_retry_after": 1.0}),
+    (Fault.rate_limit(retry_after=0.05), RateLimitError, {"max_retries": 0}),
     (Fault.stall(5.0), APITimeoutError, {"timeout": httpx.Timeout(2.0, read=0.1)}),
     (Fault.reset(), APIConnectionError, {}),
     (Fault.malformed(), ResponseValidationError, {}),

@@ -160,6 +160,11 @@ def _check_sort(sort: object) -> Sort | None:
     raise InputError(f"sort must be one of {codes}, got {describe(sort)}")
 
 
+def _check_price(name: str, value: object) -> Decimal:
+    # Decimal("-0") passes the non-negative check but would be sent as "-0".
+    return check_amount(name, value).copy_abs()
+
+
 def check_page(page: object) -> int:
     """Check a page number.
 
@@ -211,8 +216,8 @@ def resolve_keyword_query(
     if platform is None:
         raise InputError("platform is required: 'taobao' or '1688'")
     marketplace = validate_marketplace(platform)
-    low = None if price_min is None else check_amount("price_min", price_min)
-    high = None if price_max is None else check_amount("price_max", price_max)
+    low = None if price_min is None else _check_price("price_min", price_min)
+    high = None if price_max is None else _check_price("price_max", price_max)
     if low is not None and high is not None and low > high:
         raise InputError(f"price_min ({low}) is above price_max ({high})")
     return KeywordQuery(

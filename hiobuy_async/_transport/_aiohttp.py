@@ -229,6 +229,10 @@ class AiohttpBackend:
             raise_for_status=False,
             trust_env=False,
         )
+        # aiohttp silently resends an idempotent request (GET: shop nick) once
+        # on any connection failure, fresh connection or not: an attempt the
+        # retry policy never sees. The SDK resends stale keep-alives itself.
+        self._session._retry_connection = False
         self._connection_errors: tuple[type[BaseException], ...] = (aiohttp.ClientError, OSError)
 
     async def aclose(self) -> None:
@@ -294,7 +298,7 @@ class AiohttpBackend:
                     raise
             # Outside the except block, so a failure of the second send does
             # not carry the first one as its context.
-            _ATTEMPT.set(None)
+            _ATTEMPT.set(_Attempt())  # so its connection counts this request
             return await self._send_once(
                 method, url, content, headers, max_bytes=max_bytes, started=started
             )

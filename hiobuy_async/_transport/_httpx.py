@@ -366,7 +366,7 @@ class HttpxBackend:
                     raise
             # Outside the except block, so a failure of the second send does
             # not carry the first one as its context.
-            _ATTEMPT.set(None)
+            _ATTEMPT.set(_Attempt())  # so its connection counts this request
             return await self._send_once(
                 shard.client, method, url, content, headers, max_bytes=max_bytes, started=started
             )

@@ -7,7 +7,7 @@ import math
 
 import anyio
 
-from .._exceptions import InputError, RateLimitError
+from .._exceptions import InputError, QuotaExhaustedError
 from .._ratelimit import PauseGate
 from ._gcra import Gcra
 
@@ -33,16 +33,16 @@ def check_seconds(seconds: float) -> float:
     return float(seconds)
 
 
-def exhausted_error(remaining: float) -> RateLimitError:
+def exhausted_error(remaining: float) -> QuotaExhaustedError:
     """The error `acquire()` raises while the quota is exhausted.
 
     Args:
         remaining: Seconds until the quota is available again.
 
     Returns:
-        A `RateLimitError` whose `retry_after` is `remaining`.
+        A `QuotaExhaustedError` (a `RateLimitError`) whose `retry_after` is `remaining`.
     """
-    return RateLimitError(
+    return QuotaExhaustedError(
         f"the request quota is exhausted for another {remaining:.3g} s (no request sent)",
         retry_after=remaining,
     )
@@ -62,7 +62,9 @@ class LocalQuota:
     given back.
 
     Args:
-        rate: Requests per second (positive, finite).
+        rate: Requests per second (positive, finite), or `None` for no
+            pacing (the pause and exhaustion still apply: every client has
+            one of these).
         burst: Requests that may start back to back (an int >= 1; 1 means
             evenly spaced, no burst).
 
@@ -76,9 +78,9 @@ class LocalQuota:
         ```
     """
 
-    def __init__(self, rate: float, *, burst: int = 1) -> None:
-        self._gcra = Gcra(rate, burst)
-        self.rate = float(rate)
+    def __init__(self, rate: float | None, *, burst: int = 1) -> None:
+        self._gcra = None if rate is None else Gcra(rate, burst)
+        self.rate = None if rate is None else float(rate)
         self.burst = burst
         self._pause = PauseGate()
         self._exhausted_until = -math.inf
@@ -101,6 +103,12 @@ class LocalQuota:
                 exhausted; its `retry_after` is the number of seconds left.
         """
         self._raise_if_exhausted()
+        gcra = self._gcra
+        if gcra is None:
+            # No pacing: only the pause, and no queue to keep in order.
+            await self._pause.wait()
+            self._raise_if_exhausted()
+            return
         async with self._lock:
             while True:
                 self._raise_if_exhausted()
@@ -111,11 +119,11 @@ class LocalQuota:
                     try:
                         await self._pause.wait()
                         now = anyio.current_time()
-                        reservation = self._gcra.reserve(now)
+                        reservation = gcra.reserve(now)
                         try:
                             await anyio.sleep(reservation.slot - now)
                         except BaseException:
-                            self._gcra.release(reservation)
+                            gcra.release(reservation)
                             raise
                     finally:
                         self._wake = None

@@ -1,0 +1,540 @@
+"""The behaviour every endpoint shares, proved for every endpoint (issue #9, "Tests").
+
+Retries, `Retry-After`, the deadline, redirect refusal, the body cap, uuid
+redaction, `.endpoint` on errors and the endpoint in log records are written
+once, in the pipeline. Each test here runs once per row of `ENDPOINTS_TABLE`,
+over real loopback sockets (`echo_server` answers exactly the bytes a test
+scripts), through both transports, on asyncio and trio. A new endpoint gets
+all of it by adding one row; `test_the_table_covers_every_endpoint` fails
+until it does.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import pickle
+import traceback
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any
+
+import anyio
+import attrs
+import httpx
+import pytest
+from echo_server import echo_server, http_response
+
+from hiobuy_async import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AsyncHiobuy,
+    AuthenticationError,
+    HiobuyError,
+    RateLimitError,
+    ResponseValidationError,
+    ServerError,
+)
+from hiobuy_async._request import ENDPOINTS
+from hiobuy_async.testing import no_backoff
+
+pytestmark = pytest.mark.anyio
+
+UUID = "5b1d7c3e-9a40-4f6e-8d21-0c7f3a9b2e64"
+TRANSPORTS = ["httpx", "aiohttp"]
+MiB = 1024 * 1024
+
+Call = Callable[[AsyncHiobuy], Awaitable[object]]
+
+ITEM = {"num_iid": 612345678901, "title": "Desk lamp", "price": "12.50"}
+
+
+@attrs.frozen
+class Endpoint:
+    """One row: an endpoint, one valid call of it, and the `data` of a successful answer."""
+
+    name: str
+    call: Call
+    data: Mapping[str, Any]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+ENDPOINTS_TABLE = [
+    Endpoint(
+        "image_search",
+        lambda c: c.image_search("https://example.com/lamp.jpg", platform="1688"),
+        {"items": {"item": [ITEM], "total_results": 1}},
+    ),
+    Endpoint(
+        "keyword_search",
+        lambda c: c.keyword_search("desk lamp", platform="1688"),
+        {"items": {"item": [ITEM], "total_results": 1}},
+    ),
+    Endpoint(
+        "product_details",
+        lambda c: c.product_details(612345678901, platform="1688"),
+        {"num_iid": 612345678901, "title": "Desk lamp", "price": "12.50"},
+    ),
+    Endpoint(
+        "shop_nick",
+        lambda c: c.shop_nick("b2b-22130458a1"),
+        {"wangwangNick": "lamp-shop"},
+    ),
+]
+
+every_endpoint = pytest.mark.parametrize("endpoint", ENDPOINTS_TABLE, ids=str)
+both_transports = pytest.mark.parametrize("transport", TRANSPORTS)
+
+
+def test_the_table_covers_every_endpoint() -> None:
+    assert sorted(e.name for e in ENDPOINTS_TABLE) == sorted(ENDPOINTS)
+
+
+# --- scripted answers -----------------------------------------------------------------
+
+
+def ok(endpoint: Endpoint) -> bytes:
+    body = json.dumps({"ret": 1, "msg": "success", "data": dict(endpoint.data)}).encode()
+    return http_response(200, body, headers={"Content-Type": "application/json"})
+
+
+def status(code: int, body: bytes = b"", **headers: str) -> bytes:
+    return http_response(code, body, headers={k.replace("_", "-"): v for k, v in headers.items()})
+
+
+CLOSE = None
+"""Close the connection without answering: a connection error."""
+STALL = "stall"
+"""Never answer."""
+
+Answer = bytes | str | None
+
+
+class Script:
+    """Answers requests from a list, then with the endpoint's success; counts them."""
+
+    def __init__(self, endpoint: Endpoint, *answers: Answer) -> None:
+        self._ok = ok(endpoint)
+        self._answers = list(answers)
+        self.seen = 0
+
+    def then(self, *answers: Answer) -> None:
+        self._answers += answers
+
+    async def __call__(self, _: bytes) -> bytes | None:
+        self.seen += 1
+        answer = self._answers.pop(0) if self._answers else self._ok
+        if answer == STALL:
+            await anyio.sleep_forever()
+        assert not isinstance(answer, str)
+        return answer
+
+
+def make_client(base_url: str, transport: str, **kwargs: Any) -> AsyncHiobuy:
+    kwargs.setdefault("max_retries", 0)
+    kwargs.setdefault("timeout", 10.0)
+    return AsyncHiobuy(UUID, base_url=base_url, transport=transport, **kwargs)  # type: ignore[arg-type]
+
+
+async def failure(endpoint: Endpoint, client: AsyncHiobuy) -> HiobuyError:
+    with pytest.raises(HiobuyError) as info:
+        await endpoint.call(client)
+    error = info.value
+    assert error.endpoint == endpoint.name, repr(error)
+    return error
+
+
+# --- the retry schedule ---------------------------------------------------------------
+
+RETRIED: dict[str, tuple[Answer, type[HiobuyError]]] = {
+    "connection": (CLOSE, APIConnectionError),
+    "408": (status(408), APIStatusError),
+    "429": (status(429), RateLimitError),
+    "500": (status(500, b"<html>oops</html>"), ServerError),
+    "502": (status(502, b"<html>bad gateway</html>"), ServerError),
+    "503": (status(503), ServerError),
+    "599": (status(599), ServerError),
+}
+
+
+@every_endpoint
+@both_transports
+@pytest.mark.parametrize("kind", list(RETRIED))
+async def test_retryable_failures_are_retried_max_retries_times(
+    endpoint: Endpoint, transport: str, kind: str, anyio_backend: str
+) -> None:
+    answer, expected = RETRIED[kind]
+    # Failing for good first: a connection failure then always lands on a
+    # fresh connection, never on a kept-alive one (which is resent at once).
+    script = Script(endpoint, answer, answer, answer)
+    async with (
+        echo_server(script) as (base_url, _),
+        make_client(base_url, transport, max_retries=2) as client,
+    ):
+        with no_backoff():
+            error = await failure(endpoint, client)
+            assert type(error) is expected
+            assert script.seen == 3
+            script.then(answer, answer)
+            assert await endpoint.call(client) is not None
+            assert script.seen == 6
+
+
+@every_endpoint
+@both_transports
+async def test_a_stale_keep_alive_is_resent_once_without_a_retry(
+    endpoint: Endpoint, transport: str, anyio_backend: str
+) -> None:
+    # The second request goes out on the kept-alive connection, which the
+    # server then closes unanswered: resent once at once, even with no retries.
+    script = Script(endpoint, ok(endpoint), CLOSE)
+    async with (
+        echo_server(script) as (base_url, _),
+        make_client(base_url, transport, max_retries=0, max_connections=1) as client,
+    ):
+        assert await endpoint.call(client) is not None
+        assert await endpoint.call(client) is not None
+        assert script.seen == 3
+        script.then(CLOSE, CLOSE)
+        error = await failure(endpoint, client)
+    assert type(error) is APIConnectionError
+    assert script.seen == 5  # resent once, never twice
+
+
+NOT_RETRIED: dict[str, tuple[bytes, type[HiobuyError]]] = {
+    "400": (status(400), APIStatusError),
+    "401": (status(401), AuthenticationError),
+    "403": (status(403), AuthenticationError),
+    "404": (status(404), APIStatusError),
+    "409": (status(409), APIStatusError),
+    "ret-0": (http_response(200, b'{"ret": 0, "msg": "no"}'), APIError),
+    "malformed": (http_response(200, b'{"ret": 1, "data": {'), ResponseValidationError),
+}
+
+
+@every_endpoint
+@both_transports
+@pytest.mark.parametrize("kind", list(NOT_RETRIED))
+async def test_other_failures_are_not_retried(
+    endpoint: Endpoint, transport: str, kind: str, anyio_backend: str
+) -> None:
+    answer, expected = NOT_RETRIED[kind]
+    script = Script(endpoint, answer)
+    async with (
+        echo_server(script) as (base_url, _),
+        make_client(base_url, transport, max_retries=3) as client,
+    ):
+        with no_backoff():
+            error = await failure(endpoint, client)
+    assert type(error) is expected
+    assert script.seen == 1
+
+
+# --- Retry-After ----------------------------------------------------------------------
+
+
+@every_endpoint
+@both_transports
+@pytest.mark.parametrize("code", [429, 503])
+async def test_retry_after_is_honoured_up_to_the_ceiling(
+    endpoint: Endpoint,
+    transport: str,
+    code: int,
+    anyio_backend: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="hiobuy_async")
+    script = Script(endpoint, status(code, Retry_After="0.05"))
+    async with (
+        echo_server(script) as (base_url, _),
+        make_client(base_url, transport, max_retries=1, max_retry_after=1.0) as client,
+    ):
+        client._pipeline.retry_policy = attrs.evolve(
+            client._pipeline.retry_policy, initial_backoff=0.001
+        )
+        assert await endpoint.call(client) is not None
+    assert script.seen == 2
+    # The wait chosen was the server's, not the (tiny) backoff.
+    retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert len(retries) == 1
+    assert retries[0].endswith("in 0.05s"), retries
+
+
+@every_endpoint
+@both_transports
+@pytest.mark.parametrize("code", [429, 503])
+async def test_retry_after_above_the_ceiling_is_raised_at_once(
+    endpoint: Endpoint, transport: str, code: int, anyio_backend: str
+) -> None:
+    script = Script(endpoint, status(code, Retry_After="120"))
+    async with (
+        echo_server(script) as (base_url, _),
+        make_client(base_url, transport, max_retries=3, max_retry_after=1.0) as client,
+    ):
+        error = await failure(endpoint, client)
+    assert type(error) is (RateLimitError if code == 429 else ServerError)
+    assert isinstance(error, APIStatusError)
+    assert error.retry_after == 120
+    assert script.seen == 1
+
+
+# --- the deadline ---------------------------------------------------------------------
+
+
+@every_endpoint
+@both_transports
+async def test_the_deadline_ends_the_call_and_names_the_endpoint(
+    endpoint: Endpoint, transport: str, anyio_backend: str
+) -> None:
+    script = Script(endpoint, STALL)
+    async with (
+        echo_server(script) as (base_url, _),
+        make_client(base_url, transport, timeout=30.0, deadline=0.1) as client,
+    ):
+        with anyio.fail_after(10):
+            error = await failure(endpoint, client)
+    assert type(error) is APITimeoutError
+    assert endpoint.name.replace("_", " ") in str(error)
+    assert "deadline" in str(error)
+
+
+@every_endpoint
+@both_transports
+async def test_the_deadline_spans_the_retries(
+    endpoint: Endpoint, transport: str, anyio_backend: str
+) -> None:
+    # Each attempt fails fast; it is the deadline, not max_retries, that stops them.
+    script = Script(endpoint, *[status(503)] * 3, STALL)
+    async with (
+        echo_server(script) as (base_url, _),
+        make_client(base_url, transport, max_retries=10, deadline=0.2) as client,
+    ):
+        with no_backoff(), anyio.fail_after(10):
+            error = await failure(endpoint, client)
+    assert type(error) is APITimeoutError
+    assert script.seen == 4
+
+
+# --- redirects ------------------------------------------------------------------------
+
+
+@every_endpoint
+@both_transports
+@pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
+async def test_a_redirect_is_refused_and_never_followed(
+    endpoint: Endpoint, transport: str, code: int, anyio_backend: str
+) -> None:
+    elsewhere = Script(endpoint)
+    async with echo_server(elsewhere) as (other_url, _):
+        script = Script(endpoint, status(code, Location=f"{other_url}/collect"))
+        async with (
+            echo_server(script) as (base_url, _),
+            make_client(base_url, transport, max_retries=3) as client,
+        ):
+            error = await failure(endpoint, client)
+    assert type(error) is APIStatusError
+    assert error.status_code == code
+    assert script.seen == 1
+    assert elsewhere.seen == 0
+
+
+@every_endpoint
+async def test_a_redirect_is_refused_even_by_a_following_http_client(
+    endpoint: Endpoint, anyio_backend: str
+) -> None:
+    hosts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        return httpx.Response(307, headers={"Location": "https://collector.evil.test/"})
+
+    async with (
+        httpx.AsyncClient(
+            transport=httpx.MockTransport(handler), follow_redirects=True
+        ) as http_client,
+        AsyncHiobuy(UUID, base_url="https://api.hiobuy.test", http_client=http_client) as client,
+    ):
+        error = await failure(endpoint, client)
+    assert isinstance(error, APIStatusError)
+    assert error.status_code == 307
+    assert hosts == ["api.hiobuy.test"]
+
+
+# --- the body cap ---------------------------------------------------------------------
+
+
+@every_endpoint
+@both_transports
+async def test_a_body_over_the_cap_is_refused(
+    endpoint: Endpoint, transport: str, anyio_backend: str
+) -> None:
+    answer = ok(endpoint)
+    body_size = len(answer.partition(b"\r\n\r\n")[2])
+    script = Script(endpoint, answer)
+    async with (
+        echo_server(script) as (base_url, _),
+        make_client(base_url, transport, max_response_bytes=body_size - 1) as client,
+    ):
+        error = await failure(endpoint, client)
+        assert type(error) is ResponseValidationError
+        assert str(body_size - 1) in str(error)
+    async with (
+        echo_server(Script(endpoint)) as (base_url, _),
+        make_client(base_url, transport, max_response_bytes=body_size) as client,
+    ):
+        assert await endpoint.call(client) is not None
+
+
+GZIP_BOMB = gzip.compress(b"\0" * (16 * MiB), compresslevel=9)
+
+
+@every_endpoint
+@both_transports
+async def test_a_gzip_bomb_is_refused(
+    endpoint: Endpoint, transport: str, anyio_backend: str
+) -> None:
+    assert len(GZIP_BOMB) < MiB // 8
+    bomb = http_response(200, GZIP_BOMB, headers={"Content-Encoding": "gzip"})
+    script = Script(endpoint, bomb)
+    async with (
+        echo_server(script) as (base_url, _),
+        make_client(base_url, transport, max_response_bytes=MiB, max_retries=3) as client,
+    ):
+        error = await failure(endpoint, client)
+    assert type(error) is ResponseValidationError
+    assert str(MiB) in str(error)
+    assert script.seen == 1
+
+
+# --- the uuid: never in errors, never in logs -----------------------------------------
+
+
+def leaks(text: str) -> bool:
+    return UUID.casefold() in text.casefold()
+
+
+def chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) not in seen:
+            seen.add(id(current))
+            yield current
+            pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+
+
+def assert_clean(error: HiobuyError) -> None:
+    for link in chain(error):
+        texts = [str(link), repr(link), repr(vars(link)), repr(link.args)]
+        texts.append(pickle.dumps(link).decode("latin-1"))
+        texts.append("".join(traceback.format_exception(link)))
+        tb = link.__traceback__
+        while tb is not None:
+            texts += [repr(v) for v in tb.tb_frame.f_locals.values()]
+            tb = tb.tb_next
+        for text in texts:
+            assert not leaks(text), f"uuid in {type(link).__name__}: {text[:400]}"
+    printed = traceback.TracebackException.from_exception(error, capture_locals=True)
+    assert not leaks("".join(printed.format()))
+
+
+ECHO = UUID.encode()
+ECHOING: dict[str, tuple[Answer, dict[str, Any]]] = {
+    "401": (status(401, b"bad uuid " + ECHO, x_request_id=f"rid-{UUID}"), {}),
+    "503": (status(503, b"<html>busy " + ECHO + b"</html>"), {"max_retries": 1}),
+    "ret-0": (http_response(200, b'{"ret": 0, "msg": "unknown uuid ' + ECHO + b'"}'), {}),
+    "ret-uuid": (http_response(200, b'{"ret": "' + ECHO + b'", "msg": "x"}'), {}),
+    "malformed": (http_response(200, b'{"ret": 1, "data": {"k": "' + ECHO), {}),
+    "data-not-object": (http_response(200, b'{"ret": 1, "data": "' + ECHO + b'"}'), {}),
+    "redirect": (status(302, Location=f"https://evil.test/?u={UUID}"), {}),
+    "connection": (CLOSE, {}),
+    "deadline": (STALL, {"deadline": 0.1}),
+}
+
+
+@every_endpoint
+@both_transports
+@pytest.mark.parametrize("kind", list(ECHOING))
+async def test_the_uuid_is_never_in_an_error(
+    endpoint: Endpoint, transport: str, kind: str, anyio_backend: str
+) -> None:
+    answer, options = ECHOING[kind]
+    script = Script(endpoint, answer, answer)
+    async with (
+        echo_server(script) as (base_url, requests),
+        make_client(base_url, transport, **options) as client,
+    ):
+        with no_backoff(), anyio.fail_after(10):
+            error = await failure(endpoint, client)
+    assert ECHO in requests[0]  # it did travel, in its header
+    assert_clean(error)
+
+
+@every_endpoint
+@both_transports
+async def test_log_records_name_the_endpoint_and_never_hold_the_uuid(
+    endpoint: Endpoint, transport: str, anyio_backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    # The connection error first: on a kept-alive connection it would be a
+    # stale keep-alive, resent at once rather than retried.
+    script = Script(
+        endpoint,
+        CLOSE,
+        status(503, b"busy " + ECHO, x_request_id=f"rid-{UUID}"),
+        ok(endpoint),
+        status(401, b"bad " + ECHO),
+    )
+    async with (
+        echo_server(script) as (base_url, _),
+        make_client(base_url, transport, max_retries=2) as client,
+    ):
+        with no_backoff():
+            assert await endpoint.call(client) is not None
+            await failure(endpoint, client)
+    sdk = [r for r in caplog.records if r.name.split(".")[0] == "hiobuy_async"]
+    # One retry per failed attempt of the first call; a response record for
+    # its 503 and 200 and for the second call's 401.
+    assert len([r for r in sdk if "retrying" in r.getMessage()]) == 2
+    assert len([r for r in sdk if " -> " in r.getMessage()]) == 3
+    for record in sdk:
+        assert getattr(record, "hiobuy_endpoint", None) == endpoint.name, record
+        assert endpoint.name in record.getMessage()
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+    # httpcore's DEBUG trace prints response headers as received (an echoed
+    # uuid included); the SDK's records and httpx's are checked.
+    for record in [r for r in caplog.records if not r.name.startswith("httpcore")]:
+        for text in (formatter.format(record), repr(record.args), repr(vars(record))):
+            assert not leaks(text), text
+
+
+# --- .endpoint on every error after a request -----------------------------------------
+
+ANY_FAILURE: dict[str, tuple[Answer, dict[str, Any]]] = {
+    **{k: (v[0], {}) for k, v in NOT_RETRIED.items()},
+    **{k: (v[0], {}) for k, v in RETRIED.items()},
+    "timeout": (STALL, {"timeout": 0.1}),
+    "deadline": (STALL, {"deadline": 0.1}),
+    "too-large": (http_response(200, b" " * 2048), {"max_response_bytes": 1024}),
+    "not-an-envelope": (http_response(200, b"[1, 2]"), {}),
+    "html-200": (http_response(200, b"<html>maintenance</html>"), {}),
+}
+
+
+@every_endpoint
+@pytest.mark.parametrize("kind", list(ANY_FAILURE))
+async def test_every_error_carries_the_endpoint(
+    endpoint: Endpoint, kind: str, anyio_backend: str
+) -> None:
+    answer, options = ANY_FAILURE[kind]
+    async with (
+        echo_server(Script(endpoint, answer)) as (base_url, _),
+        make_client(base_url, "httpx", **options) as client,
+    ):
+        with anyio.fail_after(10):
+            await failure(endpoint, client)
