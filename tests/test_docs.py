@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from pytest_examples import CodeExample, EvalExample, find_examples
 
@@ -267,6 +268,34 @@ async def test_fragment_runs(
             await result
 
     _assert_output(example, capsys.readouterr().out)
+
+
+# What a newcomer copies first, run exactly as they would: `python first.py` in a shell where
+# `hiobuy-async fake-server`'s two exports were pasted.
+AS_SCRIPTS = [
+    example
+    for example in EXAMPLES
+    if example.path.name in ("README.md", "getting-started.md")
+    and _mode(example) == "run"
+    and _defines_main(example)
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("example", AS_SCRIPTS, ids=_id)
+async def test_program_runs_as_a_script(example: CodeExample, tmp_path: Path) -> None:
+    script = tmp_path / "example.py"
+    script.write_text(example.source, encoding="utf-8")
+    fake = FakeHiobuy()
+    async with fake.serve() as base_url:
+        env = _clean_env() | {"HIOBUY_UUID": FakeHiobuy.DEFAULT_UUID, "HIOBUY_BASE_URL": base_url}
+        done = await anyio.run_process(
+            [sys.executable, str(script)], cwd=tmp_path, env=env, check=False
+        )
+
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stderr == b""
+    _assert_output(example, done.stdout.decode())
 
 
 def _clean_env(*paths: Path) -> dict[str, str]:
