@@ -9,6 +9,7 @@ nox.options.default_venv_backend = "venv"
 
 TEST_DEPS = [
     "pytest>=8",
+    "pytest-asyncio>=1",  # run in subprocesses by tests/test_pytest_asyncio.py only
     "hypothesis>=6.100",
     "trio>=0.26",
     "rich>=13",

@@ -12,6 +12,7 @@ de-duplication cache stays within its budget (`DEDUPE_BUDGET`, 16 MiB)
 whatever the body size: `--dedupe-items` answers of that many items (~690
 bytes each: 150 items is a ~100 KiB body, 1500 a ~1 MiB one), 200 inputs each;
 the target is growth <= the budget + 8 MiB from the 20th outcome to the last.
+Each kept result is sized in O(1) from its body's length (`_batch._footprint`).
 
     python -m bench.memory [--inputs 100000] [--concurrency 64] [--transport default|httpx|aiohttp]
         [--dedupe-items 150,1500]
@@ -66,6 +67,7 @@ async def stream_searches(
         base_url=f"http://127.0.0.1:{port}/i{items}/l0",
         max_connections=concurrency,
         transport=None if transport == "default" else transport,  # type: ignore[arg-type]
+        max_response_bytes=max(256 * 1024, items * 1024),  # a 1,500-item body is ~1 MiB
     )
     stream_cm = client.search_stream(images(), platform="taobao", concurrency=concurrency)
     if checkpoints is None:

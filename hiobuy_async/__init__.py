@@ -11,7 +11,7 @@ async with AsyncHiobuy() as client:  # uuid from HIOBUY_UUID
 
 from __future__ import annotations
 
-from ._batch import Failed, Ok, Outcome, Progress, SearchStream
+from ._batch import BatchStream, SearchStream
 from ._client import DEFAULT_BASE_URL, AsyncHiobuy
 from ._endpoints.image_search import ImageQuery
 from ._endpoints.keyword_search import Sort
@@ -22,12 +22,15 @@ from ._exceptions import (
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
+    ClientClosedError,
+    ClientStateError,
     HiobuyError,
     InputError,
     QuotaExhaustedError,
     RateLimitError,
     ResponseValidationError,
     ServerError,
+    WrongEventLoopError,
 )
 from ._models import (
     ImageSearchResult,
@@ -37,6 +40,7 @@ from ._models import (
     ShopNick,
     Sku,
 )
+from ._outcomes import Failed, Ok, Outcome, Progress
 from ._pager import KeywordPager, PagePosition, PagerItems
 from ._version import __version__
 from .marketplaces import LOCALES, Marketplace, UnknownFilterWarning
@@ -50,6 +54,9 @@ __all__ = [
     "APITimeoutError",
     "AsyncHiobuy",
     "AuthenticationError",
+    "BatchStream",
+    "ClientClosedError",
+    "ClientStateError",
     "DetailsQuery",
     "Failed",
     "HiobuyError",
@@ -75,5 +82,6 @@ __all__ = [
     "Sku",
     "Sort",
     "UnknownFilterWarning",
+    "WrongEventLoopError",
     "__version__",
 ]

@@ -7,7 +7,7 @@ import warnings
 from collections.abc import AsyncIterable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NoReturn
 
 from . import _batch
 from ._config import (
@@ -18,15 +18,22 @@ from ._config import (
     check_transport,
     check_uuid,
 )
-from ._endpoints.image_search import ImageQuery, resolve_query
+from ._endpoints.image_search import ImageBatch, ImageQuery, ResolvedQuery, resolve_query
 from ._endpoints.keyword_search import Price, Sort, check_page, resolve_keyword_query
-from ._endpoints.product_details import ProductRef, resolve_details_query
+from ._endpoints.product_details import (
+    DetailsBatch,
+    DetailsQuery,
+    ProductRef,
+    resolve_details_query,
+)
 from ._endpoints.shop_nick import shop_nick_request
 from ._exceptions import InputError
+from ._lifecycle import Lifecycle
 from ._models import ImageSearchResult, KeywordSearchPage, ProductDetails, ShopNick
+from ._outcomes import Failed, Ok, Outcome, Progress
 from ._pager import KeywordPager, PagePosition
 from ._pipeline import Pipeline, Secret
-from ._retry import RetryPolicy
+from ._retry import RetryHooks, RetryPolicy
 from ._transport import HttpTransport, TransportKind, make_timeout
 from ._validation import check_int, check_positive
 from ._version import __version__
@@ -36,7 +43,6 @@ from .quota import LocalQuota, Quota
 if TYPE_CHECKING:
     import httpx
 
-    from ._batch import Outcome, Progress, SearchStream
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncHiobuy"]
 
@@ -161,17 +167,19 @@ class AsyncHiobuy:
             user_agent=f"hiobuy-async/{__version__}",
             secret=secret,
         )
+        self._lifecycle = Lifecycle()
         self._pipeline = Pipeline(
             self._transport,
             uuid=Secret(secret),
             retry_policy=RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after),
             deadline=deadline,
             quota=_check_quota(rate_limit, quota),
+            lifecycle=self._lifecycle,
         )
 
     def __repr__(self) -> str:
-        state = "closed" if self._transport.closed else "open"
-        return f"<AsyncHiobuy base_url={self._base_url!r} {state}>"
+        state = "closed" if self.is_closed else "open"
+        return f"<AsyncHiobuy base_url={self._base_url!r} {state}, {self._lifecycle.describe()}>"
 
     @property
     def quota(self) -> Quota:
@@ -191,9 +199,29 @@ class AsyncHiobuy:
     @property
     def is_closed(self) -> bool:
         """True once `aclose()` has run."""
-        return self._transport.closed
+        return self._lifecycle.closed or self._transport.closed
+
+    def __enter__(self) -> NoReturn:
+        raise TypeError(
+            "AsyncHiobuy is an async context manager: use 'async with AsyncHiobuy() as client:' "
+            "inside an async function, not 'with'"
+        )
+
+    def __exit__(self, *exc_info: object) -> None:
+        # Never reached (__enter__ raises); defined so that `with` gets to __enter__.
+        raise TypeError("use 'async with AsyncHiobuy()', not 'with'")
 
     async def __aenter__(self) -> AsyncHiobuy:
+        """Open the connection pool, on this event loop, which the client then belongs to.
+
+        Returns:
+            The client.
+
+        Raises:
+            WrongEventLoopError: The client was first used on another event loop or thread.
+            ClientClosedError: The client is closed.
+        """
+        self._lifecycle.check()
         self._transport.open()
         return self
 
@@ -206,8 +234,17 @@ class AsyncHiobuy:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (unless it is your own `http_client`); idempotent."""
-        await self._transport.aclose()
+        """Close the connection pool (unless it is your own `http_client`); idempotent.
+
+        Calls still waiting or in flight are cancelled first: each raises
+        `ClientClosedError`.
+
+        Raises:
+            WrongEventLoopError: Called from another event loop or thread than
+                the one the client was first used on (nothing is closed).
+        """
+        if await self._lifecycle.close():
+            await self._transport.aclose()
 
     def __del__(self) -> None:
         # Never touch an event loop here: just tell the user they leaked it.
@@ -450,6 +487,58 @@ class AsyncHiobuy:
         """
         return await self._pipeline.call(shop_nick_request(shop_id))
 
+    def _image_fanout(
+        self,
+        platform: Marketplace | str | None,
+        language: str | None,
+        use_platform: bool,
+        filters: Iterable[str] | None,
+        *,
+        stacklevel: int,
+    ) -> _batch.Fanout[ImageQuery, ImageQuery, ResolvedQuery, ImageSearchResult]:
+        inputs = ImageBatch.build(
+            platform,
+            self._language_for(language),
+            use_platform,
+            filters,
+            stacklevel=stacklevel + 1,
+        )
+        pipeline = self._pipeline
+
+        async def search(
+            query: ResolvedQuery,
+            hooks: RetryHooks,
+            on_retry: _batch.OnRetry,
+            on_body: _batch.OnBody,
+        ) -> ImageSearchResult:
+            return await pipeline.call(
+                query.request(), hooks=hooks, on_retry=on_retry, on_body=on_body
+            )
+
+        return _batch.Fanout(
+            inputs.resolve, inputs.unresolved, search, self._max_connections, "images"
+        )
+
+    def _details_fanout(
+        self, platform: Marketplace | str | None, language: str | None, use_platform: bool
+    ) -> _batch.Fanout[DetailsQuery, ProductRef | DetailsQuery, DetailsQuery, ProductDetails]:
+        inputs = DetailsBatch.build(platform, self._language_for(language), use_platform)
+        pipeline = self._pipeline
+
+        async def details(
+            query: DetailsQuery,
+            hooks: RetryHooks,
+            on_retry: _batch.OnRetry,
+            on_body: _batch.OnBody,
+        ) -> ProductDetails:
+            return await pipeline.call(
+                query.request(), hooks=hooks, on_retry=on_retry, on_body=on_body
+            )
+
+        return _batch.Fanout(
+            inputs.resolve, inputs.unresolved, details, self._max_connections, "products"
+        )
+
     async def search_many(
         self,
         images: Iterable[str | ImageQuery] | AsyncIterable[str | ImageQuery],
@@ -463,7 +552,7 @@ class AsyncHiobuy:
         on_error: Literal["collect", "raise"] = "collect",
         progress: Callable[[Progress], object] | None = None,
         retry_budget: float = 0.2,
-    ) -> list[Outcome]:
+    ) -> list[Outcome[ImageQuery, ImageSearchResult]]:
         """Search many images with bounded concurrency; results in input order.
 
         The same batch as `search_stream`, collected and sorted by `index`.
@@ -496,13 +585,10 @@ class AsyncHiobuy:
             AuthenticationError: The uuid was refused (the batch stops).
             HiobuyError: With `on_error="raise"`, the first failure.
         """
-        return await _batch.search_many(
-            self,
+        fanout = self._image_fanout(platform, language, use_platform, filters, stacklevel=3)
+        return await _batch.many(
+            fanout,
             images,
-            platform=platform,
-            language=self._language_for(language),
-            use_platform=use_platform,
-            filters=filters,
             concurrency=concurrency,
             rate_limit=rate_limit,
             on_error=on_error,
@@ -523,7 +609,7 @@ class AsyncHiobuy:
         on_error: Literal["collect", "raise"] = "collect",
         progress: Callable[[Progress], object] | None = None,
         retry_budget: float = 0.2,
-    ) -> AbstractAsyncContextManager[SearchStream]:
+    ) -> AbstractAsyncContextManager[_batch.BatchStream[Outcome[ImageQuery, ImageSearchResult]]]:
         """Search many images; yield outcomes as they complete.
 
         Input is read lazily (a list, any iterable, or an async iterable of
@@ -548,7 +634,8 @@ class AsyncHiobuy:
 
         Returns:
             An async context manager whose value is an async iterator of `Ok`
-            and `Failed` outcomes, each with its input `index`.
+            and `Failed` outcomes, each with its input `index`. Iterating it
+            without `async with` is a `TypeError`.
 
         Raises:
             InputError: Invalid batch arguments (`concurrency` above
@@ -566,13 +653,147 @@ class AsyncHiobuy:
                     print(outcome.index, outcome)
             ```
         """
-        return _batch.search_stream(
-            self,
+
+        def fanout() -> _batch.Fanout[ImageQuery, ImageQuery, ResolvedQuery, ImageSearchResult]:
+            return self._image_fanout(platform, language, use_platform, filters, stacklevel=5)
+
+        return _batch.stream(
+            fanout,
             images,
-            platform=platform,
-            language=self._language_for(language),
-            use_platform=use_platform,
-            filters=filters,
+            method="search_stream",
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            on_error=on_error,
+            progress=progress,
+            retry_budget=retry_budget,
+        )
+
+    async def details_many(
+        self,
+        products: Iterable[ProductRef | DetailsQuery] | AsyncIterable[ProductRef | DetailsQuery],
+        *,
+        platform: Marketplace | str | None = None,
+        language: str | None = None,
+        use_platform: bool = False,
+        concurrency: int = 8,
+        rate_limit: float | None = None,
+        on_error: Literal["collect", "raise"] = "collect",
+        progress: Callable[[Progress], object] | None = None,
+        retry_budget: float = 0.2,
+    ) -> list[Ok[DetailsQuery, ProductDetails] | Failed[DetailsQuery | ProductRef]]:
+        """Fetch many products' details with bounded concurrency; results in input order.
+
+        The same batch as `details_stream`, collected and sorted by `index`.
+        Every input gets exactly one outcome; inputs naming the same product
+        on the same marketplace (`123`, `"123"`, a `Product` and a URL of it)
+        are fetched once and share theirs.
+
+        Args:
+            products: Ids (`int` or digit strings), product URLs, `Product`s
+                from a search, or `DetailsQuery` objects: a list, any
+                iterable, or an async iterable.
+            platform: The marketplace for inputs that do not name their own
+                (a known product URL, or a `Product` whose `detail_url` is
+                one, names its own).
+            language: The locale for titles.
+            use_platform: 1688 only: 1688-native fields.
+            concurrency: Requests in flight at once; at most `max_connections`.
+            rate_limit: Requests started per second across the batch (evenly
+                spaced, no bursts), or `None`.
+            on_error: `"collect"`: each `HiobuyError` becomes a `Failed` and
+                the rest go on; `"raise"`: the first failure stops the batch
+                and is raised.
+            progress: Called with a `Progress` snapshot after each input.
+            retry_budget: Retries allowed across the batch, as a fraction of
+                first attempts (0.2: a failing API sees at most ~1.2x load).
+
+        Returns:
+            One `Ok` or `Failed` per input, in input order. Each `query` is
+            the `DetailsQuery` sent; a `Failed` for an input that is not a
+            valid id, URL or `Product` (an `InputError`, never sent) carries
+            the input as given. An unknown product is a `Failed` with an
+            `APIError`.
+
+        Raises:
+            InputError: Invalid batch arguments.
+            AuthenticationError: The uuid was refused (the batch stops).
+            HiobuyError: With `on_error="raise"`, the first failure.
+        """
+        fanout = self._details_fanout(platform, language, use_platform)
+        return await _batch.many(
+            fanout,
+            products,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            on_error=on_error,
+            progress=progress,
+            retry_budget=retry_budget,
+        )
+
+    def details_stream(
+        self,
+        products: Iterable[ProductRef | DetailsQuery] | AsyncIterable[ProductRef | DetailsQuery],
+        *,
+        platform: Marketplace | str | None = None,
+        language: str | None = None,
+        use_platform: bool = False,
+        concurrency: int = 8,
+        rate_limit: float | None = None,
+        on_error: Literal["collect", "raise"] = "collect",
+        progress: Callable[[Progress], object] | None = None,
+        retry_budget: float = 0.2,
+    ) -> AbstractAsyncContextManager[
+        _batch.BatchStream[Ok[DetailsQuery, ProductDetails] | Failed[DetailsQuery | ProductRef]]
+    ]:
+        """Fetch many products' details; yield outcomes as they complete.
+
+        Input is read lazily, like `search_stream`'s, and a fixed set of
+        `concurrency` workers pulls from it; duplicates in flight (and among
+        the last finished ones) are fetched once.
+
+        Args:
+            products: Ids (`int` or digit strings), product URLs, `Product`s
+                or `DetailsQuery` objects.
+            platform: The marketplace for inputs that do not name their own.
+            language: The locale for titles.
+            use_platform: 1688 only: 1688-native fields.
+            concurrency: Requests in flight at once; at most `max_connections`.
+            rate_limit: Requests started per second across the batch, or `None`.
+            on_error: `"collect"` or `"raise"`, as for `search_stream`.
+            progress: Called with a `Progress` snapshot after each input.
+            retry_budget: Retries allowed across the batch, as a fraction of
+                first attempts.
+
+        Returns:
+            An async context manager whose value is an async iterator of `Ok`
+            and `Failed` outcomes, each with its input `index` (see
+            `details_many` for their `query`).
+
+        Raises:
+            InputError: Invalid batch arguments, on entering the context.
+            AuthenticationError: The uuid was refused (the batch stops).
+            HiobuyError: With `on_error="raise"`, the first failure.
+            Exception: An exception raised by the input iterable or the
+                `progress` callback stops the batch and is raised as is.
+
+        Example:
+            ```python
+            async with client.details_stream(ids, platform="1688") as stream:
+                async for outcome in stream:
+                    if isinstance(outcome, Ok):
+                        print(outcome.index, outcome.result.title)
+            ```
+        """
+
+        def fanout() -> _batch.Fanout[
+            DetailsQuery, ProductRef | DetailsQuery, DetailsQuery, ProductDetails
+        ]:
+            return self._details_fanout(platform, language, use_platform)
+
+        return _batch.stream(
+            fanout,
+            products,
+            method="details_stream",
             concurrency=concurrency,
             rate_limit=rate_limit,
             on_error=on_error,

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from ._exceptions import InputError
 from ._transport import TRANSPORT_KINDS, TransportKind, aiohttp_transport_available
-from .marketplaces import LOCALES, is_loopback_host
+from .marketplaces import LOCALES, is_loopback_host, resolve_locale
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -27,7 +27,7 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://open.hiobuy.com"
 """The API's base URL when neither `base_url` nor `HIOBUY_BASE_URL` is given."""
-_ALL_LOCALES = frozenset(locale for locales in LOCALES.values() for locale in locales)
+_ALL_LOCALES = tuple(dict.fromkeys(locale for locales in LOCALES.values() for locale in locales))
 
 
 def check_uuid(uuid: str | None) -> str:
@@ -89,18 +89,10 @@ def check_base_url(base_url: object, *, allow_insecure_http: object) -> str:
 
 
 def check_language(language: object) -> str | None:
+    # The client's default: the API's spelling of a locale of some marketplace.
     if language is None:
         return None
-    if not isinstance(language, str):
-        raise InputError(
-            f"language must be a locale string such as 'en_US', not {type(language).__name__}"
-        )
-    if language not in _ALL_LOCALES:
-        raise InputError(
-            f"language {language!r} is not supported by any marketplace; "
-            f"expected one of {', '.join(sorted(_ALL_LOCALES))}"
-        )
-    return language
+    return resolve_locale(language, _ALL_LOCALES, where="by any marketplace")
 
 
 def check_http_client(http_client: object) -> None:

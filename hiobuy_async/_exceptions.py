@@ -12,8 +12,11 @@ HiobuyError
 │   └── ServerError                   5xx (500-599 only)
 ├── APIConnectionError                the request did not get a complete response
 │   └── APITimeoutError               ... because a timeout or the call's deadline ran out
-└── ResponseValidationError           the body is not JSON, not an envelope, too large,
-                                      or does not fit the models
+├── ResponseValidationError           the body is not JSON, not an envelope, too large,
+│                                     or does not fit the models
+└── ClientStateError (also RuntimeError)  the client cannot be used here or now; never retried
+    ├── ClientClosedError             used after `aclose()`, or closed while the call ran
+    └── WrongEventLoopError           used from another event loop or thread than its first
 ```
 """
 
@@ -29,12 +32,15 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
+    "ClientClosedError",
+    "ClientStateError",
     "HiobuyError",
     "InputError",
     "QuotaExhaustedError",
     "RateLimitError",
     "ResponseValidationError",
     "ServerError",
+    "WrongEventLoopError",
     "error_for_status",
     "redact_error",
     "redact_text",
@@ -315,6 +321,32 @@ class APITimeoutError(APIConnectionError):
 
 class ResponseValidationError(HiobuyError):
     """The response body is not JSON, not an envelope, too large, or does not fit the models."""
+
+
+class ClientStateError(HiobuyError, RuntimeError):
+    """The client cannot be used here or now: it is closed, or it belongs to another event loop.
+
+    A mistake in the calling code, not a failure of the API: never retried,
+    and it stops a batch (`search_many`, `search_stream`) at once.
+    """
+
+
+class ClientClosedError(ClientStateError):
+    """The client was used after `aclose()` (or its `async with` block ended).
+
+    Also raised by calls that were waiting or in flight when `aclose()` ran:
+    they are abandoned, not retried.
+    """
+
+
+class WrongEventLoopError(ClientStateError):
+    """The client was used from another event loop or thread than the one it was first used on.
+
+    Its connection pool belongs to that first loop (an asyncio loop, or a
+    trio run). Create the client inside the loop that uses it, for example in
+    a FastAPI lifespan, and use one client per event loop and thread. The
+    client is left untouched and still works on its own loop.
+    """
 
 
 def redact_error(error: HiobuyError, secret: str) -> HiobuyError:

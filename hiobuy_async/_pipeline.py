@@ -36,6 +36,7 @@ from ._exceptions import (
     redacting,
     sanitise_excerpt,
 )
+from ._lifecycle import Lifecycle, closed_error
 from ._request import ApiRequest
 from ._retry import RetryHooks, RetryPolicy, is_retryable, parse_retry_after, retry_call
 from ._transport import HttpTransport, RawResponse
@@ -78,6 +79,8 @@ class Pipeline:
         deadline: Seconds one call may take across all its attempts, or `None`.
         quota: Consulted before every attempt (pacing, the client-wide
             `429` pause, exhaustion), and told of every `Retry-After`.
+        lifecycle: The client's event loop and open/closed state, checked
+            before each call touches the transport.
     """
 
     def __init__(
@@ -88,8 +91,10 @@ class Pipeline:
         retry_policy: RetryPolicy,
         deadline: float | None,
         quota: Quota,
+        lifecycle: Lifecycle,
     ) -> None:
         self._transport = transport
+        self._lifecycle = lifecycle
         self._uuid = uuid
         self.retry_policy = retry_policy
         self.deadline = deadline
@@ -101,6 +106,7 @@ class Pipeline:
         *,
         hooks: RetryHooks | None = None,
         on_retry: Callable[[HiobuyError], None] | None = None,
+        on_body: Callable[[bytes], None] | None = None,
     ) -> T:
         """Send `request`, retrying as the policy allows, and parse the answer.
 
@@ -108,20 +114,39 @@ class Pipeline:
             request: The call, as its endpoint module described it.
             hooks: A batch's coordination (pacing, shared pause, budget).
             on_retry: Called with the error before each retry.
+            on_body: Called with each 2xx response's (decoded) body, before
+                it is parsed: a batch sizes what it keeps from it.
 
         Returns:
             The endpoint parser's result.
 
         Raises:
+            WrongEventLoopError: The client belongs to another event loop
+                (raised before the transport is touched).
+            ClientClosedError: The client is closed, or was closed during the call.
             HiobuyError: The call failed for good; `error.endpoint` names the
                 endpoint.
         """
-        with redacting(self._uuid.reveal()):
-            try:
-                return await self._retried(request, hooks=hooks, on_retry=on_retry)
-            except HiobuyError as error:
-                error.endpoint = request.endpoint
+        scope = self._lifecycle.start_call()
+        try:
+            with scope, redacting(self._uuid.reveal()):
+                try:
+                    return await self._retried(
+                        request, hooks=hooks, on_retry=on_retry, on_body=on_body
+                    )
+                except HiobuyError as error:
+                    error.endpoint = request.endpoint
+                    raise
+        except Exception:
+            # Whatever the closed pool made of the call, it ends as closed.
+            if not self._lifecycle.closed:
                 raise
+        finally:
+            self._lifecycle.end_call(scope)
+        # Here aclose() cancelled the call, or the pool failed under it.
+        failure = closed_error(during_call=True)
+        failure.endpoint = request.endpoint
+        raise failure
 
     async def _retried(
         self,
@@ -129,11 +154,12 @@ class Pipeline:
         *,
         hooks: RetryHooks | None,
         on_retry: Callable[[HiobuyError], None] | None,
+        on_body: Callable[[bytes], None] | None,
     ) -> T:
         async def attempt(number: int) -> T:
             try:
                 await self.quota.acquire()
-                return await self._attempt(request, number)
+                return await self._attempt(request, number, on_body)
             except HiobuyError as error:
                 # Raised from here without the frames below (they hold the
                 # request headers and the body) and without its chain.
@@ -179,7 +205,9 @@ class Pipeline:
             body_excerpt=error.body_excerpt,
         )
 
-    async def _attempt(self, request: ApiRequest[T], number: int) -> T:
+    async def _attempt(
+        self, request: ApiRequest[T], number: int, on_body: Callable[[bytes], None] | None
+    ) -> T:
         raw = await self._transport.request(
             request.method,
             request.path,
@@ -191,6 +219,8 @@ class Pipeline:
             # A server may echo the uuid in its request id: it reaches results and logs.
             raw = attrs.evolve(raw, request_id=redact_text(raw.request_id, (self._uuid.reveal(),)))
         _log_response(request, raw, number)
+        if on_body is not None and 200 <= raw.status_code < 300:
+            on_body(raw.body)
         return await _result(request, raw)
 
 

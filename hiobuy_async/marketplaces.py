@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 import warnings
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from urllib.parse import urlsplit
 
 from ._exceptions import InputError
@@ -24,6 +24,7 @@ __all__ = [
     "Marketplace",
     "UnknownFilterWarning",
     "is_loopback_host",
+    "resolve_locale",
     "validate_filters",
     "validate_image_url",
     "validate_locale",
@@ -110,6 +111,9 @@ class UnknownFilterWarning(UserWarning):
 def validate_marketplace(platform: Marketplace | str) -> Marketplace:
     """Return the `Marketplace` for a platform given as an enum or its code.
 
+    Like locales, platform codes are matched in any letter case, around
+    surrounding whitespace: `"Taobao"` is `Marketplace.TAOBAO`.
+
     Args:
         platform: `Marketplace.TAOBAO`, `Marketplace.ALIBABA_1688`, `"taobao"`
             or `"1688"`.
@@ -131,8 +135,50 @@ def validate_marketplace(platform: Marketplace | str) -> Marketplace:
     raise InputError(f"unknown platform {platform!r}; expected one of {supported}")
 
 
+def _locale_key(text: str) -> str:
+    return text.strip().replace("-", "_").casefold()
+
+
+def resolve_locale(language: object, locales: Collection[str], *, where: str) -> str:
+    """Return the API's spelling of `language`, which must be one of `locales`.
+
+    The rule, the same as for platform codes: letter case, surrounding
+    whitespace and `-` for `_` do not matter, so `"en-us"` and `"EN_US"` are
+    `"en_US"`. Anything else is refused; when a locale of the same language
+    exists (`"en"`, `"en_GB"` for `"en_US"`), the error suggests it.
+
+    Args:
+        language: The locale as given.
+        locales: The accepted locales, in the API's spelling.
+        where: Where they are accepted, for the error message (`"on 1688"`).
+
+    Returns:
+        The matching locale, as the API spells it.
+
+    Raises:
+        InputError: `language` is not a string, or matches none of `locales`.
+    """
+    if not isinstance(language, str):
+        raise InputError(
+            f"language must be a locale string such as 'en_US', not {type(language).__name__}"
+        )
+    key = _locale_key(language)
+    for locale in locales:
+        if _locale_key(locale) == key:
+            return locale
+    base = key.split("_", 1)[0]
+    similar = [locale for locale in locales if _locale_key(locale).split("_", 1)[0] == base]
+    hint = f": did you mean {similar[0]!r}?" if base and similar else ";"
+    raise InputError(
+        f"language {_excerpt(language)!r} is not supported {where}{hint} "
+        f"expected one of {', '.join(locales)}"
+    )
+
+
 def validate_locale(marketplace: Marketplace, language: str | None) -> str | None:
     """Check that `language` is a locale the marketplace accepts.
+
+    Matched as `resolve_locale` does: in any letter case, with `-` or `_`.
 
     Args:
         marketplace: The marketplace searched.
@@ -140,24 +186,15 @@ def validate_locale(marketplace: Marketplace, language: str | None) -> str | Non
             default (`zh_CN`).
 
     Returns:
-        The locale, unchanged, or `None`.
+        The locale as the API spells it (`"en-us"` gives `"en_US"`), or `None`.
 
     Raises:
-        InputError: The locale is not a string, or not in the marketplace's table.
+        InputError: The locale is not a string, or not in the marketplace's
+            table (the message suggests a locale of the same language, if any).
     """
     if language is None:
         return None
-    if not isinstance(language, str):
-        raise InputError(
-            f"language must be a locale string such as 'en_US', not {type(language).__name__}"
-        )
-    allowed = LOCALES[marketplace]
-    if language not in allowed:
-        raise InputError(
-            f"language {language!r} is not supported on {marketplace.value}; "
-            f"expected one of {', '.join(allowed)}"
-        )
-    return language
+    return resolve_locale(language, LOCALES[marketplace], where=f"on {marketplace.value}")
 
 
 def validate_filters(

@@ -9,21 +9,26 @@ import subprocess
 import sys
 import textwrap
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from hiobuy_async import AsyncHiobuy, ImageSearchResult, Ok, Progress
 from hiobuy_async._batch import (
+    _FOOTPRINT_BASE,
     DEDUPE_BUDGET,
     DEDUPE_MAX_RESULT,
     _Finished,
     _footprint,
 )
-from hiobuy_async._convert import structure_products
-from hiobuy_async._endpoints.image_search import resolve_query
-from hiobuy_async.testing import FakeHiobuy
+from hiobuy_async._convert import parse_envelope
+from hiobuy_async._endpoints.image_search import ResolvedQuery, parse_image_search, resolve_query
+from hiobuy_async._endpoints.product_details import parse_product_details_now
+from hiobuy_async.testing import FakeHiobuy, _catalog
+from hiobuy_async.testing._model import details_data, envelope
 
 BACKENDS = ["asyncio", "trio"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,28 +52,45 @@ def _big_body(items: int) -> bytes:
     return json.dumps({"ret": 1, "msg": "success", "data": data}).encode()
 
 
-@pytest.mark.anyio
-async def test_point05_dedupe_memory_does_not_grow_with_body_size() -> None:
-    # One ~300 KiB body, served for every image: each answer is ~1.4 MiB in
-    # memory, above DEDUPE_MAX_RESULT, so none is kept once handed over.
-    body = _big_body(1500)
+def _traced(build: Callable[[], object]) -> tuple[object, int]:
+    """Build an object; return it and the bytes it holds (tracemalloc)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        built = build()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    return built, held
 
+
+def _serving(body: bytes, **kwargs: Any) -> AsyncHiobuy:
     async def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=body, headers={"content-type": "application/json"})
 
-    images = [f"https://img.example.com/big-{n}.jpg" for n in range(16)]
-    client = AsyncHiobuy(
+    return AsyncHiobuy(
         "batch-uuid",
         base_url="https://api.hiobuy.test",
         http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
-        max_response_bytes=1 << 20,  # above the default cap: users may raise it
+        **kwargs,
     )
+
+
+@pytest.mark.anyio
+async def test_point05_dedupe_memory_does_not_grow_with_body_size() -> None:
+    # One ~300 KiB body, served for every image: each answer is ~1 MiB in
+    # memory, estimated above DEDUPE_MAX_RESULT, so none is kept once handed over.
+    body = _big_body(1500)
+    _, one_result = _traced(lambda: parse_image_search(body))
+    assert _footprint(body) >= one_result  # the estimate bounds it
+    assert _footprint(body) > DEDUPE_MAX_RESULT
+
+    images = [f"https://img.example.com/big-{n}.jpg" for n in range(16)]
+    client = _serving(body, max_response_bytes=1 << 20)  # users may raise the cap
     async with client, client.search_stream(images, platform="taobao", concurrency=2) as stream:
         first = await anext(stream)
         assert isinstance(first, Ok)
-        one_result = _footprint(first.result, 1 << 40)
-        assert one_result is not None
-        assert one_result > DEDUPE_MAX_RESULT
         del first
         gc.collect()
         tracemalloc.start()
@@ -83,36 +105,87 @@ async def test_point05_dedupe_memory_does_not_grow_with_body_size() -> None:
             held = tracemalloc.get_traced_memory()[0] - baseline
         finally:
             tracemalloc.stop()
+        assert len(stream._batch.finished) == 0
     assert count == len(images)
-    # Before the fix all 15 later results stayed (~20 MiB).
+    # Before the fix all 15 later results stayed (~15 MiB).
     assert held < one_result
 
 
-def _result(items: int) -> ImageSearchResult:
-    fake_items = [
-        {"num_iid": n + 1, "title": f"product {n} " * 4, "pic_url": f"https://i/{n}.jpg"}
-        for n in range(items)
+@pytest.mark.anyio
+async def test_point05_the_batch_sizes_kept_results_from_their_bodies() -> None:
+    # Mid-sized answers are kept; each counts as its body's estimate, which
+    # reaches the batch through the pipeline's body hook.
+    body = _big_body(20)
+    images = [f"https://img.example.com/mid-{n}.jpg" for n in range(10)]
+    async with (
+        _serving(body) as client,
+        client.search_stream(images, platform="taobao", concurrency=2) as stream,
+    ):
+        outcomes = [outcome async for outcome in stream]
+        finished = stream._batch.finished
+        assert (len(finished), finished.bytes) == (10, 10 * _footprint(body))
+    assert all(isinstance(o, Ok) for o in outcomes)
+
+
+def _json(data: object) -> bytes:
+    return json.dumps({"ret": 1, "msg": "success", "data": data}, separators=(",", ":")).encode()
+
+
+def _details_body() -> bytes:
+    skus = [
+        {"sku_id": 5_000 + n, "price": "3.20", "quantity": n, "properties": "Color:White;Size:S"}
+        for n in range(8)
     ]
-    data = {"items": {"item": fake_items}}
-    return ImageSearchResult(items=tuple(structure_products(fake_items)), raw=data)
+    data = {
+        "num_iid": 808368541552,
+        "title": "a lamp",
+        "title_cn": "台灯",
+        "price": "3.20",
+        "max_price": "9.90",
+        "orginal_price": "12.00",
+        "skus": {"sku": skus},
+        "shop_id": "b2b-1234",
+        "desc": "<p>desc</p>",
+    }
+    return _json(data)
+
+
+def _fake_details_body(num_iid: int, platform: str) -> bytes:
+    item = _catalog.product(num_iid, platform)
+    assert item is not None
+    return envelope(details_data(item, locale="en_US"))
+
+
+def test_point05_estimate_bounds_what_an_answer_holds() -> None:
+    # The O(1) estimate (no walk over the result) never under-counts an
+    # answer of the API's shape, small or large, and is not so loose that
+    # little is kept: at most twice the truth, plus the base.
+    searches = [_big_body(n) for n in (1, 20, 300, 1500)]
+    for body in searches:
+        _, held = _traced(lambda body=body: parse_image_search(body))  # type: ignore[misc]
+        assert held <= _footprint(body) < 2 * held + _FOOTPRINT_BASE, len(body)
+    details = [
+        _details_body(),
+        *(_fake_details_body(600_000_000_000 + 7919 * n, "1688") for n in range(5)),
+        *(_fake_details_body(700_000_000_000 + 7919 * n, "taobao") for n in range(5)),
+    ]
+    for body in details:
+        _, held = _traced(
+            lambda body=body: parse_product_details_now(  # type: ignore[misc]
+                parse_envelope(body, request_id=None), None
+            )
+        )
+        assert held <= _footprint(body) < 2 * held + _FOOTPRINT_BASE, len(body)
 
 
 def test_point05_dedupe_cache_stays_within_its_budget() -> None:
-    # A result's estimate matches what it really holds.
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        sample = _result(300)
-        traced = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    estimate = _footprint(sample, 1 << 40)
-    assert estimate is not None
-    assert 0.7 * traced < estimate < 1.5 * traced
     # Many mid-sized results (each below the per-result cap): the cache drops
     # the oldest to stay within its byte budget, whatever the window allows.
+    body = _big_body(300)
+    estimate = _footprint(body)
+    assert estimate < DEDUPE_MAX_RESULT
     budget = 4 * estimate
-    finished = _Finished(window=128, budget=budget)
+    finished: _Finished[ResolvedQuery, ImageSearchResult] = _Finished(window=128, budget=budget)
     for n in range(20):
         query = resolve_query(
             f"https://img.example.com/{n}.jpg",
@@ -121,9 +194,9 @@ def test_point05_dedupe_cache_stays_within_its_budget() -> None:
             use_platform=False,
             filters=None,
         )
-        finished.add(query, _result(300))
+        finished.add(query, parse_image_search(body), body)
         assert finished.bytes <= budget
-    assert 1 <= len(finished) <= 4
+    assert len(finished) == 4
     assert DEDUPE_BUDGET <= 32 * 1024 * 1024
 
 

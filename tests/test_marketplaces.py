@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from hiobuy_async import InputError, Marketplace, UnknownFilterWarning
+from hiobuy_async import AsyncHiobuy, InputError, Marketplace, UnknownFilterWarning
 from hiobuy_async.marketplaces import (
     DEFAULT_LOCALE,
     FILTERS_1688,
@@ -19,6 +19,7 @@ from hiobuy_async.marketplaces import (
     validate_marketplace,
     validate_use_platform,
 )
+from hiobuy_async.testing import FakeHiobuy
 
 TAOBAO = Marketplace.TAOBAO
 A1688 = Marketplace.ALIBABA_1688
@@ -74,8 +75,7 @@ def test_validate_locale_accepts_every_listed_locale(
         (TAOBAO, "ja"),
         (TAOBAO, "ar"),
         (A1688, "fr_FR"),
-        (A1688, "en-US"),
-        (A1688, "EN_US"),
+        (A1688, "english"),
         (TAOBAO, ""),
     ],
 )
@@ -84,6 +84,57 @@ def test_validate_locale_rejects_locale_outside_marketplace(
 ) -> None:
     with pytest.raises(InputError, match="not supported"):
         validate_locale(market, locale)
+
+
+@pytest.mark.parametrize("given", ["en_US", "en_us", "EN_US", "en-US", "en-us", " en_US "])
+@pytest.mark.parametrize("market", [TAOBAO, A1688])
+def test_a_locale_is_matched_in_any_case_like_a_platform(market: Marketplace, given: str) -> None:
+    assert validate_locale(market, given) == "en_US"
+    assert validate_marketplace(" Taobao ") is TAOBAO
+
+
+@pytest.mark.parametrize(
+    ("market", "given", "suggested"),
+    [
+        (A1688, "en", "en_US"),
+        (TAOBAO, "EN", "en_US"),
+        (A1688, "en_GB", "en_US"),
+        (A1688, "zh", "zh_CN"),
+        (TAOBAO, "zh-TW", "zh_CN"),
+        (A1688, "ko", "ko_KR"),
+        (A1688, "ja_JP", "ja"),
+        (A1688, "ar-SA", "ar"),
+    ],
+)
+def test_a_locale_of_a_supported_language_gets_a_suggestion(
+    market: Marketplace, given: str, suggested: str
+) -> None:
+    with pytest.raises(InputError, match=f"did you mean '{suggested}'") as info:
+        validate_locale(market, given)
+    assert f"language '{given}' is not supported on {market.value}" in str(info.value)
+
+
+@pytest.mark.parametrize(("market", "given"), [(TAOBAO, "ko_KR"), (A1688, "fr_FR"), (A1688, "")])
+def test_no_suggestion_without_a_locale_of_that_language(market: Marketplace, given: str) -> None:
+    with pytest.raises(InputError) as info:
+        validate_locale(market, given)
+    assert "did you mean" not in str(info.value)
+    assert "expected one of " + ", ".join(LOCALES[market]) in str(info.value)
+
+
+def test_the_client_default_language_follows_the_same_rule() -> None:
+    client = AsyncHiobuy("u", base_url="http://127.0.0.1:1", language="EN-us")
+    assert client._language == "en_US"
+    with pytest.raises(InputError, match="by any marketplace: did you mean 'en_US'"):
+        AsyncHiobuy("u", base_url="http://127.0.0.1:1", language="en")
+    with pytest.raises(InputError, match="by any marketplace; expected one of zh_CN, en_US"):
+        AsyncHiobuy("u", base_url="http://127.0.0.1:1", language="fr_FR")
+
+
+def test_a_long_locale_is_shortened_in_the_error() -> None:
+    with pytest.raises(InputError) as info:
+        validate_locale(A1688, "x" * 10_000)
+    assert len(str(info.value)) < 300
 
 
 def test_input_error_is_a_value_error() -> None:
@@ -239,3 +290,12 @@ def test_validate_image_url_error_is_bounded() -> None:
 )
 def test_is_loopback_host(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
+
+
+@pytest.mark.anyio
+async def test_the_api_spelling_is_what_is_sent() -> None:
+    fake = FakeHiobuy()
+    async with fake.client(language="EN-us") as client:
+        await client.image_search(fake.sample_images()[0], platform="Taobao")
+        await client.keyword_search("lamp", platform="1688", language="JA")
+    assert [request.headers["Language"] for request in fake.requests] == ["en_US", "ja"]

@@ -11,6 +11,7 @@ import attrs
 from .._convert import parse_envelope, to_optional_str
 from .._exceptions import InputError, ResponseValidationError, sanitise_excerpt
 from .._models import ImageSearchResult
+from .._outcomes import short_repr
 from .._request import ApiRequest
 from ..marketplaces import (
     DEFAULT_LOCALE,
@@ -25,6 +26,7 @@ from ._items import parse_items, parse_items_now
 
 __all__ = [
     "IMAGE_SEARCH_PATH",
+    "ImageBatch",
     "ImageQuery",
     "ResolvedQuery",
     "aparse_image_search",
@@ -59,7 +61,7 @@ class ImageQuery:
         filters: 1688 filters, or `None` for the batch's.
     """
 
-    img: str
+    img: str = attrs.field(repr=short_repr)
     platform: Marketplace | str | None = None
     language: str | None = None
     use_platform: bool | None = None
@@ -78,7 +80,7 @@ class ResolvedQuery:
         filters: 1688 filters.
     """
 
-    img: str
+    img: str = attrs.field(repr=short_repr)
     marketplace: Marketplace
     language: str
     use_platform: bool = False
@@ -152,6 +154,131 @@ def resolve_query(
         ),
         filters=validate_filters(marketplace, filters, stacklevel=stacklevel + 1),
     )
+
+
+@attrs.frozen
+class ImageBatch:
+    """A batch's own arguments, validated once (when they name a platform).
+
+    `resolve` turns each input (a URL or an `ImageQuery`) into the query its
+    outcome carries (the batch's values filled in where it left `None`) and
+    the validated query sent, which is also its de-duplication key.
+    """
+
+    platform: Marketplace | str | None
+    language: str | None
+    use_platform: bool
+    filters: tuple[str, ...] | None
+    template: ResolvedQuery | None = None  # every field but `img`, when a platform is set
+
+    @classmethod
+    def build(
+        cls,
+        platform: Marketplace | str | None,
+        language: str | None,
+        use_platform: bool,
+        filters: Iterable[str] | None,
+        *,
+        stacklevel: int,
+    ) -> ImageBatch:
+        """Validate the batch's arguments, before any I/O.
+
+        Args:
+            platform: The marketplace for inputs that do not set theirs.
+            language: The locale, likewise.
+            use_platform: 1688-native fields, likewise.
+            filters: 1688 filters, likewise.
+            stacklevel: For the warning about unknown filters.
+
+        Returns:
+            The defaults.
+
+        Raises:
+            InputError: An argument is invalid.
+        """
+        if isinstance(filters, str | bytes):
+            raise InputError("filters must be a list of strings, not a single string")
+        as_tuple = None if filters is None else tuple(filters)
+        template = None
+        if platform is not None:
+            template = resolve_query(
+                "https://template.invalid/",
+                platform=platform,
+                language=language,
+                use_platform=use_platform,
+                filters=as_tuple,
+                stacklevel=stacklevel + 1,
+            )
+        return cls(platform, language, use_platform, as_tuple, template)
+
+    def resolve(self, item: object) -> tuple[ImageQuery, ResolvedQuery]:
+        """Validate one input.
+
+        Args:
+            item: A URL or an `ImageQuery`.
+
+        Returns:
+            The query as sent (defaults filled in) and the validated query.
+
+        Raises:
+            InputError: The input is invalid.
+        """
+        template = self.template
+        if template is not None and isinstance(item, str):
+            # The common case, a plain URL: only the URL is left to check.
+            resolved = attrs.evolve(template, img=validate_image_url(item))
+            query = ImageQuery(
+                resolved.img,
+                platform=template.marketplace,
+                language=template.language,
+                use_platform=template.use_platform,
+                filters=template.filters,
+            )
+            return query, resolved
+        query = self.unresolved(item)
+        resolved = resolve_query(
+            query.img,
+            platform=query.platform,
+            language=query.language,
+            use_platform=query.use_platform,
+            filters=query.filters,
+            stacklevel=3,
+        )
+        sent = attrs.evolve(
+            query,
+            platform=resolved.marketplace,
+            language=resolved.language,
+            use_platform=resolved.use_platform,
+            filters=resolved.filters,
+        )
+        return sent, resolved
+
+    def unresolved(self, item: object) -> ImageQuery:
+        """The query an input stands for, the batch's values filled in, unvalidated.
+
+        Args:
+            item: A URL or an `ImageQuery` (or anything: it is not checked).
+
+        Returns:
+            The query, as a `Failed` for an invalid input carries it.
+        """
+        if isinstance(item, ImageQuery):
+            return ImageQuery(
+                img=item.img,
+                platform=item.platform if item.platform is not None else self.platform,
+                language=item.language if item.language is not None else self.language,
+                use_platform=(
+                    item.use_platform if item.use_platform is not None else self.use_platform
+                ),
+                filters=item.filters if item.filters is not None else self.filters,
+            )
+        return ImageQuery(
+            img=item,  # type: ignore[arg-type]  # validated by resolve_query
+            platform=self.platform,
+            language=self.language,
+            use_platform=self.use_platform,
+            filters=self.filters,
+        )
 
 
 def _result(

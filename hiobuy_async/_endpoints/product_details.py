@@ -15,6 +15,7 @@ from cattrs.gen import make_dict_structure_fn
 from .._convert import converter, explain_failure, to_optional_str
 from .._exceptions import InputError, ResponseValidationError
 from .._models import Product, ProductDetails, Sku
+from .._outcomes import short_repr
 from .._request import ApiRequest
 from .._validation import check_http_url, check_product_id, describe
 from ..marketplaces import (
@@ -28,6 +29,7 @@ from ..marketplaces import (
 
 __all__ = [
     "PRODUCT_DETAILS_PATH",
+    "DetailsBatch",
     "DetailsQuery",
     "ProductRef",
     "marketplace_of_url",
@@ -67,7 +69,7 @@ class DetailsQuery:
         use_platform: Whether 1688-native fields are requested.
     """
 
-    keyword: str
+    keyword: str = attrs.field(repr=short_repr)
     marketplace: Marketplace
     language: str
     use_platform: bool = False
@@ -198,6 +200,99 @@ def resolve_details_query(
         language=validate_locale(marketplace, language) or DEFAULT_LOCALE,
         use_platform=validate_use_platform(marketplace, use_platform),
     )
+
+
+@attrs.frozen
+class DetailsBatch:
+    """A product batch's own arguments, validated once (when they name a platform).
+
+    `resolve` turns each input into its `DetailsQuery`, which is also its
+    de-duplication key. An id (`int` or digit string) or a URL on an unknown
+    host takes the batch's `platform`; a known product URL, or a `Product`
+    whose `detail_url` is one, names its own marketplace, which wins over the
+    batch's (the batch's `platform` is a default, not a check). A
+    `DetailsQuery` is taken as it is (and checked again).
+    """
+
+    platform: Marketplace | str | None
+    language: str | None
+    use_platform: bool
+    marketplace: Marketplace | None = None  # the batch's, validated
+    locale: str | None = None  # the batch's locale for `marketplace`
+
+    @classmethod
+    def build(
+        cls, platform: Marketplace | str | None, language: str | None, use_platform: bool
+    ) -> DetailsBatch:
+        """Validate the batch's arguments, before any I/O.
+
+        Args:
+            platform: The marketplace for inputs that do not name theirs.
+            language: The locale.
+            use_platform: 1688-native fields.
+
+        Returns:
+            The defaults.
+
+        Raises:
+            InputError: An argument is invalid (for a given `platform`).
+        """
+        if platform is None:
+            return cls(platform, language, use_platform)
+        marketplace = validate_marketplace(platform)
+        locale = validate_locale(marketplace, language) or DEFAULT_LOCALE
+        validate_use_platform(marketplace, use_platform)
+        return cls(platform, language, use_platform, marketplace, locale)
+
+    def resolve(self, item: object) -> tuple[DetailsQuery, DetailsQuery]:
+        """Validate one input.
+
+        Args:
+            item: An id, a product URL, a `Product` or a `DetailsQuery`.
+
+        Returns:
+            The query, twice: as the outcome's and as the key.
+
+        Raises:
+            InputError: The input is invalid.
+        """
+        if isinstance(item, DetailsQuery):
+            query = resolve_details_query(
+                item.keyword,
+                platform=item.marketplace,
+                language=item.language,
+                use_platform=item.use_platform,
+            )
+            return query, query
+        keyword, inferred = _inferred(item, self.platform)  # type: ignore[arg-type]  # checked
+        marketplace = inferred or self.marketplace
+        if marketplace is None:
+            raise InputError(
+                "platform is required: 'taobao' or '1688' (it is inferred only from "
+                "detail.1688.com, m.1688.com, item.taobao.com and detail.tmall.com URLs)"
+            )
+        if marketplace is self.marketplace and self.locale is not None:
+            query = DetailsQuery(keyword, marketplace, self.locale, self.use_platform)
+        else:
+            query = DetailsQuery(
+                keyword,
+                marketplace,
+                validate_locale(marketplace, self.language) or DEFAULT_LOCALE,
+                validate_use_platform(marketplace, self.use_platform),
+            )
+        return query, query
+
+    @staticmethod
+    def unresolved(item: object) -> ProductRef | DetailsQuery:
+        """What a `Failed` carries for an input `resolve` refused: the input as given.
+
+        Args:
+            item: The input.
+
+        Returns:
+            The input itself.
+        """
+        return item  # type: ignore[return-value]  # whatever the caller passed
 
 
 _SEPARATORS = str.maketrans({"；": ";", "：": ":"})

@@ -20,6 +20,7 @@ from .._exceptions import (
     redact_error,
     redact_text,
 )
+from .._lifecycle import closed_error
 from ._aiohttp import aiohttp_available, environment_proxy
 from ._body import ACCEPT_ENCODING, RawResponse
 from ._httpx import HttpxBackend
@@ -149,10 +150,10 @@ class HttpTransport:
         """Create the pool now rather than on the first request.
 
         Raises:
-            RuntimeError: The transport is closed.
+            ClientClosedError: The transport is closed.
         """
         if self._closed:
-            raise RuntimeError("this AsyncHiobuy client is closed")
+            raise closed_error()
         if self._backend is None:
             self._backend = self._make_backend()
 
@@ -233,7 +234,11 @@ class HttpTransport:
                     started=started,
                 )
         except Exception as exc:
-            failure = self._translate(backend, exc)
+            # A pool closed under a request fails it in the library's own way:
+            # all of them mean the same, and none is worth a retry.
+            failure = (
+                closed_error(during_call=True) if self._closed else self._translate(backend, exc)
+            )
             if failure is None:
                 raise
         # Raised outside the except block: the SDK error keeps no
