@@ -17,6 +17,7 @@ TEST_DEPS = [
     "orjson>=3.9",
     "fastapi>=0.110",
     "starlette>=0.37",
+    "pytest-examples>=0.0.18",  # lints and runs the code blocks of the docs (tests/test_docs.py)
 ]
 
 

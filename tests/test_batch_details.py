@@ -284,7 +284,7 @@ def details_fragment() -> str:
     page = (Path(__file__).resolve().parent.parent / "docs" / "bulk.md").read_text()
     (block,) = [
         code
-        for code in re.findall(r"```python\n(.*?)```", page, flags=re.DOTALL)
+        for code in re.findall(r"```python[^\n]*\n(.*?)```", page, flags=re.DOTALL)
         if "details_stream(" in code
     ]
     return str(block)

@@ -1,9 +1,7 @@
-"""The documentation pages hold no untested example, and their tables match the code.
+"""The documentation's shell commands run, and its tables match the code.
 
-- Every fenced Python block is a snippet include of a file under
-  `docs/examples/` (which `test_docs_examples.py` runs), or is explicitly
-  marked `<!-- not-tested: why -->` on the line before it.
-- Every example file is shown on some page.
+(Its Python blocks are linted and run by `test_docs.py`.)
+
 - Every `$ command` of a ```console block runs and exits as the page says
   (0, or `# exit code N` at the end of the line), without credentials, unless
   the block is marked not-tested.
@@ -27,10 +25,8 @@ from hiobuy_async._cli._args import ExitCode
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-EXAMPLES_DIR = DOCS / "examples"
 PYTHON_LANGUAGES = {"python", "py", "python3", "pycon", "py3"}
 NOT_TESTED = re.compile(r"^<!--\s*not-tested:\s*\S.*-->$")
-INCLUDE = re.compile(r"""^--8<--\s+["'](?P<path>[^"':]+)(?::[\w-]+)?["']$""")
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<lang>[\w+-]*)")
 EXIT_CODE = re.compile(r"#\s*exit code (\d+)\s*$")
 
@@ -45,7 +41,7 @@ class Block:
 
 
 def _pages() -> list[Path]:
-    return sorted(p for p in DOCS.rglob("*.md") if EXAMPLES_DIR not in p.parents)
+    return sorted(DOCS.rglob("*.md"))
 
 
 def _blocks(page: Path) -> list[Block]:
@@ -86,50 +82,16 @@ def _blocks(page: Path) -> list[Block]:
 ALL_BLOCKS = [block for page in _pages() for block in _blocks(page)]
 
 
-def _included_paths(block: Block) -> list[str] | None:
-    """The files a block includes, or None if it holds anything but includes."""
-    paths = []
-    for line in block.lines:
-        if not line.strip():
-            continue
-        match = INCLUDE.match(line.strip())
-        if match is None:
-            return None
-        paths.append(match["path"])
-    return paths or None
-
-
 def test_the_pages_are_found() -> None:
     names = {p.name for p in _pages()}
     assert {"getting-started.md", "bulk.md", "testing.md", "web-apps.md", "trio.md"} <= names
-    assert any(block.lang == "python" for block in ALL_BLOCKS)
+    assert any(block.lang == "console" for block in ALL_BLOCKS)
 
 
-def test_every_python_block_is_a_tested_example_or_marked() -> None:
-    untested = []
-    for block in ALL_BLOCKS:
-        if block.lang not in PYTHON_LANGUAGES or block.marked_not_tested:
-            continue
-        paths = _included_paths(block)
-        if paths is None or not all(
-            (ROOT / path).is_file() and (ROOT / path).parent == EXAMPLES_DIR for path in paths
-        ):
-            untested.append(f"{block.page}:{block.line}")
-    assert untested == [], (
-        "Python blocks must include a docs/examples/*.py file (--8<-- ...) or be preceded "
-        f"by <!-- not-tested: why -->: {untested}"
-    )
-
-
-def test_every_example_is_shown_on_a_page() -> None:
-    shown = {
-        Path(path).name
-        for block in ALL_BLOCKS
-        for path in (_included_paths(block) or [])
-        if block.lang in PYTHON_LANGUAGES
-    }
-    examples = {p.name for p in EXAMPLES_DIR.glob("*.py")}
-    assert examples - shown == set()
+def test_python_blocks_are_not_marked_with_comments() -> None:
+    # Python blocks say how they run in their info string (test_docs.py); a comment would not.
+    marked = [b for b in ALL_BLOCKS if b.lang in PYTHON_LANGUAGES and b.marked_not_tested]
+    assert marked == []
 
 
 def test_marker_precedes_a_block() -> None:

@@ -61,7 +61,7 @@ def docs_example() -> str:
     """The Python block of docs/testing.md's pytest-asyncio section."""
     page = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
     section = page.split("## Projects that use pytest-asyncio", 1)[1].split("\n## ", 1)[0]
-    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    match = re.search(r"```python[^\n]*\n(.*?)```", section, re.DOTALL)
     assert match is not None
     return match.group(1)
 
