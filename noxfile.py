@@ -27,7 +27,7 @@ def tests(session: nox.Session, transport: str) -> None:
     aiohttp transport run in both; `HIOBUY_TRANSPORT` picks the transport every
     other test gets by default (under trio the SDK always uses httpx's own).
     """
-    session.install("-e", ".[aiohttp,redis]", *TEST_DEPS)
+    session.install("-e", ".[aiohttp,redis,dask]", *TEST_DEPS)
     session.run("pytest", *session.posargs, env={"HIOBUY_TRANSPORT": transport})
 
 
@@ -42,7 +42,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typing(session: nox.Session) -> None:
     """Type-check the package and the tests with mypy --strict."""
-    session.install("-e", ".[redis]", "mypy>=1.10", *TEST_DEPS)
+    session.install("-e", ".[redis,dask]", "mypy>=1.10", *TEST_DEPS)
     session.run("mypy")
 
 
