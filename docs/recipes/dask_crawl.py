@@ -21,6 +21,8 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
+import socket
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,7 +66,8 @@ class ShardReport:
     number: int
     written: int  # outcomes this run wrote
     skipped: int  # inputs its files already held
-    stopped: str | None = None  # why it stopped early (the quota is used up)
+    stopped: str | None  # why it stopped early (the quota is used up)
+    process: str  # where it ran: host:pid
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,7 +172,8 @@ def crawl_shard(shard: Shard, out_dir: str, settings: Settings) -> ShardReport:
             out.write("\n")  # end the line a killed run left half written
     stopped = anyio.run(_crawl, todo, path, settings, backend=settings.backend)
     written = sum(1 for index, _ in todo if index in read_outcomes(path.parent))
-    return ShardReport(shard.number, written, len(shard.images) - len(todo), stopped)
+    process = f"{socket.gethostname()}:{os.getpid()}"
+    return ShardReport(shard.number, written, len(shard.images) - len(todo), stopped, process)
 
 
 def make_shards(images: Sequence[str], shard_size: int, skip: Iterable[int] = ()) -> list[Shard]:
