@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from test_quota_local import most_in_any_window
 
 from hiobuy_async import InputError, RateLimitError
 from hiobuy_async.quota import Quota, RedisQuota
+from hiobuy_async.quota._redis import ACQUIRE_LUA, EXTEND_LUA, RELEASE_LUA
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = Path(__file__).resolve().with_name("redis_server.py")
@@ -274,4 +276,37 @@ async def test_redis_quota_never_waits_on_a_hung_redis_past_its_timeout(
         with anyio.fail_after(5):
             await shared.acquire()
         assert len([r for r in caplog.records if "reachable again" in r.getMessage()]) == 1
+    gc.collect()
+
+
+@pytest.mark.anyio
+async def test_opening_a_redis_quota_connects_and_loads_its_scripts(
+    redis_server: RedisServer, key: str
+) -> None:
+    # So the first acquire() is one round trip: connecting and loading the
+    # scripts on a busy machine could take longer than `timeout`, and that
+    # first call would fall back to local pacing with no outage.
+    import coredis  # noqa: PLC0415 - the module must load without it, to report it missing
+
+    shas = [
+        hashlib.sha1(text.encode()).hexdigest() for text in (ACQUIRE_LUA, RELEASE_LUA, EXTEND_LUA)
+    ]
+    async with coredis.Redis.from_url(redis_server.url, decode_responses=True) as redis:
+        await redis.script_flush()
+        assert await redis.script_exists(shas) == (False, False, False)
+        async with quota(redis_server, key):
+            assert await redis.script_exists(shas) == (True, True, True)
+
+
+@COREDIS_FAILED_CONNECT_LEAK
+@pytest.mark.anyio
+async def test_a_redis_quota_opens_while_redis_is_down(
+    restarted: RedisServer, key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hiobuy_async")
+    restarted.stop()
+    with anyio.fail_after(5):
+        async with quota(restarted, key, timeout=0.2) as shared:
+            await shared.acquire()  # paced locally
+    assert len([r for r in caplog.records if "unreachable" in r.getMessage()]) == 1
     gc.collect()
