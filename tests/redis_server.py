@@ -149,7 +149,7 @@ RECIPES = Path(__file__).resolve().parents[1] / "docs" / "recipes"
 
 
 async def _probe(redis_url: str, key: str, rate: float) -> dict[str, object]:
-    async with RedisQuota(redis_url, key=key, rate=rate) as quota:
+    async with RedisQuota(redis_url, key=key, rate=rate, timeout=2.0) as quota:
         start = anyio.current_time()
         try:
             with anyio.fail_after(5):

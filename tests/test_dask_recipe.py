@@ -62,6 +62,7 @@ def test_the_recipe_crawls_1000_images_on_two_workers_under_one_quota(
             expected_processes=2,
             uuid=FakeHiobuy.DEFAULT_UUID,
             base_url=base_url,
+            redis_timeout=2.0,  # no fallback because a busy machine was slow to answer
         )
         report = dask_crawl.crawl(client, images, out_dir, settings, shard_size=250)
         requests = portal.call(lambda: fake.requests)

@@ -178,7 +178,7 @@ def settings_for(
         backend=backend,
         uuid=FakeHiobuy.DEFAULT_UUID,
         base_url=served.base_url,
-        **kwargs,
+        **{"redis_timeout": 2.0, **kwargs},  # generous unless Redis is to fail: a busy machine
     )
 
 

@@ -42,7 +42,10 @@ def key() -> str:
 
 
 def quota(server: RedisServer, key: str, **kwargs: object) -> RedisQuota:
-    options: dict[str, object] = {"rate": 20.0, **kwargs}
+    # A generous timeout unless a test is about Redis failing: on a busy
+    # 2-core machine a round trip now and then takes longer than the 0.25 s
+    # default, and the quota rightly falls back to local pacing.
+    options: dict[str, object] = {"rate": 20.0, "timeout": 2.0, **kwargs}
     return RedisQuota(server.url, key=key, **options)  # type: ignore[arg-type]
 
 
