@@ -34,7 +34,7 @@ def tests(session: nox.Session) -> None:
     gets by default (under trio, `aiohttp` means httpx2). One engine, or one
     file: `nox -s tests -- --engine httpx2 tests/test_client.py`.
     """
-    session.install("-e", ".[aiohttp,redis]", *TEST_DEPS)
+    session.install("-e", ".[aiohttp,redis,dask]", *TEST_DEPS)
     args = list(session.posargs)
     engines: tuple[str, ...] = ENGINES
     if "--engine" in args:
@@ -57,7 +57,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typing(session: nox.Session) -> None:
     """Type-check the package and the tests with mypy --strict."""
-    session.install("-e", ".[redis]", "mypy>=1.10", *TEST_DEPS)
+    session.install("-e", ".[redis,dask]", "mypy>=1.10", *TEST_DEPS)
     session.run("mypy")
 
 

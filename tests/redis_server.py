@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import json
+import logging
+import os
 import shutil
 import signal
 import socket
@@ -12,7 +16,7 @@ import time
 from pathlib import Path
 
 import anyio
-import httpx
+import pytest
 
 from hiobuy_async import RateLimitError
 from hiobuy_async.quota import RedisQuota
@@ -106,45 +110,46 @@ def find_redis_server() -> str | None:
     return shutil.which("redis-server")
 
 
-# A worker process for the multi-process tests:
-#   python tests/redis_server.py run BACKEND REDIS_URL KEY RATE BASE_URL REQUESTS CONCURRENCY
+def start_redis_server(workdir: Path, *, needs: tuple[str, ...] = ()) -> RedisServer:
+    """Start a redis-server, or skip the test (fail it under `CI`) when a part is missing.
+
+    Args:
+        workdir: Its working directory.
+        needs: More importable modules the caller needs, e.g. `("distributed",)`.
+    """
+    binary = find_redis_server()
+    missing = [
+        f"{module} (pip install -e '.[{EXTRAS.get(module, module)}]')"
+        for module in ("coredis", *needs)
+        if importlib.util.find_spec(module) is None
+    ]
+    if binary is None:
+        missing.append("the redis-server binary (apt-get install redis-server)")
+    if missing:
+        message = "these tests need " + " and ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    assert binary is not None
+    server = RedisServer(binary, workdir)
+    server.start()
+    return server
+
+
+EXTRAS = {"coredis": "redis", "distributed": "dask"}
+
+RECIPES = Path(__file__).resolve().parents[1] / "docs" / "recipes"
+
+
+# Worker processes for the multi-process tests, each printing one JSON line:
 #   python tests/redis_server.py probe BACKEND REDIS_URL KEY RATE
-# `run` sends REQUESTS requests to BASE_URL, each after `acquire()`, and calls
-# `pause_for(Retry-After)` on a 429; `probe` calls `acquire()` once. Each prints
-# one JSON line with what happened.
-
-
-async def _run(
-    redis_url: str, key: str, rate: float, base_url: str, requests: int, tasks: int
-) -> dict[str, object]:
-    remaining = requests
-    statuses: list[int] = []
-    async with (
-        RedisQuota(redis_url, key=key, rate=rate, expected_processes=4) as quota,
-        httpx.AsyncClient(base_url=base_url, timeout=10) as http,
-    ):
-
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                await quota.acquire()
-                response = await http.post(
-                    "/api/client/third-purchase/image/query",
-                    json={"imageUrl": "https://example.com/a.jpg", "platform": "1688"},
-                )
-                statuses.append(response.status_code)
-                if response.status_code == 429:
-                    await quota.pause_for(float(response.headers["retry-after"]))
-
-        async with anyio.create_task_group() as tg:
-            for _ in range(tasks):
-                tg.start_soon(worker)
-    return {"sent": len(statuses), "429": statuses.count(429)}
+#     calls `acquire()` once and says whether it raised and how long it waited;
+#   python tests/redis_server.py shard SETTINGS_JSON SHARD_JSON OUT_DIR
+#     runs the Dask recipe's `crawl_shard` (without Dask) and prints its report.
 
 
 async def _probe(redis_url: str, key: str, rate: float) -> dict[str, object]:
-    async with RedisQuota(redis_url, key=key, rate=rate) as quota:
+    async with RedisQuota(redis_url, key=key, rate=rate, timeout=2.0) as quota:
         start = anyio.current_time()
         try:
             with anyio.fail_after(5):
@@ -158,16 +163,30 @@ async def _probe(redis_url: str, key: str, rate: float) -> dict[str, object]:
         return {"raised": False, "waited": anyio.current_time() - start}
 
 
+def _shard(settings_json: str, shard_json: str, out_dir: str) -> dict[str, object]:
+    sys.path.insert(0, str(RECIPES))
+    import dask_crawl  # noqa: PLC0415 - found on the path set just above
+
+    logging.basicConfig(format="%(levelname)s %(name)s %(message)s")
+    logging.getLogger("hiobuy_async").setLevel(logging.INFO)
+    settings = dask_crawl.Settings(**json.loads(settings_json))
+    number, images = json.loads(shard_json)
+    shard = dask_crawl.Shard(number, [(index, image) for index, image in images])
+    report = dask_crawl.crawl_shard(shard, out_dir, settings)
+    return {"backend": settings.backend, **dataclasses.asdict(report)}
+
+
 def main(argv: list[str]) -> None:
-    mode, backend, redis_url, key, rate = argv[:5]
-    if mode == "run":
-        base_url, requests, tasks = argv[5:8]
-        result = anyio.run(
-            _run, redis_url, key, float(rate), base_url, int(requests), int(tasks), backend=backend
-        )
+    mode, *args = argv
+    if mode == "shard":
+        result = _shard(*args)
     else:
-        result = anyio.run(_probe, redis_url, key, float(rate), backend=backend)
-    print(json.dumps({"backend": backend, **result}))
+        backend, redis_url, key, rate = args
+        result = {
+            "backend": backend,
+            **anyio.run(_probe, redis_url, key, float(rate), backend=backend),
+        }
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -120,6 +120,9 @@ return string.format('%.0f', current - now)
 
 _MICRO = 1_000_000
 
+WARM_UP_TIMEOUT = 2.0
+"""Seconds opening a `RedisQuota` waits, at most, to connect and load its scripts."""
+
 
 def _import_coredis() -> Any:
     try:
@@ -144,8 +147,10 @@ class RedisQuota:
 
     Every process that opens a `RedisQuota` with the same `url` and `key`
     shares one GCRA (computed on the Redis server with its clock), one pause
-    and one "exhausted until". Open it with `async with`; requires Redis >= 5
-    and the extra `hiobuy-async[redis]`.
+    and one "exhausted until". Open it with `async with`: opening connects
+    and loads the quota's scripts, waiting at most 2 s (or `timeout`, if
+    longer), and never fails because Redis does not answer. Requires
+    Redis >= 5 and the extra `hiobuy-async[redis]`.
 
     Redis keys: `{key}:tat` (the GCRA's next slot), `{key}:pause` and
     `{key}:exhausted`, with the braces (a Redis Cluster hash tag). Each
@@ -249,7 +254,24 @@ class RedisQuota:
                 "extend": client.register_script(EXTEND_LUA),
             }
             self._stack = stack.pop_all()
+        await self._warm_up()
         return self
+
+    async def _warm_up(self) -> None:
+        # Connect and load the scripts now: on a busy machine, connecting
+        # plus the NOSCRIPT/SCRIPT LOAD round trips of a first call can take
+        # longer than `timeout`, and the first acquire() would fall back for
+        # no outage. Not answering here is not an outage yet either: the first
+        # acquire() finds out, and says so.
+        import coredis.exceptions  # noqa: PLC0415 - loaded by _import_coredis already
+
+        assert self._client is not None
+        with anyio.move_on_after(max(self._timeout, WARM_UP_TIMEOUT)):
+            try:
+                for text in (ACQUIRE_LUA, RELEASE_LUA, EXTEND_LUA):
+                    await self._client.script_load(text)
+            except (coredis.exceptions.RedisError, OSError):
+                return
 
     async def __aexit__(
         self,
