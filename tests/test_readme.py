@@ -27,6 +27,6 @@ def test_the_demo_command_is_on_the_first_screen() -> None:
 
 def test_the_first_screen_says_how_long_the_tests_take_and_how_to_run_less() -> None:
     assert re.search(r"takes \d+ to \d+ minutes per transport", FIRST_SCREEN)
-    assert "nox -s \"tests(transport='httpx')\"" in FIRST_SCREEN
-    assert "-- tests/test_pager.py" in FIRST_SCREEN
+    assert "nox -s tests -- --engine httpx2" in FIRST_SCREEN
+    assert "--engine httpx2 tests/test_pager.py" in FIRST_SCREEN
     assert (ROOT / "tests" / "test_pager.py").is_file()
