@@ -5,7 +5,8 @@ from __future__ import annotations
 import nox
 
 nox.options.sessions = ["tests", "lint", "typing"]
-nox.options.default_venv_backend = "venv"
+# uv when it is installed (CI installs it: much faster installs), venv and pip otherwise.
+nox.options.default_venv_backend = "uv|venv"
 
 TEST_DEPS = [
     "pytest>=8",
@@ -66,7 +67,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typing(session: nox.Session) -> None:
     """Type-check the package and the tests with mypy --strict."""
-    session.install("-e", ".[redis,dask]", "mypy>=1.10", *TEST_DEPS)
+    session.install("-e", ".[aiohttp,redis,dask]", "mypy>=1.10", *TEST_DEPS)
     session.run("mypy")
 
 
