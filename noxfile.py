@@ -10,6 +10,7 @@ nox.options.default_venv_backend = "uv|venv"
 
 TEST_DEPS = [
     "pytest>=8",
+    "pytest-xdist>=3.5",  # the tests session uses both cores
     "pytest-asyncio>=1",  # run in subprocesses by tests/test_pytest_asyncio.py only
     "hypothesis>=6.100",
     "trio>=0.26",
@@ -51,6 +52,7 @@ def tests(session: nox.Session) -> None:
         pinned_done = "1" if number else "0"
         session.run(
             "pytest",
+            "--numprocesses=2",
             *args,
             env={"HIOBUY_TRANSPORT": engine, "HIOBUY_TESTS_PINNED_DONE": pinned_done},
         )

@@ -55,7 +55,7 @@ async def test_two_thousand_images_against_a_failing_server(
     malformed = script_chaos(fake, n)
     images = [chaos_image(i) for i in range(n)]
     # The timeout leaves room for a loaded 2-core machine; only stalls exceed it.
-    async with make_client(base_url, timeout=1.0, max_connections=32) as client:
+    async with make_client(base_url, timeout=2.0, max_connections=32) as client:
         outcomes = await client.search_many(images, platform="1688", concurrency=32)
 
         assert len(outcomes) == n
