@@ -415,9 +415,14 @@ def _no_constant(text: str) -> None:
     raise ValueError(f"{text} is not JSON")
 
 
+# Every number through a Python hook: for bodies that may hold a number
+# outside orjson's range (19 digits in a row, see `_stdlib_loads`).
 _STDLIB_DECODER = json.JSONDecoder(
     parse_int=_orjson_int, parse_float=_finite_float, parse_constant=_no_constant
 )
+# Integers parsed in C; only floats (rare in the API's answers) pass a hook,
+# which refuses one that overflows a double.
+_PLAIN_STDLIB_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)
 
 
 def _too_deep(document: object) -> bool:
@@ -480,30 +485,30 @@ def _may_hold_lone_surrogates(body: bytes) -> bool:
     return b"\\ud" in body or b"\\uD" in body
 
 
-_PLAIN_STDLIB_DECODER = json.JSONDecoder(parse_constant=_no_constant)
-# Above this size a number hook per number costs more than one scan of the body.
-_HOOKED_UP_TO = 64 * 1024
-# Digits -> "0", "e"/"E" -> "e", signs -> "+", anything else -> " ".
-_NUMBER_SHAPES = bytes(
-    48 if 48 <= i <= 57 else 101 if i in (69, 101) else 43 if i in (43, 45) else 32
-    for i in range(256)
-)
+def _shape(byte: int) -> int:
+    char = chr(byte)
+    if "0" <= char <= "9":
+        return ord("0")
+    if char in "[{":
+        return ord("[")
+    if char in "dD":
+        return ord("d")
+    return byte if char in "\\u" else ord(" ")
 
 
-def _may_leave_orjson_range(body: bytes) -> bool:
-    """Whether `body` may hold an integer beyond 64 bits or a float beyond a double.
-
-    Such a number needs 19 digits in a row or a 3-digit exponent.
-    """
-    shapes = body.translate(_NUMBER_SHAPES)
-    return b"0" * 19 in shapes or b"e000" in shapes or b"e+000" in shapes
+# What the checks of `_stdlib_loads` look for, in one C pass over the body:
+# digits -> "0" (a 19-digit run shows as b"0" * 19), "{" -> "[", "D" -> "d",
+# backslash and "u" kept, anything else -> " ".
+_SHAPES = bytes(_shape(byte) for byte in range(256))
 
 
 def _stdlib_loads(body: bytes) -> Any:
     text = body.decode("utf-8")  # strict, as orjson: refuses encoded surrogates
-    decoder = _STDLIB_DECODER
-    if len(body) > _HOOKED_UP_TO and not _may_leave_orjson_range(body):
-        decoder = _PLAIN_STDLIB_DECODER
+    shapes = body.translate(_SHAPES)
+    # An integer beyond 64 bits needs 19 digits in a row: only then does every
+    # integer pass a Python hook (one per integer costs more than this scan).
+    may_leave_range = b"0" * 19 in shapes
+    decoder = _STDLIB_DECODER if may_leave_range else _PLAIN_STDLIB_DECODER
     try:
         document = decoder.decode(text)
     except RecursionError:
@@ -517,9 +522,9 @@ def _stdlib_loads(body: bytes) -> Any:
             sys.setrecursionlimit(limit)
     if document.__class__ is not dict and document.__class__ is not list:
         return document
-    if body.count(b"[") + body.count(b"{") > _MAX_DEPTH and _too_deep(document):
+    if shapes.count(b"[") > _MAX_DEPTH and _too_deep(document):
         raise ValueError("nested more than 1024 deep")
-    if _may_hold_lone_surrogates(body):
+    if b"\\ud" in shapes:
         return _without_lone_surrogates(document)
     return document
 
