@@ -224,13 +224,29 @@ class _Finished(Generic[K, R]):
 
 
 class _Pending(Generic[R]):
-    """A key in flight, which duplicates of it wait for."""
+    """A key in flight, which duplicates of it wait for.
 
-    __slots__ = ("answer", "settled")
+    Its event is made by the first duplicate that waits: most keys have none.
+    """
+
+    __slots__ = ("_settled", "answer")
 
     def __init__(self) -> None:
-        self.settled = anyio.Event()
+        self._settled: anyio.Event | None = None
         self.answer: R | HiobuyError | None = None
+
+    async def wait(self) -> R | HiobuyError | None:
+        """Wait until the call settles; return its answer."""
+        if self._settled is None:
+            self._settled = anyio.Event()
+        await self._settled.wait()
+        return self.answer
+
+    def settle(self, answer: R | HiobuyError) -> None:
+        """Record the answer and wake every duplicate waiting for it."""
+        self.answer = answer
+        if self._settled is not None:
+            self._settled.set()
 
 
 class _Batch(Generic[Q, F, K, R]):
@@ -347,8 +363,7 @@ class _Batch(Generic[Q, F, K, R]):
         if pending is not None:
             # Wait here rather than pull more input: a worker holds one input
             # at a time, so duplicates cannot make the batch read ahead.
-            await pending.settled.wait()
-            await self.emit_shared(index, query, pending.answer)
+            await self.emit_shared(index, query, await pending.wait())
             return
         earlier = self.finished.get(key)
         if earlier is not None:
@@ -356,11 +371,10 @@ class _Batch(Generic[Q, F, K, R]):
             return
         pending = self.in_flight[key] = _Pending()
         answer, body = await self.call(key)
-        pending.answer = answer
         del self.in_flight[key]
         self.finished.add(key, answer, body)
         del body
-        pending.settled.set()
+        pending.settle(answer)
         await self.emit_shared(index, query, answer)
 
     async def worker(self, cancel_scope: anyio.CancelScope) -> None:

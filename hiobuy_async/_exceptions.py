@@ -103,13 +103,24 @@ def redact_text(text: str, secrets: Iterable[str] | None = None, *, cut: bool = 
     for secret in _secrets.get() if secrets is None else secrets:
         if not secret:
             continue
+        if text.isascii() and secret.isascii() and secret.lower() not in text.lower():
+            # Nothing to replace (for ASCII text this is exactly what an
+            # IGNORECASE search would find); checked first, being much cheaper.
+            if cut:
+                text = _redact_cut_prefix(text, secret)
+            continue
         text = re.sub(re.escape(secret), MASK, text, flags=re.IGNORECASE)
         if cut:
-            folded = secret.casefold()
-            for size in range(min(len(secret) - 1, len(text)), 0, -1):
-                if text[-size:].casefold() == folded[:size]:
-                    text = text[:-size] + MASK
-                    break
+            text = _redact_cut_prefix(text, secret)
+    return text
+
+
+def _redact_cut_prefix(text: str, secret: str) -> str:
+    """Replace a prefix of `secret` left at the end of `text` (where it was cut)."""
+    folded = secret.casefold()
+    for size in range(min(len(secret) - 1, len(text)), 0, -1):
+        if text[-size:].casefold() == folded[:size]:
+            return text[:-size] + MASK
     return text
 
 

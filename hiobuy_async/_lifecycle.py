@@ -65,8 +65,8 @@ class _Loop:
         self.kind = kind
         self.thread = threading.current_thread().name
 
-    def is_current(self, other: _Loop) -> bool:
-        return self._ref() is not None and self._ref() is other._ref()
+    def belongs_to(self, loop: Any) -> bool:
+        return self._ref() is loop
 
     def describe(self) -> str:
         loop = self._ref()
@@ -74,16 +74,17 @@ class _Loop:
         return f"{self.kind} in thread {self.thread!r}" + (" (now closed)" if gone else "")
 
 
-def _current_loop() -> _Loop | None:
+def _running_loop() -> tuple[Any, str] | None:
+    """The running event loop's identity (a trio token or an asyncio loop) and its kind."""
     # trio first: in trio's guest mode an asyncio loop is running too.
     trio = sys.modules.get("trio")
     if trio is not None:
         try:
-            return _Loop(trio.lowlevel.current_trio_token(), "a trio run")
+            return trio.lowlevel.current_trio_token(), "a trio run"
         except RuntimeError:
             pass
     try:
-        return _Loop(asyncio.get_running_loop(), "an asyncio event loop")
+        return asyncio.get_running_loop(), "an asyncio event loop"
     except RuntimeError:
         return None
 
@@ -118,17 +119,18 @@ class Lifecycle:
         Raises:
             WrongEventLoopError: The client belongs to another loop or thread.
         """
-        current = _current_loop()
-        if current is None:
+        running = _running_loop()
+        if running is None:
             return
+        loop, kind = running
         if self._loop is None:
-            self._loop = current
+            self._loop = _Loop(loop, kind)
             return
-        if not self._loop.is_current(current):
+        if not self._loop.belongs_to(loop):
             raise WrongEventLoopError(
                 f"this AsyncHiobuy client was first used on {self._loop.describe()}, and is "
-                f"now used on {current.describe()}: its connection pool belongs to its first "
-                f"loop and cannot be used from another. {_ADVICE}"
+                f"now used on {_Loop(loop, kind).describe()}: its connection pool belongs to "
+                f"its first loop and cannot be used from another. {_ADVICE}"
             )
 
     def check(self) -> None:
@@ -142,8 +144,12 @@ class Lifecycle:
         if self._closed:
             raise closed_error()
 
-    def start_call(self) -> anyio.CancelScope:
+    def start_call(self, deadline: float | None = None) -> anyio.CancelScope:
         """Check the client, and register a call: `close()` cancels its scope.
+
+        Args:
+            deadline: Seconds from now after which the scope cancels the call
+                by itself, or None.
 
         Returns:
             The call's cancel scope, to enter around the call and pass to `end_call`.
@@ -153,7 +159,10 @@ class Lifecycle:
             ClientClosedError: The client is closed.
         """
         self.check()
-        scope = anyio.CancelScope()
+        if deadline is None:
+            scope = anyio.CancelScope()
+        else:
+            scope = anyio.CancelScope(deadline=anyio.current_time() + deadline)
         self._calls.add(scope)
         return scope
 

@@ -16,10 +16,10 @@ frames below it.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import anyio
 import attrs
 
 from ._convert import parse_envelope
@@ -127,12 +127,17 @@ class Pipeline:
             HiobuyError: The call failed for good; `error.endpoint` names the
                 endpoint.
         """
-        scope = self._lifecycle.start_call()
+        # One cancel scope per call: aclose() cancels it, and the deadline ends it.
+        scope = self._lifecycle.start_call(self.deadline)
         try:
             with scope, redacting(self._uuid.reveal()):
                 try:
                     return await self._retried(
-                        request, hooks=hooks, on_retry=on_retry, on_body=on_body
+                        request,
+                        deadline=scope.deadline,
+                        hooks=hooks,
+                        on_retry=on_retry,
+                        on_body=on_body,
                     )
                 except HiobuyError as error:
                     error.endpoint = request.endpoint
@@ -143,8 +148,14 @@ class Pipeline:
                 raise
         finally:
             self._lifecycle.end_call(scope)
-        # Here aclose() cancelled the call, or the pool failed under it.
-        failure = closed_error(during_call=True)
+        if self._lifecycle.closed:
+            # aclose() cancelled the call, or the pool failed under it.
+            failure: HiobuyError = closed_error(during_call=True)
+        else:
+            what = request.endpoint.replace("_", " ")
+            failure = APITimeoutError(
+                f"{what} did not finish within the {self.deadline:g}s deadline"
+            )
         failure.endpoint = request.endpoint
         raise failure
 
@@ -152,6 +163,7 @@ class Pipeline:
         self,
         request: ApiRequest[T],
         *,
+        deadline: float,
         hooks: RetryHooks | None,
         on_retry: Callable[[HiobuyError], None] | None,
         on_body: Callable[[bytes], None] | None,
@@ -166,19 +178,14 @@ class Pipeline:
                 failure = redact_error(error, self._uuid.reveal())
             raise await self._shared_wait(failure)
 
-        retry = {"policy": self.retry_policy, "hooks": hooks, "on_retry": on_retry}
-        if self.deadline is None:
-            return await retry_call(attempt, label=request.endpoint, **retry)  # type: ignore[arg-type]
-        deadline_at = anyio.current_time() + self.deadline
-        with anyio.move_on_after(self.deadline):
-            return await retry_call(
-                attempt,
-                deadline=deadline_at,
-                label=request.endpoint,
-                **retry,  # type: ignore[arg-type]
-            )
-        what = request.endpoint.replace("_", " ")
-        raise APITimeoutError(f"{what} did not finish within the {self.deadline:g}s deadline")
+        return await retry_call(
+            attempt,
+            policy=self.retry_policy,
+            deadline=None if deadline == math.inf else deadline,
+            hooks=hooks,
+            on_retry=on_retry,
+            label=request.endpoint,
+        )
 
     async def _shared_wait(self, error: HiobuyError) -> HiobuyError:
         """Tell the quota of a server's `Retry-After`; return the error to raise.
@@ -217,7 +224,9 @@ class Pipeline:
         )
         if raw.request_id:
             # A server may echo the uuid in its request id: it reaches results and logs.
-            raw = attrs.evolve(raw, request_id=redact_text(raw.request_id, (self._uuid.reveal(),)))
+            request_id = redact_text(raw.request_id, (self._uuid.reveal(),))
+            if request_id != raw.request_id:
+                raw = attrs.evolve(raw, request_id=request_id)
         _log_response(request, raw, number)
         if on_body is not None and 200 <= raw.status_code < 300:
             on_body(raw.body)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import anyio
 
 from ._retry import backoff_disabled
@@ -43,7 +45,7 @@ class PauseGate:
     """
 
     def __init__(self) -> None:
-        self._until = 0.0
+        self._until = -math.inf  # never paused: wait() returns without reading the clock
 
     def pause_for(self, seconds: float) -> None:
         """Make every `wait()` from now on last until `seconds` from now (at least)."""
@@ -51,7 +53,7 @@ class PauseGate:
 
     async def wait(self) -> None:
         """Return once no pause is in force (at once under `no_backoff`)."""
-        if backoff_disabled():
+        if self._until == -math.inf or backoff_disabled():
             return
         # Loop: another worker may extend the pause while this one sleeps.
         while True:

@@ -226,7 +226,13 @@ class ImageBatch:
         template = self.template
         if template is not None and isinstance(item, str):
             # The common case, a plain URL: only the URL is left to check.
-            resolved = attrs.evolve(template, img=validate_image_url(item))
+            resolved = ResolvedQuery(
+                validate_image_url(item),
+                template.marketplace,
+                template.language,
+                template.use_platform,
+                template.filters,
+            )
             query = ImageQuery(
                 resolved.img,
                 platform=template.marketplace,

@@ -91,6 +91,8 @@ class LocalQuota:
         return f"LocalQuota(rate={self.rate!r}, burst={self.burst!r})"
 
     def _raise_if_exhausted(self) -> None:
+        if self._exhausted_until == -math.inf:
+            return  # never exhausted: no need to read the clock
         remaining = self._exhausted_until - anyio.current_time()
         if remaining > 0:
             raise exhausted_error(remaining)
