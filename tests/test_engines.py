@@ -146,13 +146,17 @@ async def search(client: AsyncHiobuy, image: str) -> None:
     await client.image_search(image, platform="1688")
 
 
-async def test_httpx_shards_are_added_only_when_the_ones_there_are_full(
-    served: tuple[FakeHiobuy, str], anyio_backend: str
+@pytest.mark.parametrize("transport", ["httpx", "httpx2"])
+async def test_shards_are_added_only_when_the_ones_there_are_full(
+    served: tuple[FakeHiobuy, str], transport: str, anyio_backend: str
 ) -> None:
     fake, base_url = served
     fake.hold()
     async with AsyncHiobuy(
-        UUID, base_url=base_url, transport="httpx", max_connections=4 * SHARD_SIZE
+        UUID,
+        base_url=base_url,
+        transport=transport,  # type: ignore[arg-type]
+        max_connections=4 * SHARD_SIZE,
     ) as client:
         backend = client._transport._backend
         assert isinstance(backend, HttpxBackend)
@@ -213,6 +217,9 @@ class _SocketOnly:
         self.lookups += 1
         return self.sock if info == "socket" else None
 
+    async def aclose(self) -> None:
+        self.sock.close()
+
 
 def test_the_readability_probe_looks_the_socket_up_once() -> None:
     ours, theirs = socket.socketpair()
@@ -224,3 +231,18 @@ def test_the_readability_probe_looks_the_socket_up_once() -> None:
         assert stream.get_extra_info("is_readable") is True
         assert stream.get_extra_info("is_readable") is True
         assert inner.lookups == 1
+
+
+async def test_a_closed_connection_never_reads_as_reusable(anyio_backend: str) -> None:
+    ours, theirs = socket.socketpair()
+    with theirs:
+        stream = _WatchedStream(_SocketOnly(ours))  # type: ignore[arg-type]
+        assert stream.get_extra_info("is_readable") is False
+        fd = ours.fileno()
+        await stream.aclose()
+        # The descriptor number is free again: a new socket may get it, and
+        # an idle new socket must not make the closed connection look usable.
+        reused, other = socket.socketpair()
+        with reused, other:
+            assert fd in (reused.fileno(), other.fileno())
+            assert stream.get_extra_info("is_readable") is True

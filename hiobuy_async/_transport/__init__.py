@@ -10,8 +10,8 @@ bound on the output of each step, so a gzip bomb is refused without being
 inflated.
 
 - `_body`: the bounded reader and decoder, and `RawResponse`, shared by every backend;
-- `_httpx`: the httpx-family backend (httpx's pool sharded), or a caller-supplied client;
-- `_httpx2`: that backend over httpx2 (one pool);
+- `_httpx`: the httpx-family backend (a sharded pool), or a caller-supplied client;
+- `_httpx2`: that backend over httpx2;
 - `_aiohttp`: one `aiohttp.ClientSession` (optional extra, asyncio only);
 - `_tls`: the one SSL context per process, and spotting certificate failures;
 - `_http`: `HttpTransport`, which picks an engine and maps failures to SDK errors.

@@ -154,8 +154,8 @@ class HttpTransport:
     """Send JSON requests over one pool of keep-alive connections.
 
     The engine is chosen when the pool is created, inside the running event
-    loop (`choose_engine`): httpx2 (one pool), httpx (its own transport,
-    split over clients of at most 16 connections, see `HttpxBackend`) or,
+    loop (`choose_engine`): httpx2 or httpx (the pool split over clients of
+    at most 16 connections, see `HttpxBackend`) or,
     under asyncio, one `aiohttp.ClientSession`, used directly. A
     caller-supplied httpx or httpx2 client is used as is. Every backend reads
     bodies in bounded memory, never follows redirects, verifies certificates

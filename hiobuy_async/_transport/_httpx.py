@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The httpx-family backend: httpx or httpx2 (a sharded pool), or the caller's client.
+"""The httpx-family backend: httpx or httpx2 (the SDK's sharded pool), or the caller's client.
 
 httpx2 keeps httpx's API under another name (and httpcore's as httpcore2), so
 one backend serves both: it is parametrised by an `HttpxLibrary` (`HTTPX`
@@ -55,13 +55,11 @@ class HttpxLibrary:
         name: `"httpx"` or `"httpx2"`, as `AsyncHiobuy.transport` reports it.
         httpx: The client module (`httpx` or `httpx2`).
         httpcore: The connection-pool module under it (`httpcore` or `httpcore2`).
-        sharded: Whether the SDK's pool is split into clients of `SHARD_SIZE`.
     """
 
     name: Literal["httpx", "httpx2"]
     httpx: ModuleType
     httpcore: ModuleType
-    sharded: bool
 
     @functools.cached_property
     def body_stream(self) -> type:
@@ -69,8 +67,8 @@ class HttpxLibrary:
         return type("_BodyStream", (_OneShotBody, self.httpx.AsyncByteStream), {})
 
 
-HTTPX = HttpxLibrary("httpx", httpx, httpcore, sharded=True)
-"""httpx 0.28 and httpcore 1: its pool scans every connection per request, so it is sharded."""
+HTTPX = HttpxLibrary("httpx", httpx, httpcore)
+"""httpx 0.28 and httpcore 1."""
 
 
 def make_timeout(timeout: object) -> httpx.Timeout:
@@ -169,14 +167,30 @@ _ATTEMPT: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar(
 """The attempt in progress in this task (httpcore does its I/O in the caller's task)."""
 
 
-def _readable(sock: Any) -> bool:
-    """Whether a socket has bytes (or its end) to read, without reading."""
-    fd = sock.fileno()
-    if fd < 0:
-        return True
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
+class _ReadableProbe:
+    """Tells whether a socket has bytes (or its end) to read, without reading.
+
+    Built once per connection: its poller holds the socket's descriptor, so
+    each probe is one `poll(0)` call. The pool probes every idle connection
+    at each request, so the probe's cost is multiplied by the idle ones.
+    """
+
+    __slots__ = ("_poll",)
+
+    def __init__(self, sock: Any) -> None:
+        fd = sock.fileno()
+        poller = select.poll()
+        if fd >= 0:
+            poller.register(fd, select.POLLIN)
+        self._poll: Any = poller.poll if fd >= 0 else None
+
+    def readable(self) -> bool:
+        # A closed socket (no descriptor) reads as "readable": not reusable.
+        return self._poll is None or bool(self._poll(0))
+
+    def forget(self) -> None:
+        """Stop probing: the socket is closed, and its descriptor may be reused."""
+        self._poll = None
 
 
 class _WatchedStream(httpcore.AsyncNetworkStream):
@@ -187,12 +201,12 @@ class _WatchedStream(httpcore.AsyncNetworkStream):
     anyio, each lookup builds the stream's whole attribute table.
     """
 
-    __slots__ = ("_socket", "_stream", "_used")
+    __slots__ = ("_probe", "_stream", "_used")
 
     def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
         self._stream = stream
         self._used = False
-        self._socket: Any = None
+        self._probe: _ReadableProbe | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
         data = await self._stream.read(max_bytes, timeout)
@@ -210,6 +224,8 @@ class _WatchedStream(httpcore.AsyncNetworkStream):
         await self._stream.write(buffer, timeout)
 
     async def aclose(self) -> None:
+        if self._probe is not None:
+            self._probe.forget()
         await self._stream.aclose()
 
     async def start_tls(
@@ -222,11 +238,14 @@ class _WatchedStream(httpcore.AsyncNetworkStream):
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable" and _CAN_POLL:
-            if self._socket is None:
-                self._socket = self._stream.get_extra_info("socket")
-            # A socket.socket, or asyncio's TransportSocket around one.
-            if callable(getattr(self._socket, "fileno", None)):
-                return _readable(self._socket)
+            probe = self._probe
+            if probe is None:
+                sock = self._stream.get_extra_info("socket")
+                # A socket.socket, or asyncio's TransportSocket around one.
+                if not callable(getattr(sock, "fileno", None)):
+                    return self._stream.get_extra_info(info)
+                probe = self._probe = _ReadableProbe(sock)
+            return probe.readable()
         return self._stream.get_extra_info(info)
 
 
@@ -338,13 +357,14 @@ async def _abandon(response: Any, chunks: AsyncIterator[bytes]) -> None:
 class HttpxBackend:
     """Requests over httpx or httpx2 clients: the SDK's pool, or one caller-supplied client.
 
-    With httpx (`HTTPX`) the pool the SDK creates is sharded:
-    `max_connections` is split over clients of at most `SHARD_SIZE`
-    connections each, and each request goes to the least busy one. httpcore
-    1 scans its whole pool for every request, so one pool of hundreds of
-    kept-alive connections costs CPU that grows with its size
-    (encode/httpx#3215); small shards keep every connection alive at a flat
-    cost. httpx2's rewritten pool does not need it (measured: docs/performance.md).
+    The pool the SDK creates is sharded: `max_connections` is split over
+    clients of at most `SHARD_SIZE` connections each, and each request goes
+    to the least busy one. Both pools (httpcore 1 under httpx, httpcore2
+    under httpx2) look at every idle connection for each request, and
+    httpcore 1 also at every queued request (encode/httpx#3215), so one pool
+    of hundreds of kept-alive connections costs CPU that grows with its
+    size; small shards keep every connection alive at a flat cost
+    (docs/performance.md).
 
     Args:
         library: httpx or httpx2 (`HTTPX`, `_httpx2.HTTPX2`).
@@ -374,9 +394,7 @@ class HttpxBackend:
             return
         self._httpx = library.httpx
         self._tls: dict[str, Any] = {} if ssl_context is None else {"verify": ssl_context}
-        self._shard_count, self._shard_size = (
-            _shard_sizes(max_connections) if library.sharded else (1, max_connections)
-        )
+        self._shard_count, self._shard_size = _shard_sizes(max_connections)
         # Shards are created when the ones there are all full, so opening a
         # client costs one httpx client at any max_connections.
         self._shards = [self._new_shard()]
