@@ -89,7 +89,7 @@ def bench(session: nox.Session) -> None:
     ratio to the raw engine in the same run, with a verdict per target. Then
     open+close costs (`bench.open_close`, in each venv), the structuring
     micro-benchmark, the memory check and the event-loop stall check
-    (`bench.blocking`, fails above 50 ms). Results land in bench/results/
+    (`bench.blocking`, its verdict against 50 ms). Results land in bench/results/
     (gitignored). The quick grid runs unless `-- --full` is given; other
     arguments after `--` go to the runner, e.g. `--repeats 5`,
     `--only sdk_httpx2_search_many,httpx2`.

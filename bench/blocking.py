@@ -150,11 +150,16 @@ async def _run(cap: int, repeats: int) -> list[tuple[str, str, int, float, float
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the longest event-loop stall per body shape; exit 1 if one misses the target."""
+    """Print the longest event-loop stall per body shape and the verdict.
+
+    Exits 1 on a missed target only with `--check` (a benchmark reports; the
+    bench session runs it without).
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cap", type=int, default=DEFAULT_MAX_RESPONSE_BYTES)
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
     parser.add_argument("--repeats", type=int, default=3, help="best of N runs per cell")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the target is missed")
     args = parser.parse_args(argv)
     rows = anyio.run(_run, args.cap, args.repeats, backend=args.backend)
     print(
@@ -168,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     worst = max(row[3] for row in rows)
     verdict = "met" if worst <= TARGET_MS else "MISSED"
     print(f"\ntarget: longest stall <= {TARGET_MS:.0f} ms: {worst:.1f} ms -> {verdict}")
-    return 0 if worst <= TARGET_MS else 1
+    return 1 if args.check and worst > TARGET_MS else 0
 
 
 if __name__ == "__main__":
