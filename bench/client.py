@@ -55,6 +55,10 @@ CONFIGS: dict[str, tuple[tuple[str, ...], str]] = {
         "SDK transport='aiohttp', image_search, C workers",
     ),
     "sdk_aiohttp_search_many": (("asyncio",), "SDK transport='aiohttp', search_many"),
+    "sdk_aiohttp_fast_search_many": (
+        ("asyncio",),
+        "SDK transport='aiohttp', search_many, with the fast extra (orjson: the advised install)",
+    ),
     "sdk_httpx2_image_search": (
         ("asyncio", "trio"),
         "SDK transport='httpx2', image_search, C workers",
@@ -229,7 +233,9 @@ async def run_httpx_sharded(config: str, base: str, n: int, c: int) -> None:
 async def run_sdk(config: str, base: str, n: int, c: int) -> None:
     from hiobuy_async import AsyncHiobuy, Ok
 
-    transport = config.split("_")[1] if config.count("_") == 3 else "httpx"
+    transport = next((t for t in ("aiohttp", "httpx2") if f"sdk_{t}_" in config), "httpx")
+    if "_fast_" in config:
+        import orjson  # noqa: F401 - fails the run if the venv lacks the fast extra
     async with AsyncHiobuy(UUID, base_url=base, max_connections=c, transport=transport) as client:
         if config.endswith("search_many"):
             outcomes = await client.search_many(

@@ -240,6 +240,8 @@ def _headers(uuid: Secret, language: str | None) -> dict[str, str]:
 
 
 def _log_response(request: ApiRequest[Any], raw: RawResponse, attempt: int) -> None:
+    if not logger.isEnabledFor(logging.DEBUG):
+        return  # the common case: skip building the record's arguments
     logger.debug(
         "%s: %s %s -> %d attempt=%d elapsed=%.3fs request_id=%s",
         request.endpoint,

@@ -16,7 +16,7 @@ import httpx
 import httpx2
 import pytest
 
-from hiobuy_async import APITimeoutError, AsyncHiobuy, InputError
+from hiobuy_async import APITimeoutError, AsyncHiobuy, InputError, __version__
 from hiobuy_async._transport import _http, choose_engine, make_timeout
 from hiobuy_async._transport._httpx import SHARD_SIZE, HttpxBackend, _WatchedStream
 from hiobuy_async.testing import FakeHiobuy, Fault
@@ -246,3 +246,27 @@ async def test_a_closed_connection_never_reads_as_reusable(anyio_backend: str) -
         with reused, other:
             assert fd in (reused.fileno(), other.fileno())
             assert stream.get_extra_info("is_readable") is True
+
+
+@pytest.mark.parametrize("transport", ["httpx", "httpx2", "aiohttp"])
+async def test_every_request_of_the_sdks_own_pool_carries_its_headers(
+    served: tuple[FakeHiobuy, str], transport: str, anyio_backend: str
+) -> None:
+    fake, base_url = served
+    async with AsyncHiobuy(
+        UUID,
+        base_url=base_url,
+        transport=transport,  # type: ignore[arg-type]
+        language="en_US",
+    ) as client:
+        for i in range(3):
+            await search(client, f"https://cdn.test/headers/{i}.jpg")
+    assert len(fake.requests) == 3
+    for request in fake.requests:
+        headers = request.headers
+        assert headers["user-agent"] == f"hiobuy-async/{__version__}"
+        assert headers["accept"] == "application/json"
+        assert "gzip" in headers["accept-encoding"]
+        assert headers["content-type"] == "application/json"
+        assert "x-uuid" in headers  # recorded redacted; the fake accepted it
+        assert headers["language"] == "en_US"

@@ -207,6 +207,7 @@ class AiohttpBackend:
     """
 
     kind: Literal["aiohttp"] = "aiohttp"
+    sends_default_headers = False
 
     def __init__(
         self,

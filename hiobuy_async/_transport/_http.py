@@ -45,6 +45,9 @@ TRANSPORT_KINDS: tuple[TransportKind, ...] = ("httpx", "httpx2", "aiohttp")
 
 logger = logging.getLogger("hiobuy_async")
 
+# Built once: json.dumps() with any option builds a new encoder per call.
+_JSON_BODY = _json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 
 def aiohttp_transport_available() -> bool:
     """Tell whether the optional aiohttp transport can be used (aiohttp is installed).
@@ -133,6 +136,10 @@ class _Churn:
 class _Backend(Protocol):
     @property
     def kind(self) -> TransportKind: ...
+
+    @property
+    def sends_default_headers(self) -> bool:
+        """True when its clients add the transport's static headers themselves."""
 
     async def send(
         self,
@@ -266,6 +273,7 @@ class HttpTransport:
             max_connections=self._max_connections,
             http_client=None,
             ssl_context=ssl_context,
+            default_headers=self._static_headers,
         )
 
     async def aclose(self) -> None:
@@ -314,9 +322,12 @@ class HttpTransport:
         if params:
             url += "?" + urlencode(params, quote_via=quote)
         content: bytes | None = None
-        request_headers = {**self._static_headers, **headers}
+        if backend.sends_default_headers:
+            request_headers = dict(headers)
+        else:
+            request_headers = {**self._static_headers, **headers}
         if json is not None:
-            content = _json.dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
+            content = _JSON_BODY.encode(json).encode()
             request_headers["Content-Type"] = "application/json"
         if self._slots is None:
             self._slots = anyio.CapacityLimiter(self._max_connections)

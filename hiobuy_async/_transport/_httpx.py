@@ -372,6 +372,9 @@ class HttpxBackend:
         max_connections: The pool size, when the SDK creates it.
         http_client: A caller-supplied client of `library`, used as is and never closed.
         ssl_context: The TLS settings of the SDK's own clients (shared, never changed).
+        default_headers: Headers every request of the SDK's own clients carries
+            (`Accept`, `User-Agent`...), set on the clients once: merging them
+            into each request's headers costs httpx a rebuild of its header list.
     """
 
     def __init__(
@@ -382,12 +385,15 @@ class HttpxBackend:
         max_connections: int,
         http_client: Any | None,
         ssl_context: ssl.SSLContext | None,
+        default_headers: Mapping[str, str] | None = None,
     ) -> None:
         self._library = library.httpx
         self._timeout = timeout if library is HTTPX else library.httpx.Timeout(**timeout.as_dict())
         self._body_stream = library.body_stream
         self._owns_clients = http_client is None
         self.kind = library.name
+        self._default_headers = dict(default_headers or {})
+        self.sends_default_headers = http_client is None and default_headers is not None
         if http_client is not None:
             self._shards = [_Shard(http_client, max_connections)]
             self._shard_count = 1
@@ -405,6 +411,7 @@ class HttpxBackend:
             timeout=self._timeout,
             limits=self._httpx.Limits(max_connections=size, max_keepalive_connections=size),
             follow_redirects=False,
+            headers=self._default_headers,
             **self._tls,
         )
         _watch_connections(client)
