@@ -18,7 +18,12 @@ import pytest
 
 from hiobuy_async import APITimeoutError, AsyncHiobuy, InputError, __version__
 from hiobuy_async._transport import _http, choose_engine, make_timeout
-from hiobuy_async._transport._httpx import SHARD_SIZE, HttpxBackend, _WatchedStream
+from hiobuy_async._transport._httpx import (
+    _PARSED_URLS,
+    SHARD_SIZE,
+    HttpxBackend,
+    _WatchedStream,
+)
 from hiobuy_async.testing import FakeHiobuy, Fault
 
 pytestmark = pytest.mark.anyio
@@ -270,3 +275,24 @@ async def test_every_request_of_the_sdks_own_pool_carries_its_headers(
         assert headers["content-type"] == "application/json"
         assert "x-uuid" in headers  # recorded redacted; the fake accepted it
         assert headers["language"] == "en_US"
+
+
+@pytest.mark.parametrize("library", [httpx, httpx2])
+def test_urls_are_parsed_once_and_the_parsed_ones_stay_bounded(library: Any) -> None:
+    backend = HttpxBackend(
+        library=_http._library("httpx2" if library is httpx2 else "httpx"),
+        timeout=make_timeout(5),
+        max_connections=4,
+        http_client=None,
+        ssl_context=None,
+    )
+    url = "https://api.test/api/client/third-purchase/image/query"
+    first = backend._parsed(url)
+    assert isinstance(first, library.URL)
+    assert str(first) == url
+    assert backend._parsed(url) is first
+    # A query string varies per call: passed on as given, never kept.
+    assert backend._parsed(url + "?id=1") == url + "?id=1"
+    for n in range(3 * _PARSED_URLS):
+        backend._parsed(f"https://api.test/{n}")
+    assert len(backend._urls) <= _PARSED_URLS
