@@ -181,11 +181,12 @@ class _ReadableProbe:
     __slots__ = ("_poll",)
 
     def __init__(self, sock: Any) -> None:
+        self._poll: Any = None
         fd = sock.fileno()
-        poller = select.poll()
         if fd >= 0:
+            poller = select.poll()
             poller.register(fd, select.POLLIN)
-        self._poll: Any = poller.poll if fd >= 0 else None
+            self._poll = poller.poll
 
     def readable(self) -> bool:
         # A closed socket (no descriptor) reads as "readable": not reusable.
