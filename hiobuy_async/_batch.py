@@ -279,6 +279,7 @@ class _Batch(Generic[Q, F, K, R]):
         self.fatal: BaseException | None = None
         self.started = time.monotonic()
         self.done = self.ok = self.failed = self.retries = 0
+        self.cache_hits = 0
 
     # RetryHooks, shared by every call of the batch.
     async def before_attempt(self) -> None:
@@ -318,6 +319,7 @@ class _Batch(Generic[Q, F, K, R]):
             retries=self.retries,
             total=self.source.total,
             elapsed=time.monotonic() - self.started,
+            cache_hits=self.cache_hits,
         )
 
     async def emit_shared(self, index: int, query: Q, answer: R | HiobuyError | None) -> None:
@@ -347,6 +349,8 @@ class _Batch(Generic[Q, F, K, R]):
         except HiobuyError as error:
             body = None
             return error, None
+        if getattr(result, "from_cache", False):
+            self.cache_hits += 1
         return result, body
 
     async def run_one(self, index: int, item: object) -> None:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import AsyncIterable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, NoReturn
 
 from . import _batch
+from ._cached import CachedCalls, check_cache_ttl
 from ._config import (
     DEFAULT_BASE_URL,
     check_base_url,
@@ -38,6 +40,8 @@ from ._retry import RetryHooks, RetryPolicy
 from ._transport import HttpTransport, TransportKind, make_timeout
 from ._validation import check_int, check_positive
 from ._version import __version__
+from .cache import Cache
+from .cache._key import merchant_namespace
 from .marketplaces import Marketplace
 from .quota import LocalQuota, Quota
 
@@ -70,6 +74,14 @@ def _check_quota(rate_limit: float | None, quota: Quota | None) -> Quota:
     if rate_limit is not None:
         check_positive("rate_limit", rate_limit)
     return LocalQuota(rate=rate_limit)
+
+
+def _check_cache(cache: Cache | None) -> Cache | None:
+    if cache is not None and not isinstance(cache, Cache):
+        raise InputError(
+            f"cache must implement hiobuy_async.cache.Cache, not {type(cache).__name__}"
+        )
+    return cache
 
 
 class AsyncHiobuy:
@@ -135,6 +147,11 @@ class AsyncHiobuy:
             pauses every request of this client, and one above
             `max_retry_after` makes its calls fail at once
             (`QuotaExhaustedError`) until then.
+        cache: A response cache (`hiobuy_async.cache`: `MemoryCache`,
+            `SQLiteCache`, `RedisCache`) the four reads are served from and
+            stored in, or `None`. A hit sends nothing and takes no quota
+            slot; only successes are stored; a call's `cache_ttl=` overrides
+            the cache's TTL (`0` bypasses it). Never closed by the client.
 
     Raises:
         InputError: No uuid, or an invalid argument.
@@ -164,6 +181,7 @@ class AsyncHiobuy:
         ssl_context: ssl.SSLContext | None = None,
         rate_limit: float | None = None,
         quota: Quota | None = None,
+        cache: Cache | None = None,
     ) -> None:
         secret = check_uuid(uuid)
         self._base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
@@ -196,6 +214,7 @@ class AsyncHiobuy:
             deadline=deadline,
             quota=_check_quota(rate_limit, quota),
             lifecycle=self._lifecycle,
+            cached=_cached_calls(cache, secret, self._base_url, max_response_bytes),
         )
 
     def __repr__(self) -> str:
@@ -206,6 +225,11 @@ class AsyncHiobuy:
     def quota(self) -> Quota:
         """What paces this client's requests (a `LocalQuota` unless one was given)."""
         return self._pipeline.quota
+
+    @property
+    def cache(self) -> Cache | None:
+        """The response cache this client reads and fills, or `None`."""
+        return None if self._pipeline.cached is None else self._pipeline.cached.cache
 
     @property
     def base_url(self) -> str:
@@ -296,6 +320,7 @@ class AsyncHiobuy:
         language: str | None = None,
         use_platform: bool = False,
         filters: Iterable[str] | None = None,
+        cache_ttl: float | timedelta | None = None,
     ) -> ImageSearchResult:
         """Find products similar to the image at `img`.
 
@@ -309,6 +334,9 @@ class AsyncHiobuy:
                 `Product.extra` and `ImageSearchResult.raw`).
             filters: 1688 only: filter values such as `"certifiedFactory"`.
                 Unknown values warn (`UnknownFilterWarning`) and are sent.
+            cache_ttl: With a client `cache`: how long this answer is kept
+                (seconds or a `timedelta`); `0` neither reads nor fills the
+                cache; `None` for the cache's TTL.
 
         Returns:
             The products found.
@@ -331,7 +359,8 @@ class AsyncHiobuy:
             use_platform=use_platform,
             filters=filters,
         )
-        return await self._pipeline.call(query.request())
+        ttl = check_cache_ttl(cache_ttl)
+        return await self._pipeline.call(query.request(), cache_ttl=ttl)
 
     def _language_for(self, language: str | None) -> str | None:
         return language if language is not None else self._language
@@ -349,6 +378,7 @@ class AsyncHiobuy:
         price_max: Price | None = None,
         use_platform: bool = False,
         filters: Iterable[str] | None = None,
+        cache_ttl: float | timedelta | None = None,
     ) -> KeywordSearchPage:
         """Search products by keyword: one page of results.
 
@@ -368,6 +398,8 @@ class AsyncHiobuy:
             price_max: The highest price, inclusive, likewise.
             use_platform: 1688 only: 1688-native fields.
             filters: 1688 only: filter values such as `"certifiedFactory"`.
+            cache_ttl: With a client `cache`: how long this page is kept;
+                `0` bypasses the cache (see `image_search`).
 
         Returns:
             The page.
@@ -387,7 +419,8 @@ class AsyncHiobuy:
             use_platform=use_platform,
             filters=filters,
         )
-        return await self._pipeline.call(query.request(check_page(page)))
+        ttl = check_cache_ttl(cache_ttl)
+        return await self._pipeline.call(query.request(check_page(page)), cache_ttl=ttl)
 
     def keyword_search_pages(
         self,
@@ -404,6 +437,7 @@ class AsyncHiobuy:
         start: int | PagePosition = 1,
         max_pages: int | None = None,
         max_items: int | None = None,
+        cache_ttl: float | timedelta | None = None,
     ) -> KeywordPager:
         """Page through a keyword search: `async for page in ...` or `.items()`.
 
@@ -425,6 +459,8 @@ class AsyncHiobuy:
                 handed out.
             max_pages: Fetch at most this many pages.
             max_items: Hand out at most this many products.
+            cache_ttl: With a client `cache`: how long each page is kept;
+                `0` bypasses the cache (see `image_search`).
 
         Returns:
             The pager; after iteration, its `stop_reason` says why it ended
@@ -453,8 +489,10 @@ class AsyncHiobuy:
             filters=filters,
         )
 
+        ttl = check_cache_ttl(cache_ttl)
+
         async def fetch(page: int) -> KeywordSearchPage:
-            return await self._pipeline.call(query.request(page))
+            return await self._pipeline.call(query.request(page), cache_ttl=ttl)
 
         return KeywordPager(fetch, start=start, max_pages=max_pages, max_items=max_items)
 
@@ -465,6 +503,7 @@ class AsyncHiobuy:
         platform: Marketplace | str | None = None,
         language: str | None = None,
         use_platform: bool = False,
+        cache_ttl: float | timedelta | None = None,
     ) -> ProductDetails:
         """Fetch a product's details: titles, prices, SKUs, shop and description.
 
@@ -479,6 +518,8 @@ class AsyncHiobuy:
                 A platform contradicting the URL's is an `InputError`.
             language: The locale for titles; defaults to the client's.
             use_platform: 1688 only: 1688-native fields.
+            cache_ttl: With a client `cache`: how long these details are
+                kept; `0` bypasses the cache, e.g. for a live stock check.
 
         Returns:
             The details.
@@ -495,9 +536,12 @@ class AsyncHiobuy:
             language=self._language_for(language),
             use_platform=use_platform,
         )
-        return await self._pipeline.call(query.request())
+        ttl = check_cache_ttl(cache_ttl)
+        return await self._pipeline.call(query.request(), cache_ttl=ttl)
 
-    async def shop_nick(self, shop_id: str) -> ShopNick:
+    async def shop_nick(
+        self, shop_id: str, *, cache_ttl: float | timedelta | None = None
+    ) -> ShopNick:
         """Look up a 1688 seller's Wangwang nick from its anonymised `shop_id`.
 
         The upstream marks this look-up as risk-controlled: it is meant for
@@ -507,6 +551,8 @@ class AsyncHiobuy:
         Args:
             shop_id: `ProductDetails.shop_id` (printable ASCII, no whitespace,
                 at most 128 characters); URL-encoded into the query.
+            cache_ttl: With a client `cache`: how long this nick is kept;
+                `0` bypasses the cache.
 
         Returns:
             The nick.
@@ -516,7 +562,8 @@ class AsyncHiobuy:
             APIError: The API does not know the shop (`ret != 1`).
             HiobuyError: The call failed; see `image_search` for the errors.
         """
-        return await self._pipeline.call(shop_nick_request(shop_id))
+        request = shop_nick_request(shop_id)
+        return await self._pipeline.call(request, cache_ttl=check_cache_ttl(cache_ttl))
 
     def _image_fanout(
         self,
@@ -831,3 +878,13 @@ class AsyncHiobuy:
             progress=progress,
             retry_budget=retry_budget,
         )
+
+
+def _cached_calls(
+    cache: Cache | None, uuid: str, base_url: str, max_bytes: int
+) -> CachedCalls | None:
+    if _check_cache(cache) is None:
+        return None
+    assert cache is not None
+    namespace = merchant_namespace(uuid, base_url)
+    return CachedCalls(cache, namespace=namespace, max_bytes=max_bytes)

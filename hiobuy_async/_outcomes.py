@@ -94,6 +94,9 @@ class Progress:
         retries: Retries made so far across the batch.
         total: The number of inputs, when the input has a length.
         elapsed: Seconds since the batch started.
+        cache_hits: Inputs answered from the client's cache, without a
+            request (repeats of an input, answered by the batch's own
+            de-duplication, are not counted again).
     """
 
     done: int
@@ -102,3 +105,4 @@ class Progress:
     retries: int
     total: int | None
     elapsed: float
+    cache_hits: int = 0

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from ._cached import CachedCalls
 from ._convert import parse_envelope
 from ._exceptions import (
     APIStatusError,
@@ -81,6 +82,7 @@ class Pipeline:
             `429` pause, exhaustion), and told of every `Retry-After`.
         lifecycle: The client's event loop and open/closed state, checked
             before each call touches the transport.
+        cached: The client's response cache, if it has one.
     """
 
     def __init__(
@@ -92,7 +94,9 @@ class Pipeline:
         deadline: float | None,
         quota: Quota,
         lifecycle: Lifecycle,
+        cached: CachedCalls | None = None,
     ) -> None:
+        self.cached = cached
         self._transport = transport
         self._lifecycle = lifecycle
         self._uuid = uuid
@@ -101,6 +105,48 @@ class Pipeline:
         self.quota = quota
 
     async def call(
+        self,
+        request: ApiRequest[T],
+        *,
+        hooks: RetryHooks | None = None,
+        on_retry: Callable[[HiobuyError], None] | None = None,
+        on_body: Callable[[bytes], None] | None = None,
+        cache_ttl: float | None = None,
+    ) -> T:
+        """Serve `request` from the client's cache, or send it (`send`).
+
+        The cache is looked up before the send gate: a hit sends nothing and
+        takes no quota slot. Concurrent identical cacheable calls share one
+        request. Without a cache, or for a call that is not cached, this is
+        `send`.
+
+        Args:
+            request: The call, as its endpoint module described it.
+            hooks: A batch's coordination (pacing, shared pause, budget).
+            on_retry: Called with the error before each retry.
+            on_body: Called with each 2xx response's (decoded) body.
+            cache_ttl: The call's `cache_ttl` (checked): `None` for the
+                cache's TTL, `0` to bypass the cache.
+
+        Returns:
+            The endpoint parser's result.
+
+        Raises:
+            HiobuyError: As `send`.
+        """
+        cached = self.cached
+        if cached is not None:
+            ttl = cached.ttl_for(request, cache_ttl)
+            if ttl is not None:
+                self._lifecycle.check()
+
+                async def send(request: ApiRequest[T]) -> T:
+                    return await self.send(request, hooks=hooks, on_retry=on_retry, on_body=on_body)
+
+                return await cached.call(request, ttl, send)
+        return await self.send(request, hooks=hooks, on_retry=on_retry, on_body=on_body)
+
+    async def send(
         self,
         request: ApiRequest[T],
         *,

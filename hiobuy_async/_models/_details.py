@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -56,6 +57,8 @@ class ProductDetails:
         extra: Fields of `data` that this model does not know, unchanged.
         request_id: The response's `x-request-id` header, when present.
         raw: The envelope's `data` mapping as received.
+        from_cache: True when the answer came from the client's cache (no request was sent).
+        cached_at: When a cached answer was received (UTC), or `None` for a fresh one.
     """
 
     num_iid: int
@@ -70,3 +73,5 @@ class ProductDetails:
     extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
     request_id: str | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    from_cache: bool = attrs.field(default=False, repr=False, eq=False)
+    cached_at: datetime | None = attrs.field(default=None, repr=False, eq=False)

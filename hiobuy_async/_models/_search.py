@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -69,6 +70,8 @@ class ImageSearchResult:
         request_id: The response's `x-request-id` header, when present.
         raw: The envelope's `data` mapping as received, for fields the models
             do not know.
+        from_cache: True when the answer came from the client's cache (no request was sent).
+        cached_at: When a cached answer was received (UTC), or `None` for a fresh one.
     """
 
     items: tuple[Product, ...]
@@ -76,6 +79,8 @@ class ImageSearchResult:
     api_type: str | None = None
     request_id: str | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    from_cache: bool = attrs.field(default=False, repr=False, eq=False)
+    cached_at: datetime | None = attrs.field(default=None, repr=False, eq=False)
 
 
 def _ends_results(page: KeywordSearchPage) -> bool:
@@ -97,6 +102,8 @@ class KeywordSearchPage:
         raw: The envelope's `data` mapping as received.
         is_last: True when no later page can hold more: the page is short or
             empty, or `page * page_size` reaches `total_results`.
+        from_cache: True when the answer came from the client's cache (no request was sent).
+        cached_at: When a cached answer was received (UTC), or `None` for a fresh one.
     """
 
     items: tuple[Product, ...]
@@ -106,3 +113,5 @@ class KeywordSearchPage:
     request_id: str | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
     is_last: bool = attrs.field(default=attrs.Factory(_ends_results, takes_self=True))
+    from_cache: bool = attrs.field(default=False, repr=False, eq=False)
+    cached_at: datetime | None = attrs.field(default=None, repr=False, eq=False)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -20,9 +21,13 @@ class ShopNick:
         wangwang_nick: The seller's Wangwang (chat) name, when the API sent one.
         request_id: The response's `x-request-id` header, when present.
         raw: The envelope's `data` mapping as received.
+        from_cache: True when the answer came from the client's cache (no request was sent).
+        cached_at: When a cached answer was received (UTC), or `None` for a fresh one.
     """
 
     shop_id: str
     wangwang_nick: str | None = None
     request_id: str | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    from_cache: bool = attrs.field(default=False, repr=False, eq=False)
+    cached_at: datetime | None = attrs.field(default=None, repr=False, eq=False)
