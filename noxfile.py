@@ -95,7 +95,8 @@ def bench(session: nox.Session) -> None:
     ratio to the raw engine in the same run, with a verdict per target. Then
     open+close costs (`bench.open_close`, in each venv), the structuring
     micro-benchmark, the memory check and the event-loop stall check
-    (`bench.blocking`, its verdict against 50 ms). Results land in bench/results/
+    (`bench.blocking`, its verdict against 50 ms), and a cache hit against a miss
+    (`bench.cache`). Results land in bench/results/
     (gitignored). The quick grid runs unless `-- --full` is given; other
     arguments after `--` go to the runner, e.g. `--repeats 5`,
     `--only sdk_httpx2_search_many,httpx2`.
@@ -121,6 +122,8 @@ def bench(session: nox.Session) -> None:
     )
     session.run("python", "-m", "bench.memory", *quick)
     session.run("python", "-m", "bench.blocking")
+    session.install("coredis>=6,<7")
+    session.run("python", "-m", "bench.cache", "--json", "bench/results/cache.json")
 
 
 @nox.session

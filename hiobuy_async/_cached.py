@@ -28,6 +28,7 @@ from typing import Any, Generic, TypeVar
 import anyio
 import attrs
 
+from ._convert import decode_json
 from ._exceptions import HiobuyError, ResponseValidationError
 from ._request import ApiRequest
 from .cache import Cache, CacheEntry
@@ -108,8 +109,9 @@ def decode_data(data: bytes, *, exact_numbers: bool) -> tuple[Mapping[str, Any],
         The envelope's `data` and the request id, or `None`.
     """
     try:
-        value = json.loads(data, parse_float=Decimal if exact_numbers else float)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        # The pipeline's own decoder (orjson when installed), so a hit reads as a fresh answer.
+        value = json.loads(data, parse_float=Decimal) if exact_numbers else decode_json(data)
+    except (ValueError, UnicodeDecodeError, RecursionError, ResponseValidationError):
         return None
     if not isinstance(value, dict) or set(value) != {"request_id", "data"}:
         return None
