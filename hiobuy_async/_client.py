@@ -456,7 +456,9 @@ class AsyncHiobuy:
         async def fetch(page: int) -> KeywordSearchPage:
             return await self._pipeline.call(query.request(page))
 
-        return KeywordPager(fetch, start=start, max_pages=max_pages, max_items=max_items)
+        return KeywordPager(
+            fetch, start=start, max_pages=max_pages, max_items=max_items, page_size=query.page_size
+        )
 
     async def product_details(
         self,

@@ -123,6 +123,28 @@ def test_a_keyword_of_200_characters_is_fine() -> None:
     assert resolve("键" * 200).keyword == "键" * 200
 
 
+@pytest.mark.parametrize(
+    ("keyword", "sent"),
+    [
+        ("台灯\u3000LED", "台灯 LED"),  # a full-width space, as Chinese and Japanese IMEs type
+        ("desk\u00a0lamp", "desk lamp"),  # a no-break space
+        ("\u3000desk\u2009lamp\u202f", "desk lamp"),
+    ],
+)
+def test_keywords_with_unicode_spaces_are_accepted(keyword: str, sent: str) -> None:
+    query = resolve(keyword)
+    assert query.keyword == sent
+    assert query.payload(1)["keyword"] == sent
+
+
+@pytest.mark.parametrize(
+    "keyword", ["a\nb", "a\rb", "a\tb", "a\x00b", "a\x1bb", "a\u2028b", "a\u2029b", "a\x85b"]
+)
+def test_keywords_with_controls_or_line_breaks_are_still_refused(keyword: str) -> None:
+    with pytest.raises(InputError, match="control characters or line breaks"):
+        resolve(keyword)
+
+
 def test_unknown_filters_warn() -> None:
     with pytest.warns(UnknownFilterWarning):
         resolve(filters=["brandNew"])
@@ -130,11 +152,11 @@ def test_unknown_filters_warn() -> None:
 
 @pytest.mark.anyio
 async def test_parse_a_page() -> None:
-    data = {"items": {"item": [{"num_iid": 1, "price": "2.50"}], "total_results": "41"}}
+    data = {"items": {"item": [{"num_iid": 1, "price": "2.50"}], "total_results": "21"}}
     page = await parse_keyword_page(data, "rid", page=2, page_size=20)
     assert page.items[0].price == Decimal("2.50")
-    assert (page.page, page.page_size, page.total_results, page.request_id) == (2, 20, 41, "rid")
-    assert page.is_last  # a short page
+    assert (page.page, page.page_size, page.total_results, page.request_id) == (2, 20, 21, "rid")
+    assert page.is_last  # a short page that the count agrees ends the results
     assert page.raw is data
 
 
@@ -145,7 +167,12 @@ async def test_parse_a_page() -> None:
         (20, 2, 40, True),
         (20, 3, None, False),
         (0, 1, None, True),
-        (5, 1, 1000, True),
+        (5, 1, 5, True),
+        (15, 5, 95, True),  # 4 pages of 20, then 15: the end at the size asked
+        (20, 5, 95, True),  # a full page reaching the count
+        # A short page whose count says more remain is not the last (issue #18, point 2).
+        (5, 1, 1000, False),
+        (20, 2, 95, False),
     ],
 )
 @pytest.mark.anyio

@@ -17,7 +17,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from hiobuy_async import AsyncHiobuy, PagePosition, Product, Sort
+from hiobuy_async import AsyncHiobuy, InputError, PagePosition, Product, Sort
 from hiobuy_async.testing import FakeHiobuy
 
 pytestmark = pytest.mark.anyio
@@ -263,3 +263,17 @@ async def test_sort_and_price_range_end_to_end(platform: str, anyio_backend: str
     assert sales == sorted(sales, reverse=True)  # type: ignore[type-var]
     bodies = [r.json for r in fake.requests if r.json.get("sort") == "bid"]
     assert {(b["priceStart"], b["priceEnd"]) for b in bodies} == {("20", "60.50")}
+
+
+@pytest.mark.parametrize(
+    "start", [10**12, PagePosition(page=10**12), PagePosition(2, 40), PagePosition(2, 10**6)]
+)
+async def test_a_start_past_the_pages_or_the_page_is_refused_before_any_request(
+    start: int | PagePosition, anyio_backend: str
+) -> None:
+    async with in_process() as (fake, client):
+        with pytest.raises(InputError, match="start"):
+            client.keyword_search_pages(KEYWORD, platform="1688", page_size=40, start=start)
+        with pytest.raises(InputError, match="page"):
+            await client.keyword_search(KEYWORD, platform="1688", page=10**12)
+    assert fake.requests == []

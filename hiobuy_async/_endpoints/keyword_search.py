@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import enum
+import unicodedata
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import partial
@@ -28,6 +29,7 @@ from ._items import parse_items
 __all__ = [
     "KEYWORD_SEARCH_PATH",
     "MAX_KEYWORD_LENGTH",
+    "MAX_PAGE",
     "MAX_PAGE_SIZE",
     "KeywordQuery",
     "Price",
@@ -40,6 +42,8 @@ MAX_PAGE_SIZE = 50
 """The largest `page_size` the API serves."""
 MAX_KEYWORD_LENGTH = 200
 """The longest keyword accepted, in characters."""
+MAX_PAGE = 1_000_000
+"""The highest page number accepted."""
 
 Price = Decimal | int | str
 """A price bound: a `Decimal`, an `int` or a plain decimal string such as `"12.50"`."""
@@ -133,10 +137,20 @@ class KeywordQuery:
         )
 
 
+# Unicode spaces (U+3000, what Chinese and Japanese input methods type, the
+# no-break space U+00A0, ...) are ordinary in a search: each becomes a space.
+# Not tabs or line breaks (control characters, or of categories Zl and Zp).
+_UNICODE_SPACES = {
+    code: " "
+    for code in range(0x80, 0x3001)
+    if chr(code).isspace() and unicodedata.category(chr(code)) == "Zs"
+}
+
+
 def _check_keyword(keyword: object) -> str:
     if not isinstance(keyword, str):
         raise InputError(f"keyword must be a string, got {describe(keyword)}")
-    text = keyword.strip()
+    text = keyword.translate(_UNICODE_SPACES).strip()
     if not text:
         raise InputError("keyword must not be empty or only whitespace")
     if len(text) > MAX_KEYWORD_LENGTH:
@@ -177,7 +191,7 @@ def check_page(page: object) -> int:
     Raises:
         InputError: Not an integer of at least 1.
     """
-    return check_int("page", page, minimum=1, maximum=1_000_000)
+    return check_int("page", page, minimum=1, maximum=MAX_PAGE)
 
 
 def resolve_keyword_query(

@@ -79,9 +79,18 @@ class ImageSearchResult:
 
 
 def _ends_results(page: KeywordSearchPage) -> bool:
-    if len(page.items) < page.page_size:
+    served, total = len(page.items), page.total_results
+    if served == 0:
         return True
-    return page.total_results is not None and page.page * page.page_size >= page.total_results
+    if served >= page.page_size:
+        return total is not None and page.page * page.page_size >= total
+    if total is None:
+        return True
+    # A short page is the last one when the count agrees: at the size asked,
+    # it holds the end of the results; or, at the size served (an upstream
+    # capping page_size serves every page that short), no later page holds more.
+    before = (page.page - 1) * page.page_size
+    return before < total <= before + served or page.page * served >= total
 
 
 @attrs.frozen(slots=True)
@@ -95,8 +104,11 @@ class KeywordSearchPage:
         total_results: The API's `total_results`, when it sent one.
         request_id: The response's `x-request-id` header, when present.
         raw: The envelope's `data` mapping as received.
-        is_last: True when no later page can hold more: the page is short or
-            empty, or `page * page_size` reaches `total_results`.
+        is_last: True when no later page can hold more: the page is empty;
+            or it is full and `page * page_size` reaches `total_results`; or
+            it is short and `total_results` does not say more remain (neither
+            at the size asked nor at the size served, as an upstream capping
+            `page_size` serves every page short).
     """
 
     items: tuple[Product, ...]
