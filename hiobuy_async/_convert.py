@@ -588,7 +588,8 @@ def parse_envelope(body: bytes, *, request_id: str | None = None) -> Mapping[str
         request_id: The response's request id, attached to errors.
 
     Returns:
-        The envelope's `data` mapping (empty when `data` is null or absent).
+        The envelope's `data` mapping (empty when `data` is null, absent, or
+        `[]`, PHP's empty map).
 
     Raises:
         APIError: `ret` is not 1.
@@ -617,7 +618,7 @@ def parse_envelope(body: bytes, *, request_id: str | None = None) -> Mapping[str
             body_excerpt=sanitise_excerpt(body),
         )
     data = document.get("data")
-    if data is None:
+    if data is None or data == []:  # PHP backends send an empty map as []
         return {}
     if not isinstance(data, dict):
         raise ResponseValidationError(

@@ -241,6 +241,12 @@ def test_empty_results(data: object) -> None:
     assert result.total_results in (0, None)
 
 
+def test_php_empty_data_list_reads_as_an_empty_object() -> None:
+    # PHP's json_encode sends an empty map as [].
+    assert parse_envelope(b'{"ret": 1, "msg": "success", "data": []}') == {}
+    assert parse_image_search(envelope([])).items == ()
+
+
 def test_null_data_gives_empty_result_with_nones() -> None:
     result = parse_image_search(envelope(None), request_id="r")
     assert result == ImageSearchResult(items=(), total_results=None, api_type=None, request_id="r")
