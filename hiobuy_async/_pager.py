@@ -216,7 +216,7 @@ class KeywordPager:
             self._stop("repeated_page")
             return
         self._next_page += 1
-        served, total = len(page.items), page.total_results
+        served, total = len(page.items) + page.dropped_items, page.total_results
         if (
             not page.is_last
             and total is not None

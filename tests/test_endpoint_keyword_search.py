@@ -185,7 +185,8 @@ async def test_is_last(count: int, page: int, total: int | None, is_last: bool) 
 async def test_a_bad_items_block() -> None:
     with pytest.raises(ResponseValidationError):
         await parse_keyword_page({"items": "none"}, None, page=1, page_size=20)
-    with pytest.raises(ResponseValidationError):
-        await parse_keyword_page(
-            {"items": {"item": [], "total_results": "many"}}, None, page=1, page_size=20
-        )
+    # An unusable count is unknown, not a failure (issue #18, point 7).
+    page = await parse_keyword_page(
+        {"items": {"item": [], "total_results": "many"}}, None, page=1, page_size=20
+    )
+    assert page.total_results is None

@@ -292,13 +292,19 @@ def _result(
     items: tuple[Any, ...],
     total: int | None,
     request_id: str | None,
+    dropped: int,
 ) -> ImageSearchResult:
     try:
         api_type = to_optional_str(data.get("api_type"))
     except TypeError:
         raise ResponseValidationError("data.api_type is not a string") from None
     return ImageSearchResult(
-        items=items, total_results=total, api_type=api_type, request_id=request_id, raw=data
+        items=items,
+        total_results=total,
+        api_type=api_type,
+        request_id=request_id,
+        raw=data,
+        dropped_items=dropped,
     )
 
 
@@ -317,8 +323,8 @@ async def parse_image_search_data(
     Raises:
         ResponseValidationError: The answer does not have the documented shape.
     """
-    items, total = await parse_items(data)
-    return _result(data, items, total, request_id)
+    items, total, dropped = await parse_items(data)
+    return _result(data, items, total, request_id, dropped)
 
 
 async def aparse_image_search(body: bytes, *, request_id: str | None = None) -> ImageSearchResult:
@@ -367,8 +373,8 @@ def parse_image_search(body: bytes, *, request_id: str | None = None) -> ImageSe
     """
     data = parse_envelope(body, request_id=request_id)
     try:
-        items, total = parse_items_now(data)
-        return _result(data, items, total, request_id)
+        items, total, dropped = parse_items_now(data)
+        return _result(data, items, total, request_id, dropped)
     except ResponseValidationError as error:
         _annotate(error, body, request_id)
         raise

@@ -264,7 +264,7 @@ async def parse_keyword_page(
     Raises:
         ResponseValidationError: The answer does not have the documented shape.
     """
-    products, total = await parse_items(data)
+    products, total, dropped = await parse_items(data)
     return KeywordSearchPage(
         items=products,
         page=page,
@@ -272,4 +272,5 @@ async def parse_keyword_page(
         total_results=total,
         request_id=request_id,
         raw=data,
+        dropped_items=dropped,
     )

@@ -21,12 +21,20 @@ class Product:
 
     Attributes:
         num_iid: The marketplace's product id (1688's `offerId` when the
-            search used `use_platform=True`).
+            search used `use_platform=True`: the other common fields are then
+            filled from 1688's `subject`, `subjectTrans`, `imageUrl`,
+            `priceInfo.price` and `monthSold`, `detail_url` from the offer id,
+            and every native field is kept in `extra`).
         title: The title in the requested `Language`.
         title_cn: The original Chinese title.
         detail_url: The product's page on the marketplace.
         pic_url: The product's main image.
-        price: The unit price, exact (`Decimal("21.80")`), never a float.
+        price: The unit price, exact (`Decimal("21.80")`), never a float;
+            `None` when the API sent none, or a value that is not one price
+            (then kept as sent in `extra["price"]`).
+        price_range: The lowest and highest unit price when the API sent a
+            range such as `"21.80-25.00"` (common on 1688) instead of one
+            price; `price` is then `None`.
         sales: Units sold, cumulative.
         seller_nick: The shop name; image search may put a trace token here.
         tags: Product tags.
@@ -36,7 +44,10 @@ class Product:
         top_category_id: Top-level category id.
         category_id: Leaf category id.
         extra: Fields of the item that this model does not know, unchanged
-            (for example 1688-native fields), so nothing the API sends is lost.
+            (for example 1688-native fields), so nothing the API sends is lost;
+            and the value as sent of any field that could not be read (a
+            price such as `"call us"`, a count such as `"1,000"`), the field
+            itself being `None`.
     """
 
     num_iid: int
@@ -45,6 +56,7 @@ class Product:
     detail_url: str | None = None
     pic_url: str | None = None
     price: Decimal | None = None
+    price_range: tuple[Decimal, Decimal] | None = None
     sales: int | None = None
     seller_nick: str | None = None
     tags: tuple[str, ...] = ()
@@ -63,12 +75,16 @@ class ImageSearchResult:
     Attributes:
         items: The products found, in the API's order; may be empty.
         total_results: The API's `total_results` (it looks like a cap, such as
-            1000, rather than a true count).
+            1000, rather than a true count), or 1688's `totalRecords`; `None`
+            when not sent or not a count (`-1`, `"1,000"`, `12.5`).
         api_type: The API's `api_type`. It says `"taobao"` even for 1688
             searches: do not derive the marketplace from it.
         request_id: The response's `x-request-id` header, when present.
         raw: The envelope's `data` mapping as received, for fields the models
             do not know.
+        dropped_items: Items of the answer left out of `items` because they
+            cannot be a `Product`: not an object, or without a usable id
+            (`num_iid`, or 1688's `offerId`). They stay in `raw`.
     """
 
     items: tuple[Product, ...]
@@ -76,10 +92,11 @@ class ImageSearchResult:
     api_type: str | None = None
     request_id: str | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    dropped_items: int = 0
 
 
 def _ends_results(page: KeywordSearchPage) -> bool:
-    served, total = len(page.items), page.total_results
+    served, total = len(page.items) + page.dropped_items, page.total_results
     if served == 0:
         return True
     if served >= page.page_size:
@@ -101,9 +118,13 @@ class KeywordSearchPage:
         items: The products on this page, in the API's order; may be empty.
         page: The page number asked for (from 1).
         page_size: The page size asked for.
-        total_results: The API's `total_results`, when it sent one.
+        total_results: The API's `total_results` (or 1688's `totalRecords`),
+            when it sent a count.
         request_id: The response's `x-request-id` header, when present.
         raw: The envelope's `data` mapping as received.
+        dropped_items: Items of the answer left out of `items` (not an
+            object, or without a usable id); the page as served held
+            `len(items) + dropped_items` products.
         is_last: True when no later page can hold more: the page is empty;
             or it is full and `page * page_size` reaches `total_results`; or
             it is short and `total_results` does not say more remain (neither
@@ -117,4 +138,5 @@ class KeywordSearchPage:
     total_results: int | None = None
     request_id: str | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    dropped_items: int = 0
     is_last: bool = attrs.field(default=attrs.Factory(_ends_results, takes_self=True))
