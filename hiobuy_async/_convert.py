@@ -418,18 +418,29 @@ def _structure_slice(items: list[Any], start: int) -> tuple[tuple[Product, ...],
     products = []
     dropped = 0
     for item in items:
-        product: Product | None = None
-        if isinstance(item, Mapping):
-            try:
-                product = converter.structure(item, Product)
-            except _UNREADABLE:
-                # One odd item does not cost the others: what can be read is kept.
-                product = _salvaged(item)
-        if product is None:
+        if not isinstance(item, Mapping) or not _has_id(item):
             dropped += 1
-        else:
-            products.append(product)
+            continue
+        try:
+            products.append(converter.structure(item, Product))
+        except _UNREADABLE:
+            # One odd item does not cost the others: what can be read is kept.
+            product = _salvaged(item)
+            if product is None:  # pragma: no cover - `_has_id` checked the id
+                dropped += 1
+            else:
+                products.append(product)
     return tuple(products), dropped
+
+
+def _has_id(item: Mapping[str, Any]) -> bool:
+    """Whether an item has a usable id (checked first: it is cheap, the rest is not)."""
+    key = "num_iid" if "num_iid" in item or _NATIVE_ID_KEY not in item else _NATIVE_ID_KEY
+    try:
+        _to_required_int(item.get(key))
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def _checked_list(items: object) -> list[Any]:
