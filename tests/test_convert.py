@@ -250,6 +250,7 @@ def test_native_items_fill_the_common_product_fields() -> None:
 NATIVE_PAGES: list[Any] = [
     pytest.param(lambda page: page, id="data-is-the-page"),
     pytest.param(lambda page: {"items": page}, id="under-items"),
+    pytest.param(lambda page: {"items": {"item": page}}, id="under-items-item"),
     pytest.param(lambda page: {"result": page}, id="under-result"),
     pytest.param(lambda page: {"data": page}, id="under-data"),
 ]

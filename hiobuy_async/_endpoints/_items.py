@@ -41,9 +41,9 @@ def items_block(data: Mapping[str, Any]) -> tuple[object, int | None]:
     `data.items` is normally `{"item": [...], "total_results": N}`; a bare list
     or a missing block (no products) are accepted too, and so is 1688's own
     page object (`{"totalRecords": N, "data": [...]}` of native items, sent
-    for `use_platform="1"`) as `data.items`, as `data` itself, or under
-    `data.result` or `data.data`. A count that is not one (`-1`, `"1,000"`,
-    `12.5`, `true`) reads as unknown (`None`).
+    for `use_platform="1"`) as `data.items` or `data.items.item`, as `data`
+    itself, or under `data.result` or `data.data`. A count that is not one
+    (`-1`, `"1,000"`, `12.5`, `true`) reads as unknown (`None`).
 
     Args:
         data: The envelope's `data`.
@@ -57,7 +57,11 @@ def items_block(data: Mapping[str, Any]) -> tuple[object, int | None]:
     """
     block = data.get("items")
     if isinstance(block, dict):
-        native = None if "item" in block else _native_page(block)
+        inner = block.get("item")
+        if isinstance(inner, Mapping):
+            native = _native_page(inner)  # else refused below as "not a list"
+        else:
+            native = None if "item" in block else _native_page(block)
         if native is None:
             return block.get("item"), read_count(
                 block.get("total_results", data.get("total_results"))
