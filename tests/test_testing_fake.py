@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from functools import partial
 from decimal import Decimal
+from functools import partial
 
 import anyio
 import pytest
