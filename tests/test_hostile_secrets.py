@@ -324,3 +324,31 @@ async def test_point03d_a_numeric_ret_is_kept_as_sent(ret: object, anyio_backend
             await client.image_search(IMG, platform="1688")
     assert info.value.ret == ret
     assert type(info.value.ret) is type(ret)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize(
+    "quoted",
+    [UUID[:20] + "…", UUID[:8], "…" + UUID[10:22] + "…", UUID[-9:].upper()],
+    ids=["head", "first-8", "middle", "tail"],
+)
+async def test_point13_server_quoting_a_truncated_uuid_is_redacted(
+    quoted: str, transport: str, anyio_backend: str
+) -> None:
+    body = json.dumps({"ret": 0, "msg": f"unknown uuid '{quoted}'"}).encode()
+    answers = iter([http_response(200, body), http_response(401, f"uuid {quoted}?".encode())])
+
+    async def reply(_: bytes) -> bytes | None:
+        return next(answers)
+
+    async with (
+        echo_server(reply) as (base_url, _),
+        make_client(base_url, transport, anyio_backend) as client,
+    ):
+        with pytest.raises(APIError) as info:
+            await client.image_search(IMG, platform="1688")
+        assert "***" in (info.value.msg or "")
+        assert_no_uuid_in_error(info.value, fragment=8)
+        with pytest.raises(AuthenticationError) as refused:
+            await client.image_search(IMG, platform="1688")
+        assert_no_uuid_in_error(refused.value, fragment=8)
