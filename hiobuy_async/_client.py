@@ -190,6 +190,7 @@ class AsyncHiobuy:
             user_agent=f"hiobuy-async/{__version__}",
             secret=secret,
             ssl_context=check_ssl_context(ssl_context),
+            allow_insecure_http=allow_insecure_http,
         )
         self._lifecycle = Lifecycle()
         self._pipeline = Pipeline(

@@ -67,26 +67,26 @@ _secrets: ContextVar[tuple[str, ...]] = ContextVar("hiobuy_async_secrets", defau
 
 
 class redacting:
-    """Redact `secret` from every SDK error and excerpt created in the block.
+    """Redact `secrets` from every SDK error and excerpt created in the block.
 
     A class, not a generator: an exception leaving the block never passes
     through a frame holding the secret.
 
     Args:
-        secret: The text to hide (the uuid).
+        *secrets: The texts to hide (the uuid, a proxy's credentials).
     """
 
-    __slots__ = ("_secret", "_token")
+    __slots__ = ("_secrets", "_token")
 
-    def __init__(self, secret: str) -> None:
-        self._secret = secret
+    def __init__(self, *secrets: str) -> None:
+        self._secrets = secrets
         self._token: Token[tuple[str, ...]] | None = None
 
     def __repr__(self) -> str:
         return "<redacting ***>"
 
     def __enter__(self) -> None:
-        self._token = _secrets.set((*_secrets.get(), self._secret))
+        self._token = _secrets.set((*_secrets.get(), *self._secrets))
 
     def __exit__(self, *exc_info: object) -> None:
         if self._token is not None:
