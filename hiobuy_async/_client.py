@@ -103,7 +103,9 @@ class AsyncHiobuy:
         max_response_bytes: The cap on a decoded response body.
         max_retry_after: The longest `Retry-After` the SDK sleeps for; a longer
             one raises `RateLimitError` at once.
-        allow_insecure_http: Allow an `http://` base URL to a non-loopback host.
+        allow_insecure_http: Allow an `http://` base URL to a non-loopback host,
+            and plain http through an environment proxy (`HTTP_PROXY`,
+            `ALL_PROXY`); without it a loopback `http://` base URL goes direct.
         transport: The HTTP engine of the SDK's own pool: `"httpx2"`,
             `"httpx"` or `"aiohttp"` (install `hiobuy-async[aiohttp]`);
             defaults to the `HIOBUY_TRANSPORT` environment variable, then to
@@ -140,7 +142,9 @@ class AsyncHiobuy:
             (`QuotaExhaustedError`) until then.
 
     Raises:
-        InputError: No uuid, or an invalid argument.
+        InputError: No uuid, or an invalid argument (a server-side
+            `ssl_context` included), or a malformed proxy variable in the
+            environment (named, its credentials hidden).
 
     Example:
         ```python
