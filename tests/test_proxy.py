@@ -149,16 +149,29 @@ def proxy_secrets_in(text: str) -> list[str]:
     return [secret for secret in (PROXY_PASSWORD, basic) if secret in text]
 
 
+def safe_repr(value: object) -> str:
+    try:
+        return repr(value)
+    except Exception:  # an object whose __init__ raised, half built
+        return ""
+
+
 def texts_of(error: BaseException) -> str:
-    return "\n".join(
-        [
-            str(error),
-            repr(error),
-            repr(vars(error)),
-            repr(error.args),
-            "".join(traceback.format_exception(error)),
-        ]
-    )
+    texts = [
+        str(error),
+        repr(error),
+        repr(vars(error)),
+        repr(error.args),
+        "".join(traceback.format_exception(error)),
+    ]
+    # What error reporters printing local variables (Sentry, rich) show of
+    # the SDK's frames (the test's own frames hold the proxy's log).
+    tb = error.__traceback__
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename).parent.name != "tests":
+            texts += [safe_repr(value) for value in tb.tb_frame.f_locals.values()]
+        tb = tb.tb_next
+    return "\n".join(texts)
 
 
 async def echo_407(request: bytes) -> bytes:

@@ -221,8 +221,9 @@ class HttpTransport:
         self._proxy: EnvironmentProxy | None = None
         if http_client is None:
             self._proxy = environment_proxy(base_url, allow_insecure_http=allow_insecure_http)
-        self.secrets: tuple[str, ...] = (secret, *(self._proxy.secrets if self._proxy else ()))
-        """What every error text is redacted of: the uuid and the proxy's credentials."""
+        self.proxy_secrets: tuple[str, ...] = self._proxy.secrets if self._proxy else ()
+        """The proxy's credentials: every error text is redacted of them, as of the uuid."""
+        self._secrets = (secret, *self.proxy_secrets)
         if http_client is not None:
             self._backend = HttpxBackend(
                 library=_library_of(http_client),
@@ -306,7 +307,7 @@ class HttpTransport:
             await self._backend.aclose()
 
     def _redact(self, text: str) -> str:
-        return redact_text(text, self.secrets)
+        return redact_text(text, self._secrets)
 
     async def request(
         self,
@@ -378,7 +379,7 @@ class HttpTransport:
         """Map a failure while sending or reading to an SDK error (None: a bug, re-raise)."""
         if isinstance(exc, HiobuyError):
             # Its traceback's frames (the backend's) hold the request headers.
-            for secret in self.secrets:
+            for secret in self._secrets:
                 redact_error(exc, secret)
             return exc
         kind = backend.classify(exc)

@@ -116,9 +116,10 @@ def _variable(key: str, value: str) -> str:
     return names[0] if names else wanted.upper()
 
 
-def _checked(proxy: str, variable: str) -> EnvironmentProxy:
+def _checked(proxy: str, variable: str) -> EnvironmentProxy | InputError:
+    """The proxy, or the error to raise (returned: raised here, it would keep this frame)."""
     if not proxy.isprintable() or any(ch.isspace() for ch in proxy):
-        raise InputError(f"{variable} contains whitespace or control characters: {_shown(proxy)}")
+        return InputError(f"{variable} contains whitespace or control characters: {_shown(proxy)}")
     url = proxy if "://" in proxy else "http://" + proxy
     try:
         parts = urlsplit(url)
@@ -126,14 +127,28 @@ def _checked(proxy: str, variable: str) -> EnvironmentProxy:
         _ = parts.port
         httpx.URL(url)
     except (ValueError, httpx.InvalidURL):
-        raise InputError(f"{variable} is not a valid proxy URL: {_shown(proxy)}") from None
+        return InputError(f"{variable} is not a valid proxy URL: {_shown(proxy)}")
     if parts.scheme not in _SCHEMES:
-        raise InputError(
+        return InputError(
             f"{variable} must be an http://, https:// or socks5:// proxy URL, got {_shown(proxy)}"
         )
     if not host:
-        raise InputError(f"{variable} names no proxy host: {_shown(proxy)}")
+        return InputError(f"{variable} names no proxy host: {_shown(proxy)}")
     return EnvironmentProxy(url, variable)
+
+
+def _find(base_url: str, allow_insecure_http: bool) -> EnvironmentProxy | InputError | None:
+    parts = urlsplit(base_url)
+    if parts.scheme == "http" and not allow_insecure_http:
+        return None
+    proxies = urllib.request.getproxies()
+    key = parts.scheme if proxies.get(parts.scheme) else "all"
+    proxy = proxies.get(key)
+    if not proxy:
+        return None
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return _checked(proxy, _variable(key, proxy))
 
 
 def environment_proxy(base_url: str, *, allow_insecure_http: bool) -> EnvironmentProxy | None:
@@ -152,14 +167,9 @@ def environment_proxy(base_url: str, *, allow_insecure_http: bool) -> Environmen
         InputError: The variable is not a usable proxy URL (named, its
             credentials not shown).
     """
-    parts = urlsplit(base_url)
-    if parts.scheme == "http" and not allow_insecure_http:
-        return None
-    proxies = urllib.request.getproxies()
-    key = parts.scheme if proxies.get(parts.scheme) else "all"
-    proxy = proxies.get(key)
-    if not proxy:
-        return None
-    if urllib.request.proxy_bypass(parts.hostname or ""):
-        return None
-    return _checked(proxy, _variable(key, proxy))
+    found = _find(base_url, allow_insecure_http)
+    if isinstance(found, InputError):
+        # Raised from this frame, which holds no credentials: the frames that
+        # read the variable held its value, and error reporters print locals.
+        raise found
+    return found
