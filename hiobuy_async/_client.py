@@ -39,7 +39,7 @@ from ._transport import HttpTransport, TransportKind, make_timeout
 from ._validation import check_int, check_positive
 from ._version import __version__
 from .marketplaces import Marketplace
-from .quota import LocalQuota, Quota
+from .quota import LocalQuota, Quota, RedisQuota
 
 if TYPE_CHECKING:
     import ssl
@@ -103,7 +103,9 @@ class AsyncHiobuy:
         max_response_bytes: The cap on a decoded response body.
         max_retry_after: The longest `Retry-After` the SDK sleeps for; a longer
             one raises `RateLimitError` at once.
-        allow_insecure_http: Allow an `http://` base URL to a non-loopback host.
+        allow_insecure_http: Allow an `http://` base URL to a non-loopback host,
+            and plain http through an environment proxy (`HTTP_PROXY`,
+            `ALL_PROXY`); without it a loopback `http://` base URL goes direct.
         transport: The HTTP engine of the SDK's own pool: `"httpx2"`,
             `"httpx"` or `"aiohttp"` (install `hiobuy-async[aiohttp]`);
             defaults to the `HIOBUY_TRANSPORT` environment variable, then to
@@ -130,14 +132,19 @@ class AsyncHiobuy:
             is an extra cap on top.
         quota: The object that paces every request and holds the client-wide
             `429` pause and exhaustion — a `hiobuy_async.quota.RedisQuota` to
-            share one quota between processes. Never closed by the client.
+            share one quota between processes. A `RedisQuota` not opened yet
+            is opened by `async with client` and closed when the client
+            closes; a quota opened by the caller (one shared by several
+            clients) is never closed by the client.
             Without `rate_limit` or `quota`, a `429`'s `Retry-After` still
             pauses every request of this client, and one above
             `max_retry_after` makes its calls fail at once
             (`QuotaExhaustedError`) until then.
 
     Raises:
-        InputError: No uuid, or an invalid argument.
+        InputError: No uuid, or an invalid argument (a server-side
+            `ssl_context` included), or a malformed proxy variable in the
+            environment (named, its credentials hidden).
 
     Example:
         ```python
@@ -187,6 +194,7 @@ class AsyncHiobuy:
             user_agent=f"hiobuy-async/{__version__}",
             secret=secret,
             ssl_context=check_ssl_context(ssl_context),
+            allow_insecure_http=allow_insecure_http,
         )
         self._lifecycle = Lifecycle()
         self._pipeline = Pipeline(
@@ -197,6 +205,7 @@ class AsyncHiobuy:
             quota=_check_quota(rate_limit, quota),
             lifecycle=self._lifecycle,
         )
+        self._opened_quota: RedisQuota | None = None
 
     def __repr__(self) -> str:
         state = "closed" if self.is_closed else "open"
@@ -254,6 +263,15 @@ class AsyncHiobuy:
         """
         self._lifecycle.check()
         self._transport.open()
+        quota = self._pipeline.quota
+        if isinstance(quota, RedisQuota) and quota._unopened():
+            # Opened here, closed by aclose(): AsyncHiobuy(quota=RedisQuota(...)).
+            try:
+                await quota.__aenter__()
+            except BaseException:
+                await self.aclose()
+                raise
+            self._opened_quota = quota
         return self
 
     async def __aexit__(
@@ -275,7 +293,12 @@ class AsyncHiobuy:
                 the one the client was first used on (nothing is closed).
         """
         if await self._lifecycle.close():
-            await self._transport.aclose()
+            try:
+                await self._transport.aclose()
+            finally:
+                quota, self._opened_quota = self._opened_quota, None
+                if quota is not None:
+                    await quota.__aexit__(None, None, None)
 
     def __del__(self) -> None:
         # Never touch an event loop here: just tell the user they leaked it.

@@ -23,6 +23,7 @@ HiobuyError
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from contextvars import ContextVar, Token
@@ -53,6 +54,11 @@ __all__ = [
 EXCERPT_LIMIT = 200
 MASK = "***"
 """What a redacted secret is replaced with."""
+FRAGMENT = 8
+"""The shortest piece of a secret that is redacted on its own (a server quoting `0123abcd-…`)."""
+# The user information of a URL (`//user:password@host`): a proxy's or a
+# Redis URL's credentials, in whatever error text a library built.
+_URL_USERINFO = re.compile(r"(?<=//)[^\s/?#@'\"<>]+@")
 
 # The secrets (uuids) of the calls running in this task: every excerpt and
 # every error text built while a call runs is redacted as it is created, so
@@ -61,26 +67,26 @@ _secrets: ContextVar[tuple[str, ...]] = ContextVar("hiobuy_async_secrets", defau
 
 
 class redacting:
-    """Redact `secret` from every SDK error and excerpt created in the block.
+    """Redact `secrets` from every SDK error and excerpt created in the block.
 
     A class, not a generator: an exception leaving the block never passes
     through a frame holding the secret.
 
     Args:
-        secret: The text to hide (the uuid).
+        *secrets: The texts to hide (the uuid, a proxy's credentials).
     """
 
-    __slots__ = ("_secret", "_token")
+    __slots__ = ("_secrets", "_token")
 
-    def __init__(self, secret: str) -> None:
-        self._secret = secret
+    def __init__(self, *secrets: str) -> None:
+        self._secrets = secrets
         self._token: Token[tuple[str, ...]] | None = None
 
     def __repr__(self) -> str:
         return "<redacting ***>"
 
     def __enter__(self) -> None:
-        self._token = _secrets.set((*_secrets.get(), self._secret))
+        self._token = _secrets.set((*_secrets.get(), *self._secrets))
 
     def __exit__(self, *exc_info: object) -> None:
         if self._token is not None:
@@ -91,6 +97,10 @@ class redacting:
 def redact_text(text: str, secrets: Iterable[str] | None = None, *, cut: bool = False) -> str:
     """Replace every occurrence of a secret in `text`, in any letter case, with `***`.
 
+    Any piece of `FRAGMENT` (8) or more characters of a secret is replaced too
+    (a server quoting a cut uuid), and so is the user information of any URL
+    in the text (`//user:password@host` becomes `//***@host`).
+
     Args:
         text: The text, typically from the server.
         secrets: The secrets; defaults to those of the calls running in this task.
@@ -100,8 +110,15 @@ def redact_text(text: str, secrets: Iterable[str] | None = None, *, cut: bool = 
     Returns:
         The redacted text.
     """
+    if "@" in text:
+        text = _URL_USERINFO.sub(MASK + "@", text)
     for secret in _secrets.get() if secrets is None else secrets:
         if not secret:
+            continue
+        if len(secret) > FRAGMENT:
+            text = _redact_fragments(text, secret)
+            if cut:
+                text = _redact_cut_prefix(text, secret)
             continue
         if text.isascii() and secret.isascii() and secret.lower() not in text.lower():
             # Nothing to replace (for ASCII text this is exactly what an
@@ -113,6 +130,39 @@ def redact_text(text: str, secrets: Iterable[str] | None = None, *, cut: bool = 
         if cut:
             text = _redact_cut_prefix(text, secret)
     return text
+
+
+@functools.lru_cache(maxsize=64)
+def _fragments(secret: str) -> frozenset[str]:
+    folded = secret.lower()
+    return frozenset(folded[i : i + FRAGMENT] for i in range(len(folded) - FRAGMENT + 1))
+
+
+def _redact_fragments(text: str, secret: str) -> str:
+    """Replace every run of text made of pieces of `secret` at least `FRAGMENT` long."""
+    if len(text) < FRAGMENT:
+        return text
+    folded = text.lower()
+    if len(folded) != len(text):
+        # A few characters lower to several: fold one by one, keeping positions.
+        folded = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
+    fragments = _fragments(secret)
+    spans: list[list[int]] = []
+    for start in range(len(text) - FRAGMENT + 1):
+        if folded[start : start + FRAGMENT] in fragments:
+            if spans and start <= spans[-1][1]:
+                spans[-1][1] = start + FRAGMENT
+            else:
+                spans.append([start, start + FRAGMENT])
+    if not spans:
+        return text
+    pieces: list[str] = []
+    end = 0
+    for start, stop in spans:
+        pieces += [text[end:start], MASK]
+        end = stop
+    pieces.append(text[end:])
+    return "".join(pieces)
 
 
 def _redact_cut_prefix(text: str, secret: str) -> str:

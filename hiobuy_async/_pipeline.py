@@ -130,7 +130,7 @@ class Pipeline:
         # One cancel scope per call: aclose() cancels it, and the deadline ends it.
         scope = self._lifecycle.start_call(self.deadline)
         try:
-            with scope, redacting(self._uuid.reveal()):
+            with scope, redacting(self._uuid.reveal(), *self._transport.proxy_secrets):
                 try:
                     return await self._retried(
                         request,

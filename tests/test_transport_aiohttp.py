@@ -480,11 +480,12 @@ async def test_environment_proxy_is_used_as_on_httpx(monkeypatch: pytest.MonkeyP
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
         target = "http://127.0.0.1:9"  # never reached: the proxy answers
+        # Plain http goes through a proxy only with allow_insecure_http=True.
         for transport in TRANSPORTS:
-            async with make_client(target, transport) as client:
+            async with make_client(target, transport, allow_insecure_http=True) as client:
                 await client.image_search(IMAGE, platform="taobao")
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-        async with make_client(target, "aiohttp") as client:
+        async with make_client(target, "aiohttp", allow_insecure_http=True) as client:
             with pytest.raises(APIConnectionError):
                 await client.image_search(IMAGE, platform="taobao")
     assert proxy.request_lines == [f"POST {target}{SEARCH_PATH} HTTP/1.1"] * len(TRANSPORTS)
@@ -504,7 +505,7 @@ def test_timeout_maps_to_aiohttp_phases() -> None:
 
 async def test_aiohttp_and_os_errors_are_classified() -> None:
     backend = AiohttpBackend(
-        base_url="http://127.0.0.1:1",
+        proxy=None,
         timeout=httpx.Timeout(1.0),
         max_connections=1,
         ssl_context=ssl.create_default_context(),
@@ -609,6 +610,8 @@ def test_a_proxy_aiohttp_cannot_use_is_refused_at_construction(
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:1")
-    with pytest.raises(InputError, match="proxy"):
+    with pytest.raises(InputError, match="ALL_PROXY names a SOCKS proxy"):
         AsyncHiobuy("u", base_url="https://api.hiobuy.test", transport="aiohttp")
-    AsyncHiobuy("u", base_url="https://api.hiobuy.test", transport="httpx")  # httpx's own concern
+    monkeypatch.setitem(sys.modules, "socksio", None)  # not installed
+    with pytest.raises(InputError, match=r"ALL_PROXY .* needs the socksio package"):
+        AsyncHiobuy("u", base_url="https://api.hiobuy.test", transport="httpx")

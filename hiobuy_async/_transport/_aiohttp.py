@@ -20,20 +20,17 @@ import functools
 import importlib.util
 import ssl
 import time
-import urllib.request
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
-from urllib.parse import urlsplit
 
 import httpx
 
-from .._exceptions import InputError
 from ._body import BoundedBody, RawResponse
 
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["AiohttpBackend", "aiohttp_available", "client_timeout", "environment_proxy"]
+__all__ = ["AiohttpBackend", "aiohttp_available", "client_timeout"]
 
 ErrorKind = Literal["timeout", "connection"]
 
@@ -76,40 +73,6 @@ def client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
         sock_connect=connect,
         sock_read=timeout.read,
     )
-
-
-def environment_proxy(url: str) -> str | None:
-    """Find the proxy the environment asks for, for `url`, as httpx does.
-
-    Read once per session: aiohttp's own `trust_env` reads the environment
-    (and `~/.netrc`) on every request.
-
-    Args:
-        url: The base URL requests go to.
-
-    Returns:
-        The proxy URL (`HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY`), or None
-        when there is none or `NO_PROXY` exempts the host.
-
-    Raises:
-        InputError: The proxy is not an http(s) proxy, which aiohttp cannot use.
-    """
-    proxies = urllib.request.getproxies()
-    parts = urlsplit(url)
-    proxy = proxies.get(parts.scheme) or proxies.get("all")
-    if not proxy:
-        return None
-    host = parts.hostname or ""
-    if urllib.request.proxy_bypass(host):
-        return None
-    if "://" not in proxy:
-        proxy = "http://" + proxy
-    if urlsplit(proxy).scheme not in ("http", "https"):
-        raise InputError(
-            "the environment sets a non-http proxy, which transport='aiohttp' cannot use; "
-            "use transport='httpx'"
-        )
-    return proxy
 
 
 class _Attempt:
@@ -200,7 +163,9 @@ class AiohttpBackend:
     every host (the SDK talks to one). Cookies are not kept.
 
     Args:
-        base_url: The API's base URL (for the proxy settings).
+        proxy: The proxy URL, found and checked once for every engine
+            (`_proxy.environment_proxy`), or None. aiohttp's own `trust_env`
+            is off: it would read the environment (and `~/.netrc`) on every request.
         timeout: The per-attempt timeout.
         max_connections: The pool size.
         ssl_context: The TLS settings (the process's shared context, see `_tls`).
@@ -212,14 +177,14 @@ class AiohttpBackend:
     def __init__(
         self,
         *,
-        base_url: str,
+        proxy: str | None,
         timeout: httpx.Timeout,
         max_connections: int,
         ssl_context: ssl.SSLContext,
     ) -> None:
         import aiohttp  # noqa: PLC0415 - optional extra
 
-        self._proxy = environment_proxy(base_url)
+        self._proxy = proxy
         connector = _connector_class()(
             limit=max_connections,
             limit_per_host=0,

@@ -379,6 +379,9 @@ class HttpxBackend:
         default_headers: Headers every request of the SDK's own clients carries
             (`Accept`, `User-Agent`...), set on the clients once: merging them
             into each request's headers costs httpx a rebuild of its header list.
+        proxy: The proxy URL of the SDK's own clients, found and checked once
+            for every engine (`_proxy.environment_proxy`), or None; the
+            clients do not read the environment themselves (`trust_env=False`).
     """
 
     def __init__(
@@ -390,8 +393,10 @@ class HttpxBackend:
         http_client: Any | None,
         ssl_context: ssl.SSLContext | None,
         default_headers: Mapping[str, str] | None = None,
+        proxy: str | None = None,
     ) -> None:
         self._library = library.httpx
+        self._proxy = proxy
         self._timeout = timeout if library is HTTPX else library.httpx.Timeout(**timeout.as_dict())
         self._body_stream = library.body_stream
         self._owns_clients = http_client is None
@@ -417,6 +422,8 @@ class HttpxBackend:
             limits=self._httpx.Limits(max_connections=size, max_keepalive_connections=size),
             follow_redirects=False,
             headers=self._default_headers,
+            proxy=self._proxy,
+            trust_env=False,
             **self._tls,
         )
         _watch_connections(client)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
@@ -53,6 +54,9 @@ if TYPE_CHECKING:
 __all__ = ["RedisQuota"]
 
 logger = logging.getLogger("hiobuy_async")
+
+_USERINFO = re.compile(r"//[^/?#]*@")
+_DIGITS = re.compile(r"[0-9]{1,18}")
 
 T = TypeVar("T")
 
@@ -147,7 +151,8 @@ class RedisQuota:
 
     Every process that opens a `RedisQuota` with the same `url` and `key`
     shares one GCRA (computed on the Redis server with its clock), one pause
-    and one "exhausted until". Open it with `async with`: opening connects
+    and one "exhausted until". Open it with `async with` (or give it unopened
+    to one `AsyncHiobuy(quota=...)`, which opens and closes it): opening connects
     and loads the quota's scripts, waiting at most 2 s (or `timeout`, if
     longer), and never fails because Redis does not answer. Requires
     Redis >= 5 and the extra `hiobuy-async[redis]`.
@@ -211,7 +216,7 @@ class RedisQuota:
         self._timeout = _positive("timeout", timeout)
         self._retry_interval = _positive("retry_interval", retry_interval)
         self._coredis = _import_coredis()
-        self.url = url
+        self._url = url
         self.key = key
         self.rate = float(rate)
         self.burst = burst
@@ -233,15 +238,25 @@ class RedisQuota:
         self._stack: AsyncExitStack | None = None
         self._closed = False
         self._down = False
+        self._garbled = False
         self._retry_at = -math.inf
 
     def __repr__(self) -> str:
         return f"RedisQuota(key={self.key!r}, rate={self.rate!r}, burst={self.burst!r})"
 
+    @property
+    def url(self) -> str:
+        """The Redis URL, its password (and user name) replaced by `***`."""
+        return _USERINFO.sub("//***@", self._url, count=1)
+
+    def _unopened(self) -> bool:
+        """True until `async with` (or a client given it) opens it."""
+        return self._stack is None and not self._closed
+
     async def __aenter__(self) -> RedisQuota:
         if self._stack is not None or self._closed:
             raise RuntimeError("a RedisQuota can be opened only once")
-        client = self._coredis.Redis.from_url(self.url, decode_responses=True)
+        client = self._coredis.Redis.from_url(self._url, decode_responses=True)
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(client)
             # Entered after the client, so it ends first: slots being given
@@ -283,7 +298,9 @@ class RedisQuota:
         stack, self._stack = self._stack, None
         self._task_group = None
         if stack is not None:
-            await stack.__aexit__(exc_type, exc, tb)
+            # Not handed the block's error: the task groups would wrap it in
+            # an ExceptionGroup (two of them). It leaves the block as raised.
+            await stack.__aexit__(None, None, None)
 
     async def aclose(self) -> None:
         """Close the Redis connections (idempotent); later `acquire()` calls raise `RuntimeError`.
@@ -305,7 +322,10 @@ class RedisQuota:
         if self._closed:
             raise RuntimeError("this RedisQuota is closed")
         if self._client is None:
-            raise RuntimeError("open the RedisQuota first: `async with RedisQuota(...) as quota:`")
+            raise RuntimeError(
+                "open the RedisQuota first: `async with RedisQuota(...) as quota:`, or "
+                "`async with AsyncHiobuy(quota=RedisQuota(...))`"
+            )
 
     async def _call(self, request: Callable[[], Awaitable[T]]) -> T | None:
         """One Redis round trip bounded by `timeout`; `None` when Redis did not answer."""
@@ -370,7 +390,8 @@ class RedisQuota:
                 keys=self._keys, args=[self._interval_us, self._tolerance_us, honour_pause]
             )
         )
-        if reply is None:
+        parsed = None if reply is None else self._parse_reply(reply)
+        if parsed is None:
             now = anyio.current_time()
             reservation = self._fallback.reserve(now)
             try:
@@ -379,12 +400,11 @@ class RedisQuota:
                 self._fallback.release(reservation)
                 raise
             return True
-        status, wait_us, *slot = (str(part) for part in reply)
-        wait = int(wait_us) / _MICRO
-        if int(status) == _EXHAUSTED:
+        status, wait, slot = parsed
+        if status == _EXHAUSTED:
             self._exhausted_until = max(self._exhausted_until, anyio.current_time() + wait)
             raise exhausted_error(wait)
-        if int(status) == _PAUSED:
+        if status == _PAUSED:
             self._pause.pause_for(wait)
             return False
         try:
@@ -393,6 +413,38 @@ class RedisQuota:
             self._release_later(*slot)
             raise
         return True
+
+    def _parse_reply(self, reply: object) -> tuple[int, float, list[str]] | None:
+        """Read ACQUIRE_LUA's reply; `None` (Redis treated as down) when it has another shape.
+
+        Something else answering on that port, or another script under the
+        same name, must not fail every call: the quota paces locally, as when
+        Redis does not answer, with one warning.
+        """
+        parts = [str(part) for part in reply] if isinstance(reply, list | tuple) else []
+        if (
+            len(parts) in (2, 4)
+            and all(_DIGITS.fullmatch(part) for part in parts)
+            and int(parts[0]) in (_GO, _PAUSED, _EXHAUSTED)
+            and (len(parts) == 4 or int(parts[0]) != _GO)
+        ):
+            if self._garbled:
+                self._garbled = False
+                logger.info(
+                    "Redis quota %r answers as expected again: shared pacing resumed", self.key
+                )
+            return int(parts[0]), int(parts[1]) / _MICRO, parts[2:]
+        self._retry_at = anyio.current_time() + self._retry_interval
+        if not self._garbled:
+            self._garbled = True
+            logger.warning(
+                "Redis quota %r got an unusable reply (%.60r): pacing locally at %.3g "
+                "requests/s (rate / expected_processes) until Redis answers as expected",
+                self.key,
+                reply,
+                self.rate / self.expected_processes,
+            )
+        return None
 
     def _release_later(self, before: str, after: str) -> None:
         # In the quota's own task group: a cancelled caller does not wait for it.

@@ -232,9 +232,15 @@ class FakeHiobuy:
         await event.wait()
 
     def clear(self) -> None:
-        """Forget recorded requests, scripted faults and counters; release; latency 0."""
+        """Forget recorded requests, scripted faults and counters; release; latency 0.
+
+        Requests still being handled stay counted in `in_flight` (and
+        `max_in_flight` restarts from it) until they end.
+        """
         self._faults.clear()
+        in_flight = self._in_flight
         self._reset_counters()
+        self._in_flight = self._max_in_flight = in_flight
         self.latency = 0.0
         self.release()
 
