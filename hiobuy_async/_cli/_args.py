@@ -25,6 +25,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     CONNECTION = 3
     INTERNAL = 4
+    OUTPUT = 5
     INTERRUPTED = 130
 
 
@@ -38,12 +39,15 @@ exit codes:
   {ExitCode.CONNECTION:<4} connection or server failure: unreachable server, uuid refused,
        server errors, malformed responses
   {ExitCode.INTERNAL:<4} internal error (a bug in hiobuy-async: please report it)
+  {ExitCode.OUTPUT:<4} cannot write the output (disk full...): the lines written are kept;
+       --resume continues once it can be written
   {ExitCode.INTERRUPTED:<4} interrupted (Ctrl-C); search-many and details-many keep the lines
        they wrote
 
 environment:
-  HIOBUY_UUID      the merchant uuid (or --uuid); never printed
-  HIOBUY_BASE_URL  the API base URL (or --base-url); default https://open.hiobuy.com
+  HIOBUY_UUID             the merchant uuid (or --uuid); never printed
+  HIOBUY_BASE_URL         the API base URL (or --base-url); default https://open.hiobuy.com
+  HIOBUY_REDIS_QUOTA_URL  the Redis server of --quota-key (or --redis-quota); never printed
 
 Try it with no account: {PROG} demo
 """
