@@ -336,9 +336,10 @@ def test_redis_quota_url_comes_from_the_environment(monkeypatch: pytest.MonkeyPa
 
 def test_redis_down_gives_one_warning_per_outage(tmp_path: Path) -> None:
     inputs = write_inputs(tmp_path / "in.txt", [f"{IMAGES[n % 6]}?n={n}" for n in range(60)])
-    env = {**os.environ, "HIOBUY_REDIS_QUOTA_URL": f"redis://:{PASSWORD}@127.0.0.1:{closed_port()}"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HIOBUY_")}
     argv = ["search-many", str(inputs), "--demo", "-o", str(tmp_path / "out.jsonl")]
     argv += ["--rate-limit", "200", "--quota-key", "merchant-42"]
+    argv += ["--redis-quota", f"redis://:{PASSWORD}@127.0.0.1:{closed_port()}"]
 
     proc = subprocess.run(
         [sys.executable, "-m", "hiobuy_async", *argv],

@@ -238,7 +238,8 @@ def _add_batch_options(parser: argparse.ArgumentParser, *, what: str) -> None:
         "--redis-quota",
         metavar="URL",
         help="share --rate-limit with every process using the same --quota-key, through "
-        "this Redis server (redis://host:port/db; needs hiobuy-async[redis])",
+        "this Redis server (redis://host:port/db; default: $HIOBUY_REDIS_QUOTA_URL, which "
+        "keeps a password out of sight; needs hiobuy-async[redis])",
     )
     group.add_argument(
         "--quota-key",
@@ -403,7 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Search the image URLs in FILE (one per line; blank lines and lines starting "
             "with # are skipped; '-' or no FILE reads stdin). Writes one JSON line per "
             'input as results arrive: {"line", "img", "platform", "language", "ok", '
-            '"error", "products"}; with --output, after a first line describing the run.'
+            '"error", "products"}; with --output, what the run was made from goes to '
+            "PATH.run.json, for --resume."
         ),
     )
     many.add_argument(
@@ -424,7 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Fetch the details of the product ids or URLs in FILE (one per line; blank "
             "lines and lines starting with # are skipped; '-' reads stdin). Writes one JSON "
             'line per input as results arrive: {"line", "product", "platform", "language", '
-            '"ok", "error", "details"}; with --output, after a first line describing the run.'
+            '"ok", "error", "details"}; with --output, what the run was made from goes to '
+            "PATH.run.json, for --resume."
         ),
     )
     bulk.add_argument(

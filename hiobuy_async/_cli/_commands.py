@@ -548,8 +548,11 @@ class _Plan:
     skipped_retryable: int = 0
 
     def __attrs_post_init__(self) -> None:
+        if self.index is None:
+            self.pending = self.inputs.count
+            return
         for line, text in self.inputs.lines():
-            status = 0 if self.index is None else self.index.status(line, text)
+            status = self.index.status(line, text)
             if self._done(status):
                 self.skipped += 1
                 self.skipped_failed += status != OK
@@ -627,7 +630,8 @@ def _output(args: argparse.Namespace, streams: Streams, plan: _Plan) -> Iterator
         return
     file = open_output(args.output, resume=plan.index is not None)
     try:
-        if plan.index is None:
+        # A device (/dev/null) or a pipe gets no run file: it cannot be resumed.
+        if plan.index is None and os.path.isfile(args.output):
             assert plan.header is not None
             write_run(args.output, plan.header)
         yield file

@@ -377,7 +377,7 @@ def index_output(path: str, key: str, *, last_line: int) -> OutputIndex | None:
     Raises:
         CliError: The file exists but cannot be read.
     """
-    words = array("I", bytes(4 * (last_line + 1)))
+    words = array("I", [0]) * (last_line + 1)
     complete = 0
     try:
         with open(path, "rb") as file:
