@@ -18,6 +18,7 @@ indexed by line number only (4 bytes per input line).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -192,8 +193,6 @@ def parse_inputs(path: str, data: bytes) -> InputFile:
     Raises:
         CliError: The bytes are not UTF-8 text.
     """
-    import io  # noqa: PLC0415
-
     return InputFile(path, io.BytesIO(data))
 
 
