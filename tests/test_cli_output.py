@@ -220,6 +220,18 @@ def test_full_disk_says_cannot_write_output_with_its_own_exit_code(tmp_path: Pat
     assert proc.stderr == "hiobuy-async: error: cannot write output: No space left on device\n"
 
 
+@pytest.mark.anyio
+async def test_output_to_a_device_writes_no_run_file(fake: FakeHiobuy, tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path / "in.txt", IMAGES[:2])
+    out = tmp_path / "out.jsonl"
+    out.symlink_to(os.devnull)  # a device cannot be resumed: nothing to describe
+
+    code, _, err = await cli("search-many", str(inputs), "--demo", "-o", str(out))
+
+    assert code == ExitCode.OK, err
+    assert not (tmp_path / "out.jsonl.run.json").exists()
+
+
 class _FillingDisk(io.RawIOBase):
     """A file on a disk that fills up after `room` bytes: a short write, then ENOSPC."""
 
