@@ -120,6 +120,10 @@ def bench(session: nox.Session) -> None:
         "python", "-m", "bench.structuring", *quick, "--json", "bench/results/structuring.json"
     )
     session.run("python", "-m", "bench.memory", *quick)
+    # The command line's memory (issue #18.9): runs of 10k and 100k searches, then a
+    # --resume of a 1M-line output (a million searches would take an hour here).
+    cli = ["--cli-inputs=10000,100000", "--cli-items=1", "--cli-resume-inputs=10000,1000000"]
+    session.run("python", "-m", "bench.memory", "--only-cli", *cli)
     session.run("python", "-m", "bench.blocking")
 
 

@@ -25,6 +25,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     CONNECTION = 3
     INTERNAL = 4
+    OUTPUT = 5
     INTERRUPTED = 130
 
 
@@ -38,12 +39,15 @@ exit codes:
   {ExitCode.CONNECTION:<4} connection or server failure: unreachable server, uuid refused,
        server errors, malformed responses
   {ExitCode.INTERNAL:<4} internal error (a bug in hiobuy-async: please report it)
+  {ExitCode.OUTPUT:<4} cannot write the output (disk full...): the lines written are kept;
+       --resume continues once it can be written
   {ExitCode.INTERRUPTED:<4} interrupted (Ctrl-C); search-many and details-many keep the lines
        they wrote
 
 environment:
-  HIOBUY_UUID      the merchant uuid (or --uuid); never printed
-  HIOBUY_BASE_URL  the API base URL (or --base-url); default https://open.hiobuy.com
+  HIOBUY_UUID             the merchant uuid (or --uuid); never printed
+  HIOBUY_BASE_URL         the API base URL (or --base-url); default https://open.hiobuy.com
+  HIOBUY_REDIS_QUOTA_URL  the Redis server of --quota-key (or --redis-quota); never printed
 
 Try it with no account: {PROG} demo
 """
@@ -234,7 +238,8 @@ def _add_batch_options(parser: argparse.ArgumentParser, *, what: str) -> None:
         "--redis-quota",
         metavar="URL",
         help="share --rate-limit with every process using the same --quota-key, through "
-        "this Redis server (redis://host:port/db; needs hiobuy-async[redis])",
+        "this Redis server (redis://host:port/db; default: $HIOBUY_REDIS_QUOTA_URL, which "
+        "keeps a password out of sight; needs hiobuy-async[redis])",
     )
     group.add_argument(
         "--quota-key",
@@ -399,7 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Search the image URLs in FILE (one per line; blank lines and lines starting "
             "with # are skipped; '-' or no FILE reads stdin). Writes one JSON line per "
             'input as results arrive: {"line", "img", "platform", "language", "ok", '
-            '"error", "products"}; with --output, after a first line describing the run.'
+            '"error", "products"}; with --output, what the run was made from goes to '
+            "PATH.run.json, for --resume."
         ),
     )
     many.add_argument(
@@ -420,7 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Fetch the details of the product ids or URLs in FILE (one per line; blank "
             "lines and lines starting with # are skipped; '-' reads stdin). Writes one JSON "
             'line per input as results arrive: {"line", "product", "platform", "language", '
-            '"ok", "error", "details"}; with --output, after a first line describing the run.'
+            '"ok", "error", "details"}; with --output, what the run was made from goes to '
+            "PATH.run.json, for --resume."
         ),
     )
     bulk.add_argument(
