@@ -52,7 +52,10 @@ def ok(body: bytes = SEARCH_OK) -> bytes:
     return http_response(200, body, headers={"Content-Type": "application/json"})
 
 
-def client_for(base_url: str, engine: str, *, uuid: str = UUID, **kwargs: Any) -> AsyncHiobuy:
+def client_for(
+    base_url: str, engine: str | None, *, uuid: str = UUID, **kwargs: Any
+) -> AsyncHiobuy:
+    """A client on `engine` (`None`: the SDK's choice, or `HIOBUY_TRANSPORT`), tiny backoff."""
     client = AsyncHiobuy(uuid, base_url=base_url, transport=engine, **kwargs)  # type: ignore[arg-type]
     client._pipeline.retry_policy = attrs.evolve(
         client._pipeline.retry_policy, initial_backoff=0.001
@@ -133,7 +136,7 @@ async def test_a_batch_capped_at_8_inside_a_client_at_20_never_exceeds_9_arrival
     other = [f"https://cdn.test/other/{i}.jpg" for i in range(20)]
     async with (
         fake.serve() as base_url,
-        client_for(base_url, "httpx", uuid=FakeHiobuy.DEFAULT_UUID, rate_limit=20) as client,
+        client_for(base_url, None, uuid=FakeHiobuy.DEFAULT_UUID, rate_limit=20) as client,
     ):
 
         async def capped_batch() -> None:
@@ -175,7 +178,7 @@ async def test_an_absurd_retry_after_locks_nothing_locally(
 
     async with (
         echo_server(reply) as (base_url, requests),
-        client_for(base_url, "httpx", max_retries=1) as client,
+        client_for(base_url, None, max_retries=1) as client,
     ):
         # Treated as absent: retried on the SDK's own backoff, nothing exhausted.
         assert (await client.shop_nick("b2b-1")).wangwang_nick == "lamp"
@@ -205,7 +208,7 @@ async def test_a_wait_longer_than_the_deadline_fails_at_once(anyio_backend: str)
 
     async with (
         echo_server(reply) as (base_url, requests),
-        client_for(base_url, "httpx", max_retries=3, max_retry_after=120, deadline=20.0) as client,
+        client_for(base_url, None, max_retries=3, max_retry_after=120, deadline=20.0) as client,
     ):
         # A guard, not a timing check: sleeping to the deadline would trip it.
         with anyio.fail_after(10):
