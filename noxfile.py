@@ -125,6 +125,10 @@ def bench(session: nox.Session) -> None:
     cli = ["--cli-inputs=10000,100000", "--cli-items=1", "--cli-resume-inputs=10000,1000000"]
     session.run("python", "-m", "bench.memory", "--only-cli", *cli)
     session.run("python", "-m", "bench.blocking")
+    # The quota run (issue #17): the SDK against aiohttp + aiolimiter by hand,
+    # one process and four sharing a RedisQuota (needs redis-server on PATH).
+    session.install(".[aiohttp,redis]", "aiolimiter")
+    session.run("python", "-m", "bench.quota", *(["--inputs", "1000"] if quick else []))
 
 
 @nox.session
