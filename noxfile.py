@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+from pathlib import Path
 
 import nox
 
@@ -38,6 +40,42 @@ PYTHONS = [MAIN_PYTHON, "3.12", "3.13"]
 """Every supported CPython: the `tests` session runs once on each the machine has."""
 OTHER_PYTHON_TESTS = ("tests/test_endpoints_shared.py", "tests/test_engines.py")
 """What runs on the CPythons above the floor: the shared endpoint table and the engines."""
+
+
+def _runs(command: str) -> bool:
+    try:
+        done = subprocess.run([command, "-c", ""], capture_output=True, check=False)  # noqa: S603
+        return done.returncode == 0
+    except OSError:
+        return False
+
+
+def _find_pyenv_pythons() -> None:
+    """Let nox find the CPythons pyenv installed but does not serve.
+
+    A `pythonX.Y` pyenv shim fails unless that version is enabled (`pyenv
+    global`), so nox would skip it: for each of `PYTHONS` that does not run
+    from the PATH, a link to pyenv's newest `X.Y.*` goes into `.nox/pythons`,
+    put first on the PATH (only `pythonX.Y` names: `python` is left alone).
+    """
+    versions = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    links = Path(__file__).resolve().parent / ".nox" / "pythons"
+    for version in PYTHONS:
+        name = f"python{version}"
+        found = sorted(
+            versions.glob(f"{version}.*/bin/{name}"),
+            key=lambda path: [int(part) for part in path.parts[-3].split(".") if part.isdigit()],
+        )
+        if not found or _runs(name):
+            continue
+        links.mkdir(parents=True, exist_ok=True)
+        (links / name).unlink(missing_ok=True)
+        (links / name).symlink_to(found[-1])
+    if links.is_dir() and str(links) not in os.environ["PATH"].split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([str(links), os.environ["PATH"]])
+
+
+_find_pyenv_pythons()
 
 
 @nox.session(python=PYTHONS)

@@ -547,7 +547,12 @@ class AsyncHiobuy:
             )
 
         return _batch.Fanout(
-            inputs.resolve, inputs.unresolved, search, self._max_connections, "images"
+            inputs.resolve,
+            inputs.unresolved,
+            search,
+            self._max_connections,
+            "images",
+            check=inputs.require_platform if inputs.template is None else None,
         )
 
     def _details_fanout(

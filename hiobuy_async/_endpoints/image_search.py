@@ -259,6 +259,21 @@ class ImageBatch:
         )
         return sent, resolved
 
+    def require_platform(self, item: object) -> None:
+        """Refuse, for the whole batch, an input that leaves the platform to a batch without one.
+
+        Args:
+            item: A URL or an `ImageQuery` (anything else is left to `resolve`).
+
+        Raises:
+            InputError: The batch has no `platform` and the input names none.
+        """
+        if isinstance(item, str) or (isinstance(item, ImageQuery) and item.platform is None):
+            raise InputError(
+                "platform is required: pass platform='taobao' or '1688' to the batch "
+                "(or ImageQuery inputs that name their own)"
+            )
+
     def unresolved(self, item: object) -> ImageQuery:
         """The query an input stands for, the batch's values filled in, unvalidated.
 
