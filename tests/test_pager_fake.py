@@ -263,3 +263,16 @@ async def test_sort_and_price_range_end_to_end(platform: str, anyio_backend: str
     assert sales == sorted(sales, reverse=True)  # type: ignore[type-var]
     bodies = [r.json for r in fake.requests if r.json.get("sort") == "bid"]
     assert {(b["priceStart"], b["priceEnd"]) for b in bodies} == {("20", "60.50")}
+
+
+async def test_awaiting_or_for_looping_a_pager_says_to_use_async_for() -> None:
+    hint = r"use `async for product in pager.items\(\)`"
+    async with in_process() as (fake, client):
+        pager = client.keyword_search_pages(KEYWORD, platform="1688")
+        with pytest.raises(TypeError, match=rf"not awaited: {hint}"):
+            await pager  # type: ignore[misc]
+        with pytest.raises(TypeError, match=rf"not `for`: {hint}"):
+            list(pager)  # type: ignore[call-overload]
+        with pytest.raises(TypeError, match=rf"pager.items\(\) .* not `for`: {hint}"):
+            list(pager.items())  # type: ignore[call-overload]
+    assert fake.requests == []
