@@ -60,9 +60,18 @@ def test_taobao_sends_no_1688_options_and_defaults_are_minimal() -> None:
 
 
 @pytest.mark.parametrize(
-    ("sort", "code"), [("sale2", "sale2"), (Sort.SALES_ASC, "sale"), ("bid2", "bid2")]
+    ("sort", "code"),
+    [
+        ("sale2", "sale2"),
+        (Sort.SALES_ASC, "sale"),
+        ("bid2", "bid2"),
+        ("price-asc", "bid"),
+        ("Price-Desc", "bid2"),
+        ("sales-asc", "sale"),
+        (" SALES-DESC ", "sale2"),
+    ],
 )
-def test_sort_takes_the_enum_or_its_code(sort: Any, code: str) -> None:
+def test_sort_takes_the_enum_its_code_or_the_cli_name(sort: Any, code: str) -> None:
     assert resolve(sort=sort).payload(1)["sort"] == code
 
 

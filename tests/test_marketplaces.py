@@ -245,8 +245,9 @@ def test_validate_image_url_accepts_absolute_http_urls(url: str) -> None:
         ("javascript:alert(1)", "absolute"),
         ("https:///a.jpg", "absolute"),
         ("https://exa mple.com/a.jpg", "whitespace"),
-        (" https://example.com/a.jpg", "whitespace"),
-        ("https://example.com/a.jpg\n", "whitespace"),
+        ("https://example.com/a.jpg\n.png", "whitespace"),
+        ("not a url", "absolute http"),
+        ("   ", "empty"),
         ("https://example.com/a\tb.jpg", "whitespace"),
         ("https://example.com/a\x00.jpg", "control"),
         ("https://example.com/a\x7f.jpg", "control"),
@@ -259,6 +260,21 @@ def test_validate_image_url_accepts_absolute_http_urls(url: str) -> None:
 def test_validate_image_url_rejects(url: str, reason: str) -> None:
     with pytest.raises(InputError, match=reason):
         validate_image_url(url)
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        (" https://a.com/x.jpg ", "https://a.com/x.jpg"),
+        ("https://example.com/a.jpg\n", "https://example.com/a.jpg"),
+        ("//img.alicdn.com/x.jpg", "https://img.alicdn.com/x.jpg"),
+        ("\t//img.alicdn.com/x.jpg ", "https://img.alicdn.com/x.jpg"),
+    ],
+)
+def test_image_urls_are_stripped_and_protocol_relative_ones_get_https(
+    given: str, sent: str
+) -> None:
+    assert validate_image_url(given) == sent
 
 
 @pytest.mark.parametrize("value", [None, b"https://example.com/a.jpg", 42])
@@ -299,3 +315,13 @@ async def test_the_api_spelling_is_what_is_sent() -> None:
         await client.image_search(fake.sample_images()[0], platform="Taobao")
         await client.keyword_search("lamp", platform="1688", language="JA")
     assert [request.headers["Language"] for request in fake.requests] == ["en_US", "ja"]
+
+
+def test_a_filter_typo_warns_with_a_did_you_mean() -> None:
+    with pytest.warns(UnknownFilterWarning) as record:
+        sent = validate_filters(Marketplace.ALIBABA_1688, ["certifedFactory", "madeUpFilter"])
+    assert sent == ("certifedFactory", "madeUpFilter")  # still sent as given
+    (warning,) = record
+    message = str(warning.message)
+    assert "certifedFactory (did you mean certifiedFactory?)" in message
+    assert "madeUpFilter;" in message  # nothing close: no suggestion
