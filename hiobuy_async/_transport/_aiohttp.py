@@ -244,6 +244,17 @@ class AiohttpBackend:
         """Close the session and its connections."""
         await self._session.close()
 
+    def __del__(self) -> None:
+        # A leaked client (the SDK's own ResourceWarning says so) or one left on
+        # a closed loop: drop the session quietly, as aiohttp's own finaliser
+        # would, but without its "Unclosed client session" report of internals.
+        session = getattr(self, "_session", None)
+        if session is not None and not session.closed:
+            connector = session.connector
+            if connector is not None:
+                connector._close()  # closes the sockets; no await, no loop callback
+            session._connector = None
+
     def classify(self, exc: Exception) -> ErrorKind | None:
         """Tell which SDK error an aiohttp or asyncio failure becomes.
 
