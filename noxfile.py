@@ -129,9 +129,15 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typing(session: nox.Session) -> None:
-    """Type-check the package and the tests with mypy --strict."""
+    """Type-check with mypy --strict: the package, the tests, and every code block of the docs.
+
+    The docs' blocks (README included) are written out as modules by
+    tests/docs_typecheck.py, as tests/test_docs.py finds them, and checked
+    with the same settings: what a page shows passes a reader's type checker.
+    """
     session.install("-e", ".[aiohttp,redis,dask]", "mypy>=1.10", *TEST_DEPS)
     session.run("mypy")
+    session.run("python", "tests/docs_typecheck.py")
 
 
 BENCH_VENVS = {

@@ -20,7 +20,7 @@ from ._config import (
     check_uuid,
 )
 from ._endpoints.image_search import ImageBatch, ImageQuery, ResolvedQuery, resolve_query
-from ._endpoints.keyword_search import Price, Sort, check_page, resolve_keyword_query
+from ._endpoints.keyword_search import Price, Sort, SortName, check_page, resolve_keyword_query
 from ._endpoints.product_details import (
     DetailsBatch,
     DetailsQuery,
@@ -38,7 +38,7 @@ from ._retry import RetryHooks, RetryPolicy
 from ._transport import HttpTransport, TransportKind, make_timeout
 from ._validation import check_int, check_positive
 from ._version import __version__
-from .marketplaces import Marketplace
+from .marketplaces import Marketplace, PlatformName
 from .quota import LocalQuota, Quota
 
 if TYPE_CHECKING:
@@ -292,7 +292,7 @@ class AsyncHiobuy:
         self,
         img: str,
         *,
-        platform: Marketplace | str,
+        platform: Marketplace | PlatformName,
         language: str | None = None,
         use_platform: bool = False,
         filters: Iterable[str] | None = None,
@@ -340,11 +340,11 @@ class AsyncHiobuy:
         self,
         keyword: str,
         *,
-        platform: Marketplace | str,
+        platform: Marketplace | PlatformName,
         language: str | None = None,
         page: int = 1,
         page_size: int = 20,
-        sort: Sort | str | None = None,
+        sort: Sort | SortName | None = None,
         price_min: Price | None = None,
         price_max: Price | None = None,
         use_platform: bool = False,
@@ -361,8 +361,10 @@ class AsyncHiobuy:
                 the API's (`zh_CN`). Must be valid for the marketplace.
             page: The page, from 1.
             page_size: Products per page, 1 to 50 (the API's cap).
-            sort: A `Sort` (or its code: `"bid2"`, `"bid"`, `"sale2"`,
-                `"sale"`), or `None` for the API's order.
+            sort: A `Sort`, its name as the command line spells it
+                (`"price-asc"`, `"price-desc"`, `"sales-asc"`, `"sales-desc"`)
+                or its code (`"bid"`, `"bid2"`, `"sale"`, `"sale2"`), in any
+                letter case, or `None` for the API's order.
             price_min: The lowest price, inclusive: a `Decimal`, an `int` or
                 a plain decimal string such as `"9.90"` (not a float).
             price_max: The highest price, inclusive, likewise.
@@ -393,10 +395,10 @@ class AsyncHiobuy:
         self,
         keyword: str,
         *,
-        platform: Marketplace | str,
+        platform: Marketplace | PlatformName,
         language: str | None = None,
         page_size: int = 20,
-        sort: Sort | str | None = None,
+        sort: Sort | SortName | None = None,
         price_min: Price | None = None,
         price_max: Price | None = None,
         use_platform: bool = False,
@@ -462,7 +464,7 @@ class AsyncHiobuy:
         self,
         product: ProductRef,
         *,
-        platform: Marketplace | str | None = None,
+        platform: Marketplace | PlatformName | None = None,
         language: str | None = None,
         use_platform: bool = False,
     ) -> ProductDetails:
@@ -579,7 +581,7 @@ class AsyncHiobuy:
         self,
         images: Iterable[str | ImageQuery] | AsyncIterable[str | ImageQuery],
         *,
-        platform: Marketplace | str | None = None,
+        platform: Marketplace | PlatformName | None = None,
         language: str | None = None,
         use_platform: bool = False,
         filters: Iterable[str] | None = None,
@@ -636,7 +638,7 @@ class AsyncHiobuy:
         self,
         images: Iterable[str | ImageQuery] | AsyncIterable[str | ImageQuery],
         *,
-        platform: Marketplace | str | None = None,
+        platform: Marketplace | PlatformName | None = None,
         language: str | None = None,
         use_platform: bool = False,
         filters: Iterable[str] | None = None,
@@ -708,7 +710,7 @@ class AsyncHiobuy:
         self,
         products: Iterable[ProductRef | DetailsQuery] | AsyncIterable[ProductRef | DetailsQuery],
         *,
-        platform: Marketplace | str | None = None,
+        platform: Marketplace | PlatformName | None = None,
         language: str | None = None,
         use_platform: bool = False,
         concurrency: int = 8,
@@ -770,7 +772,7 @@ class AsyncHiobuy:
         self,
         products: Iterable[ProductRef | DetailsQuery] | AsyncIterable[ProductRef | DetailsQuery],
         *,
-        platform: Marketplace | str | None = None,
+        platform: Marketplace | PlatformName | None = None,
         language: str | None = None,
         use_platform: bool = False,
         concurrency: int = 8,

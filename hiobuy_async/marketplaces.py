@@ -12,6 +12,7 @@ import difflib
 import enum
 import warnings
 from collections.abc import Collection, Iterable
+from typing import Literal
 
 from ._exceptions import InputError
 from ._validation import check_http_url, is_loopback_host
@@ -22,6 +23,7 @@ __all__ = [
     "LOCALES",
     "MAX_IMAGE_URL_LENGTH",
     "Marketplace",
+    "PlatformName",
     "UnknownFilterWarning",
     "is_loopback_host",
     "resolve_locale",
@@ -34,6 +36,10 @@ __all__ = [
 
 MAX_IMAGE_URL_LENGTH = 4096
 """Longest image URL accepted; longer ones are rejected before any request."""
+
+
+PlatformName = Literal["taobao", "1688", "Taobao", "TAOBAO"]
+"""A marketplace by its `platform` code (matched in any letter case at run time)."""
 
 
 class Marketplace(str, enum.Enum):

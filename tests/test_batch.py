@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import typing
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -17,12 +18,17 @@ from hiobuy_async import (
     APIStatusError,
     AsyncHiobuy,
     AuthenticationError,
+    DetailsQuery,
+    DetailsStream,
     Failed,
     ImageQuery,
+    ImageSearchResult,
     InputError,
     Marketplace,
     Ok,
+    ProductDetails,
     Progress,
+    SearchStream,
     ServerError,
     UnknownFilterWarning,
 )
@@ -476,3 +482,14 @@ def test_asyncio_task_cancel_propagates_promptly() -> None:
             assert ok.items
 
     asyncio.run(main())
+
+
+def test_the_stream_types_name_what_their_outcomes_carry() -> None:
+    # A bare generic would make `async for outcome in stream` an `Any` under mypy.
+    (search_outcome,) = typing.get_args(SearchStream)
+    assert set(typing.get_args(search_outcome)) == {
+        Ok[ImageQuery, ImageSearchResult],
+        Failed[ImageQuery],
+    }
+    (details_outcome,) = typing.get_args(DetailsStream)
+    assert Ok[DetailsQuery, ProductDetails] in typing.get_args(details_outcome)

@@ -132,7 +132,7 @@ def eval_ruff(eval_example: EvalExample, monkeypatch: pytest.MonkeyPatch) -> Eva
     eval_example.set_config(
         line_length=100,
         quotes="double",
-        target_version="py311",
+        target_version="py310",
         ruff_ignore=["D", "S", "T20", "INP001"],
     )
     return eval_example

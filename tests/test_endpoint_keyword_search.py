@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import typing
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from hiobuy_async import InputError, Marketplace, ResponseValidationError, UnknownFilterWarning
-from hiobuy_async._endpoints.keyword_search import Sort, parse_keyword_page, resolve_keyword_query
+from hiobuy_async import (
+    InputError,
+    Marketplace,
+    ResponseValidationError,
+    SortName,
+    UnknownFilterWarning,
+)
+from hiobuy_async._endpoints.keyword_search import (
+    SORT_NAMES,
+    Sort,
+    parse_keyword_page,
+    resolve_keyword_query,
+)
 
 
 def resolve(keyword: Any = "lamp", **kwargs: Any) -> Any:
@@ -171,3 +183,10 @@ async def test_a_bad_items_block() -> None:
         await parse_keyword_page(
             {"items": {"item": [], "total_results": "many"}}, None, page=1, page_size=20
         )
+
+
+def test_the_sort_name_type_lists_every_spelling_the_runtime_accepts() -> None:
+    # Lower case: the runtime also takes them in any letter case.
+    assert set(typing.get_args(SortName)) == set(SORT_NAMES)
+    for name in typing.get_args(SortName):
+        assert resolve(sort=name).sort is SORT_NAMES[name]

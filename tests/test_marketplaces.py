@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import typing
 import warnings
 
 import pytest
 
-from hiobuy_async import AsyncHiobuy, InputError, Marketplace, UnknownFilterWarning
+from hiobuy_async import AsyncHiobuy, InputError, Marketplace, PlatformName, UnknownFilterWarning
 from hiobuy_async.marketplaces import (
     DEFAULT_LOCALE,
     FILTERS_1688,
@@ -325,3 +326,10 @@ def test_a_filter_typo_warns_with_a_did_you_mean() -> None:
     message = str(warning.message)
     assert "certifedFactory (did you mean certifiedFactory?)" in message
     assert "madeUpFilter;" in message  # nothing close: no suggestion
+
+
+def test_every_platform_name_the_type_accepts_is_accepted_at_run_time() -> None:
+    names = typing.get_args(PlatformName)
+    assert {name.lower() for name in names} == {m.value for m in Marketplace}
+    for name in names:
+        assert validate_marketplace(name).value == name.lower()

@@ -17,7 +17,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from hiobuy_async import AsyncHiobuy, PagePosition, Product, Sort
+from hiobuy_async import AsyncHiobuy, PagePosition, PlatformName, Product, Sort
 from hiobuy_async.testing import FakeHiobuy
 
 pytestmark = pytest.mark.anyio
@@ -225,7 +225,7 @@ def prices(products: list[Product]) -> list[Decimal]:
 
 
 @pytest.mark.parametrize("platform", ["1688", "taobao"])
-async def test_sort_and_price_range_end_to_end(platform: str, anyio_backend: str) -> None:
+async def test_sort_and_price_range_end_to_end(platform: PlatformName, anyio_backend: str) -> None:
     low, high = Decimal("20"), Decimal("60.50")
     async with in_process() as (fake, client):
         pager = client.keyword_search_pages(
