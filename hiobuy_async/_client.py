@@ -522,7 +522,7 @@ class AsyncHiobuy:
 
     def _image_fanout(
         self,
-        platform: Marketplace | str | None,
+        platform: Marketplace | PlatformName | None,
         language: str | None,
         use_platform: bool,
         filters: Iterable[str] | None,

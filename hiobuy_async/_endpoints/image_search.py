@@ -16,6 +16,7 @@ from .._request import ApiRequest
 from ..marketplaces import (
     DEFAULT_LOCALE,
     Marketplace,
+    PlatformName,
     validate_filters,
     validate_image_url,
     validate_locale,
@@ -62,7 +63,7 @@ class ImageQuery:
     """
 
     img: str = attrs.field(repr=short_repr)
-    platform: Marketplace | str | None = None
+    platform: Marketplace | PlatformName | None = None
     language: str | None = None
     use_platform: bool | None = None
     filters: tuple[str, ...] | None = attrs.field(default=None, converter=_filters_tuple)
@@ -165,7 +166,7 @@ class ImageBatch:
     the validated query sent, which is also its de-duplication key.
     """
 
-    platform: Marketplace | str | None
+    platform: Marketplace | PlatformName | None
     language: str | None
     use_platform: bool
     filters: tuple[str, ...] | None
@@ -174,7 +175,7 @@ class ImageBatch:
     @classmethod
     def build(
         cls,
-        platform: Marketplace | str | None,
+        platform: Marketplace | PlatformName | None,
         language: str | None,
         use_platform: bool,
         filters: Iterable[str] | None,
