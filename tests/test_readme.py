@@ -54,3 +54,23 @@ def test_the_install_section_says_how_to_install_from_a_clone() -> None:
     assert "not on PyPI yet" in install
     assert "python -m pip install ." in install
     assert "pip install 'hiobuy-async[aiohttp]'" in install  # the published name, for later
+
+
+def test_getting_started_names_every_dependency_and_extra() -> None:
+    import tomllib  # noqa: PLC0415 - only this test reads the project's metadata
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    page = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    install = page.split("## Install", 1)[1].split("\n## ", 1)[0]
+    for requirement in project["dependencies"]:
+        name = re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0]
+        assert name in install or name == "typing_extensions", name
+    for extra in project["optional-dependencies"]:
+        assert f"| `[{extra}]` |" in install, extra
+    assert "aiohttp when it is installed" in install  # picked by itself under asyncio
+    assert "trio, always httpx2" in install
+
+
+def test_performance_page_cites_no_issue_numbers_users_cannot_open() -> None:
+    page = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    assert re.findall(r"(?i)\bissues? #\d+|\(#\d+\)", page) == []
