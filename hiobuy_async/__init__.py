@@ -11,7 +11,7 @@ async with AsyncHiobuy() as client:  # uuid from HIOBUY_UUID
 
 from __future__ import annotations
 
-from ._batch import BatchStream, DetailsStream, SearchStream
+from ._batch import BatchStream
 from ._client import DEFAULT_BASE_URL, AsyncHiobuy
 from ._endpoints.image_search import ImageQuery
 from ._endpoints.keyword_search import Sort, SortName
@@ -43,6 +43,7 @@ from ._models import (
 )
 from ._outcomes import Failed, Ok, Outcome, Progress
 from ._pager import KeywordPager, PagePosition, PagerItems
+from ._streams import DetailsStream, SearchStream
 from ._version import __version__
 from .marketplaces import LOCALES, Marketplace, PlatformName, UnknownFilterWarning
 

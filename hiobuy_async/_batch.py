@@ -38,8 +38,6 @@ import anyio
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from ._endpoints.image_search import ImageQuery
-from ._endpoints.product_details import DetailsQuery, ProductRef
 from ._exceptions import (
     AuthenticationError,
     ClientStateError,
@@ -47,7 +45,6 @@ from ._exceptions import (
     InputError,
     QuotaExhaustedError,
 )
-from ._models import ImageSearchResult, ProductDetails
 from ._outcomes import Failed, Ok, Outcome, Progress
 from ._ratelimit import PauseGate, RateLimiter
 from ._retry import RetryBudget, RetryHooks
@@ -58,13 +55,11 @@ __all__ = [
     "DEDUPE_WINDOW",
     "BatchContext",
     "BatchStream",
-    "DetailsStream",
     "Failed",
     "Fanout",
     "Ok",
     "Outcome",
     "Progress",
-    "SearchStream",
     "many",
     "stream",
 ]
@@ -471,15 +466,6 @@ class BatchStream(Generic[O_co]):
     def progress(self) -> Progress:
         """A snapshot of the batch so far."""
         return self._batch.snapshot()
-
-
-SearchStream: TypeAlias = BatchStream[Outcome[ImageQuery, ImageSearchResult]]
-"""The stream `search_stream()` gives: each `Ok` or `Failed` carries an `ImageQuery`."""
-
-DetailsStream: TypeAlias = BatchStream[
-    Ok[DetailsQuery, ProductDetails] | Failed[DetailsQuery | ProductRef]
-]
-"""The stream `details_stream()` gives; a `Failed` for an invalid input carries it as given."""
 
 
 class BatchContext(AbstractAsyncContextManager[BatchStream[O_co]], Generic[O_co]):
