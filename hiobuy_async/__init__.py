@@ -11,10 +11,10 @@ async with AsyncHiobuy() as client:  # uuid from HIOBUY_UUID
 
 from __future__ import annotations
 
-from ._batch import BatchStream, SearchStream
+from ._batch import BatchStream
 from ._client import DEFAULT_BASE_URL, AsyncHiobuy
 from ._endpoints.image_search import ImageQuery
-from ._endpoints.keyword_search import Sort
+from ._endpoints.keyword_search import Sort, SortName
 from ._endpoints.product_details import DetailsQuery
 from ._exceptions import (
     APIConnectionError,
@@ -44,8 +44,9 @@ from ._models import (
 )
 from ._outcomes import Failed, Ok, Outcome, Progress
 from ._pager import KeywordPager, PagePosition, PagerItems
+from ._streams import DetailsStream, SearchStream
 from ._version import __version__
-from .marketplaces import LOCALES, Marketplace, UnknownFilterWarning
+from .marketplaces import LOCALES, Marketplace, PlatformName, UnknownFilterWarning
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -61,6 +62,7 @@ __all__ = [
     "ClientClosedError",
     "ClientStateError",
     "DetailsQuery",
+    "DetailsStream",
     "Failed",
     "HiobuyError",
     "ImageQuery",
@@ -74,6 +76,7 @@ __all__ = [
     "Outcome",
     "PagePosition",
     "PagerItems",
+    "PlatformName",
     "Product",
     "ProductDetails",
     "Progress",
@@ -85,6 +88,7 @@ __all__ = [
     "ShopNick",
     "Sku",
     "Sort",
+    "SortName",
     "UnknownFilterWarning",
     "WrongEventLoopError",
     "__version__",

@@ -60,7 +60,6 @@ __all__ = [
     "Ok",
     "Outcome",
     "Progress",
-    "SearchStream",
     "many",
     "stream",
 ]
@@ -116,6 +115,9 @@ class Fanout(Generic[Q, F, K, R]):
         call: Makes the call for a key (see `Call`).
         max_concurrency: The most workers a batch may run (the pool's size).
         what: The inputs' name, for error messages (`"images"`, `"products"`).
+        check: Looks at each input before `resolve`, for a mistake of the
+            batch's own arguments that every such input would share (a search
+            batch without a platform): the `InputError` it raises stops the batch.
     """
 
     resolve: Callable[[object], tuple[Q, K]]
@@ -123,6 +125,7 @@ class Fanout(Generic[Q, F, K, R]):
     call: Call[K, R]
     max_concurrency: int
     what: str = "inputs"
+    check: Callable[[object], None] | None = None
 
 
 def _footprint(body: bytes) -> int:
@@ -354,6 +357,8 @@ class _Batch(Generic[Q, F, K, R]):
         return result, body
 
     async def run_one(self, index: int, item: object) -> None:
+        if self.fanout.check is not None:
+            self.fanout.check(item)  # a batch-wide mistake: stops the batch
         try:
             query, key = self.fanout.resolve(item)
         except InputError as error:
@@ -465,10 +470,6 @@ class BatchStream(Generic[O_co]):
     def progress(self) -> Progress:
         """A snapshot of the batch so far."""
         return self._batch.snapshot()
-
-
-SearchStream = BatchStream
-"""The stream `search_stream()` gives (`BatchStream` under its historical name)."""
 
 
 class BatchContext(AbstractAsyncContextManager[BatchStream[O_co]], Generic[O_co]):

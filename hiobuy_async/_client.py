@@ -20,7 +20,7 @@ from ._config import (
     check_uuid,
 )
 from ._endpoints.image_search import ImageBatch, ImageQuery, ResolvedQuery, resolve_query
-from ._endpoints.keyword_search import Price, Sort, check_page, resolve_keyword_query
+from ._endpoints.keyword_search import Price, Sort, SortName, check_page, resolve_keyword_query
 from ._endpoints.product_details import (
     DetailsBatch,
     DetailsQuery,
@@ -38,7 +38,7 @@ from ._retry import RetryHooks, RetryPolicy
 from ._transport import HttpTransport, TransportKind, make_timeout
 from ._validation import check_int, check_positive
 from ._version import __version__
-from .marketplaces import Marketplace
+from .marketplaces import Marketplace, PlatformName
 from .quota import LocalQuota, Quota, RedisQuota
 
 if TYPE_CHECKING:
@@ -315,7 +315,7 @@ class AsyncHiobuy:
         self,
         img: str,
         *,
-        platform: Marketplace | str,
+        platform: Marketplace | PlatformName,
         language: str | None = None,
         use_platform: bool = False,
         filters: Iterable[str] | None = None,
@@ -363,11 +363,11 @@ class AsyncHiobuy:
         self,
         keyword: str,
         *,
-        platform: Marketplace | str,
+        platform: Marketplace | PlatformName,
         language: str | None = None,
         page: int = 1,
         page_size: int = 20,
-        sort: Sort | str | None = None,
+        sort: Sort | SortName | None = None,
         price_min: Price | None = None,
         price_max: Price | None = None,
         use_platform: bool = False,
@@ -384,8 +384,10 @@ class AsyncHiobuy:
                 the API's (`zh_CN`). Must be valid for the marketplace.
             page: The page, from 1.
             page_size: Products per page, 1 to 50 (the API's cap).
-            sort: A `Sort` (or its code: `"bid2"`, `"bid"`, `"sale2"`,
-                `"sale"`), or `None` for the API's order.
+            sort: A `Sort`, its name as the command line spells it
+                (`"price-asc"`, `"price-desc"`, `"sales-asc"`, `"sales-desc"`)
+                or its code (`"bid"`, `"bid2"`, `"sale"`, `"sale2"`), in any
+                letter case, or `None` for the API's order.
             price_min: The lowest price, inclusive: a `Decimal`, an `int` or
                 a plain decimal string such as `"9.90"` (not a float).
             price_max: The highest price, inclusive, likewise.
@@ -416,10 +418,10 @@ class AsyncHiobuy:
         self,
         keyword: str,
         *,
-        platform: Marketplace | str,
+        platform: Marketplace | PlatformName,
         language: str | None = None,
         page_size: int = 20,
-        sort: Sort | str | None = None,
+        sort: Sort | SortName | None = None,
         price_min: Price | None = None,
         price_max: Price | None = None,
         use_platform: bool = False,
@@ -487,7 +489,7 @@ class AsyncHiobuy:
         self,
         product: ProductRef,
         *,
-        platform: Marketplace | str | None = None,
+        platform: Marketplace | PlatformName | None = None,
         language: str | None = None,
         use_platform: bool = False,
     ) -> ProductDetails:
@@ -545,7 +547,7 @@ class AsyncHiobuy:
 
     def _image_fanout(
         self,
-        platform: Marketplace | str | None,
+        platform: Marketplace | PlatformName | None,
         language: str | None,
         use_platform: bool,
         filters: Iterable[str] | None,
@@ -572,7 +574,12 @@ class AsyncHiobuy:
             )
 
         return _batch.Fanout(
-            inputs.resolve, inputs.unresolved, search, self._max_connections, "images"
+            inputs.resolve,
+            inputs.unresolved,
+            search,
+            self._max_connections,
+            "images",
+            check=inputs.require_platform if inputs.template is None else None,
         )
 
     def _details_fanout(
@@ -599,7 +606,7 @@ class AsyncHiobuy:
         self,
         images: Iterable[str | ImageQuery] | AsyncIterable[str | ImageQuery],
         *,
-        platform: Marketplace | str | None = None,
+        platform: Marketplace | PlatformName | None = None,
         language: str | None = None,
         use_platform: bool = False,
         filters: Iterable[str] | None = None,
@@ -656,7 +663,7 @@ class AsyncHiobuy:
         self,
         images: Iterable[str | ImageQuery] | AsyncIterable[str | ImageQuery],
         *,
-        platform: Marketplace | str | None = None,
+        platform: Marketplace | PlatformName | None = None,
         language: str | None = None,
         use_platform: bool = False,
         filters: Iterable[str] | None = None,
@@ -728,7 +735,7 @@ class AsyncHiobuy:
         self,
         products: Iterable[ProductRef | DetailsQuery] | AsyncIterable[ProductRef | DetailsQuery],
         *,
-        platform: Marketplace | str | None = None,
+        platform: Marketplace | PlatformName | None = None,
         language: str | None = None,
         use_platform: bool = False,
         concurrency: int = 8,
@@ -790,7 +797,7 @@ class AsyncHiobuy:
         self,
         products: Iterable[ProductRef | DetailsQuery] | AsyncIterable[ProductRef | DetailsQuery],
         *,
-        platform: Marketplace | str | None = None,
+        platform: Marketplace | PlatformName | None = None,
         language: str | None = None,
         use_platform: bool = False,
         concurrency: int = 8,

@@ -9,7 +9,7 @@ for the event loop (or trio's finaliser) to close later.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, NoReturn
 
 import attrs
 
@@ -21,6 +21,12 @@ from ._validation import check_int
 __all__ = ["KeywordPager", "PagePosition", "StopReason"]
 
 StopReason = Literal["last_page", "max_pages", "max_items", "repeated_page"]
+
+_HOW = "use `async for product in pager.items()` (or `async for page in pager`)"
+
+
+def _misuse(what: str) -> NoReturn:
+    raise TypeError(f"{what}: {_HOW}")
 
 
 @attrs.frozen
@@ -155,6 +161,14 @@ class KeywordPager:
         """
         return PagerItems(self)
 
+    if not TYPE_CHECKING:  # at run time only: mypy keeps reporting the mistake itself
+
+        def __await__(self) -> NoReturn:
+            _misuse("keyword_search_pages() returns a KeywordPager, which is not awaited")
+
+        def __iter__(self) -> NoReturn:
+            _misuse("a KeywordPager is iterated with `async for`, not `for`")
+
     def _stop(self, reason: StopReason) -> None:
         self.stop_reason = reason
 
@@ -247,6 +261,11 @@ class PagerItems:
 
     def __aiter__(self) -> PagerItems:
         return self
+
+    if not TYPE_CHECKING:  # at run time only: mypy keeps reporting the mistake itself
+
+        def __iter__(self) -> NoReturn:
+            _misuse("pager.items() is iterated with `async for`, not `for`")
 
     async def __anext__(self) -> Product:
         pager = self._pager

@@ -229,6 +229,8 @@ def check_http_url(name: str, value: object, *, max_length: int) -> str:
     # isprintable() is False for every control and separator character but
     # the ASCII space, so this rejects all whitespace and control characters.
     if not value.isprintable() or " " in value:
+        if "://" not in value:  # words, not a URL with a stray space: say what is expected
+            raise InputError(f"{name} must be an absolute http(s) URL, got {describe(value)}")
         raise InputError(f"{name} must not contain whitespace or control characters")
     try:
         parts = urlsplit(value)

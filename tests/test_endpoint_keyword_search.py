@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import typing
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from hiobuy_async import InputError, Marketplace, ResponseValidationError, UnknownFilterWarning
-from hiobuy_async._endpoints.keyword_search import Sort, parse_keyword_page, resolve_keyword_query
+from hiobuy_async import (
+    InputError,
+    Marketplace,
+    ResponseValidationError,
+    SortName,
+    UnknownFilterWarning,
+)
+from hiobuy_async._endpoints.keyword_search import (
+    SORT_NAMES,
+    Sort,
+    parse_keyword_page,
+    resolve_keyword_query,
+)
 
 
 def resolve(keyword: Any = "lamp", **kwargs: Any) -> Any:
@@ -60,9 +72,18 @@ def test_taobao_sends_no_1688_options_and_defaults_are_minimal() -> None:
 
 
 @pytest.mark.parametrize(
-    ("sort", "code"), [("sale2", "sale2"), (Sort.SALES_ASC, "sale"), ("bid2", "bid2")]
+    ("sort", "code"),
+    [
+        ("sale2", "sale2"),
+        (Sort.SALES_ASC, "sale"),
+        ("bid2", "bid2"),
+        ("price-asc", "bid"),
+        ("Price-Desc", "bid2"),
+        ("sales-asc", "sale"),
+        (" SALES-DESC ", "sale2"),
+    ],
 )
-def test_sort_takes_the_enum_or_its_code(sort: Any, code: str) -> None:
+def test_sort_takes_the_enum_its_code_or_the_cli_name(sort: Any, code: str) -> None:
     assert resolve(sort=sort).payload(1)["sort"] == code
 
 
@@ -190,3 +211,10 @@ async def test_a_bad_items_block() -> None:
         {"items": {"item": [], "total_results": "many"}}, None, page=1, page_size=20
     )
     assert page.total_results is None
+
+
+def test_the_sort_name_type_lists_every_spelling_the_runtime_accepts() -> None:
+    # Lower case: the runtime also takes them in any letter case.
+    assert set(typing.get_args(SortName)) == set(SORT_NAMES)
+    for name in typing.get_args(SortName):
+        assert resolve(sort=name).sort is SORT_NAMES[name]

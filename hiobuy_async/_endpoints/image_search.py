@@ -16,6 +16,7 @@ from .._request import ApiRequest
 from ..marketplaces import (
     DEFAULT_LOCALE,
     Marketplace,
+    PlatformName,
     validate_filters,
     validate_image_url,
     validate_locale,
@@ -62,7 +63,7 @@ class ImageQuery:
     """
 
     img: str = attrs.field(repr=short_repr)
-    platform: Marketplace | str | None = None
+    platform: Marketplace | PlatformName | None = None
     language: str | None = None
     use_platform: bool | None = None
     filters: tuple[str, ...] | None = attrs.field(default=None, converter=_filters_tuple)
@@ -165,7 +166,7 @@ class ImageBatch:
     the validated query sent, which is also its de-duplication key.
     """
 
-    platform: Marketplace | str | None
+    platform: Marketplace | PlatformName | None
     language: str | None
     use_platform: bool
     filters: tuple[str, ...] | None
@@ -174,7 +175,7 @@ class ImageBatch:
     @classmethod
     def build(
         cls,
-        platform: Marketplace | str | None,
+        platform: Marketplace | PlatformName | None,
         language: str | None,
         use_platform: bool,
         filters: Iterable[str] | None,
@@ -258,6 +259,21 @@ class ImageBatch:
             filters=resolved.filters,
         )
         return sent, resolved
+
+    def require_platform(self, item: object) -> None:
+        """Refuse, for the whole batch, an input that leaves the platform to a batch without one.
+
+        Args:
+            item: A URL or an `ImageQuery` (anything else is left to `resolve`).
+
+        Raises:
+            InputError: The batch has no `platform` and the input names none.
+        """
+        if isinstance(item, str) or (isinstance(item, ImageQuery) and item.platform is None):
+            raise InputError(
+                "platform is required: pass platform='taobao' or '1688' to the batch "
+                "(or ImageQuery inputs that name their own)"
+            )
 
     def unresolved(self, item: object) -> ImageQuery:
         """The query an input stands for, the batch's values filled in, unvalidated.

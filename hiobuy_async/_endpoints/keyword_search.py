@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -162,16 +162,30 @@ def _check_keyword(keyword: object) -> str:
     return text
 
 
+SORT_NAMES: dict[str, Sort] = {
+    "price-asc": Sort.PRICE_ASC,
+    "price-desc": Sort.PRICE_DESC,
+    "sales-asc": Sort.SALES_ASC,
+    "sales-desc": Sort.SALES_DESC,
+    **{member.value: member for member in Sort},
+}
+"""Every spelling `sort=` accepts (in any letter case): the command line's names and the codes."""
+
+SortName = Literal[
+    "price-asc", "price-desc", "sales-asc", "sales-desc", "bid", "bid2", "sale", "sale2"
+]
+"""A `Sort` by name (as `--sort` spells it) or by the API's code."""
+
+
 def _check_sort(sort: object) -> Sort | None:
     if sort is None or isinstance(sort, Sort):
         return sort
     if isinstance(sort, str):
-        try:
-            return Sort(sort)
-        except ValueError:
-            pass
-    codes = ", ".join(f"Sort.{s.name} ({s.value!r})" for s in Sort)
-    raise InputError(f"sort must be one of {codes}, got {describe(sort)}")
+        found = SORT_NAMES.get(sort.strip().lower())
+        if found is not None:
+            return found
+    names = ", ".join(repr(name) for name in SORT_NAMES)
+    raise InputError(f"sort must be a Sort or one of {names}, got {describe(sort)}")
 
 
 def _check_price(name: str, value: object) -> Decimal:

@@ -124,7 +124,7 @@ def _connector_class() -> type[aiohttp.TCPConnector]:
             self,
             req: aiohttp.ClientRequest,
             traces: list[Any],
-            timeout: aiohttp.ClientTimeout,
+            timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 - aiohttp's signature
         ) -> aiohttp.connector.Connection:
             # Each refused connection is closed, so this ends with a new one.
             for _ in range(self.limit + 1):
@@ -210,6 +210,17 @@ class AiohttpBackend:
     async def aclose(self) -> None:
         """Close the session and its connections."""
         await self._session.close()
+
+    def __del__(self) -> None:
+        # A leaked client (the SDK's own ResourceWarning says so) or one left on
+        # a closed loop: drop the session quietly, as aiohttp's own finaliser
+        # would, but without its "Unclosed client session" report of internals.
+        session = getattr(self, "_session", None)
+        if session is not None and not session.closed:
+            connector = session.connector
+            if connector is not None:
+                connector._close()  # closes the sockets; no await, no loop callback
+            session._connector = None
 
     def classify(self, exc: Exception) -> ErrorKind | None:
         """Tell which SDK error an aiohttp or asyncio failure becomes.
