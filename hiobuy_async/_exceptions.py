@@ -15,6 +15,7 @@ HiobuyError
 │   └── APITimeoutError               ... because a timeout or the call's deadline ran out
 ├── ResponseValidationError           the body is not JSON, not an envelope, too large,
 │                                     or does not fit the models
+├── OrderOutcomeUnknownError          the order may or may not have been placed; never retried
 └── ClientStateError (also RuntimeError)  the client cannot be used here or now; never retried
     ├── ClientClosedError             used after `aclose()`, or closed while the call ran
     └── WrongEventLoopError           used from another event loop or thread than its first
@@ -38,6 +39,7 @@ __all__ = [
     "ClientStateError",
     "HiobuyError",
     "InputError",
+    "OrderOutcomeUnknownError",
     "QuotaExhaustedError",
     "RateLimitError",
     "ResponseValidationError",
@@ -342,6 +344,45 @@ class APITimeoutError(APIConnectionError):
 
 class ResponseValidationError(HiobuyError):
     """The response body is not JSON, not an envelope, too large, or does not fit the models."""
+
+
+class OrderOutcomeUnknownError(HiobuyError):
+    """The order may or may not have been placed: its answer was lost.
+
+    Raised by `create_order` when the request may have reached HioBuy but no
+    definite answer came back (a reset or timeout after sending, a 5xx, a
+    body that cannot be read). HioBuy has no order lookup and no server-side
+    idempotency key, so the SDK cannot find out: it never retries, and the
+    same idempotency key is refused (this error again, without a request)
+    until `AsyncHiobuy.resolve_order()` records what the merchant console
+    shows. Not an `APIConnectionError`, so generic retry code does not
+    swallow it.
+
+    Attributes:
+        idempotency_key: The key of the order in question.
+        client_reference: The caller's reference written into `remark`, if any.
+        request_id: The `x-request-id` of the last response, when one came.
+        attempts: The requests sent for this order (0 when refused without one).
+    """
+
+    idempotency_key: str | None
+    client_reference: str | None
+    attempts: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        idempotency_key: str | None = None,
+        client_reference: str | None = None,
+        request_id: str | None = None,
+        attempts: int = 0,
+        body_excerpt: str | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id, body_excerpt=body_excerpt)
+        self.idempotency_key = idempotency_key
+        self.client_reference = client_reference
+        self.attempts = attempts
 
 
 class ClientStateError(HiobuyError, RuntimeError):

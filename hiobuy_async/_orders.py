@@ -1,0 +1,406 @@
+# SPDX-License-Identifier: MIT
+"""The key guard: one idempotency key is sent to create-order at most once.
+
+HioBuy has no server-side idempotency key and no order lookup, so the
+guarantee comes from the client. `OrderGuard` remembers each key it has
+seen (a bounded number of settled ones, every unsettled one):
+
+- placed: the same key returns the stored `OrderSubmission`, without a request;
+- unknown (the answer was lost): the same key raises
+  `OrderOutcomeUnknownError` again, without a request, until
+  `resolve(key, placed=...)` records what the merchant console shows;
+- in flight: a second call with the key waits for the first and shares its
+  outcome (one request);
+- rejected for certain (`ret != 1`, a 4xx, never sent): the key is free again.
+
+The same key with a different order (another fingerprint) is an
+`InputError`. An optional `OrderJournal` (a SQLite file, written through
+anyio worker threads so it works on trio) records the intent before the
+request and the outcome after it: a process that crashed mid-order finds the
+key unsettled after a restart and refuses to send it again. The journal
+keeps hashes and outcomes, never an order's body or address.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal
+
+import anyio
+import attrs
+
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    ClientStateError,
+    HiobuyError,
+    InputError,
+    OrderOutcomeUnknownError,
+    ServerError,
+)
+from ._models import OrderSubmission
+
+__all__ = ["DEFAULT_MAX_KEYS", "OrderGuard", "OrderJournal", "new_key", "outcome_unknown"]
+
+DEFAULT_MAX_KEYS = 10_000
+"""How many placed orders' keys a client remembers (unsettled ones are all kept)."""
+
+State = Literal["pending", "placed", "unknown"]
+
+
+def new_key() -> str:
+    """Return a fresh idempotency key (a random UUID4, as text).
+
+    Returns:
+        The key.
+    """
+    return str(uuid.uuid4())
+
+
+def _definitely_not_placed(error: BaseException) -> bool:
+    """Whether a failed create-order call certainly placed no order."""
+    if isinstance(error, OrderOutcomeUnknownError):
+        return False
+    if isinstance(error, InputError | APIError):
+        return True  # refused before sending, or ret != 1: a definite rejection
+    if isinstance(error, ServerError):
+        return False
+    if isinstance(error, APIStatusError):
+        return 400 <= error.status_code < 500  # refused (401, 403, 408, 429...)
+    if isinstance(error, APIConnectionError):
+        return getattr(error, "delivery", "maybe_delivered") == "not_sent"
+    return False
+
+
+def outcome_unknown(
+    error: BaseException, *, idempotency_key: str, client_reference: str | None
+) -> OrderOutcomeUnknownError:
+    """Turn a failure that may have left an order placed into `OrderOutcomeUnknownError`.
+
+    The pipeline raises it itself for a request that may not be repeated;
+    this covers whatever else may come out of a call that reached the wire
+    (a cancellation, a body that cannot be read after a 2xx).
+
+    Args:
+        error: What the call raised.
+        idempotency_key: The order's key.
+        client_reference: The caller's reference.
+
+    Returns:
+        The error to raise.
+    """
+    if isinstance(error, OrderOutcomeUnknownError):
+        return error
+    attempts = getattr(error, "attempts", None)
+    unknown = OrderOutcomeUnknownError(
+        f"the order may or may not have been placed ({type(error).__name__}): check the "
+        "merchant console, then call resolve_order() with the key",
+        idempotency_key=idempotency_key,
+        client_reference=client_reference,
+        request_id=getattr(error, "request_id", None),
+        attempts=attempts if isinstance(attempts, int) else 1,
+    )
+    unknown.endpoint = "create_order"
+    return unknown
+
+
+def _refusal(key: str, client_reference: str | None, why: str) -> OrderOutcomeUnknownError:
+    error = OrderOutcomeUnknownError(
+        f"the order of this idempotency key may or may not have been placed ({why}); nothing "
+        "was sent: check the merchant console, then call resolve_order(key, placed=...)",
+        idempotency_key=key,
+        client_reference=client_reference,
+        attempts=0,
+    )
+    error.endpoint = "create_order"
+    return error
+
+
+@attrs.define
+class _Entry:
+    fingerprint: str
+    state: State
+    client_reference: str | None = None
+    submission: OrderSubmission | None = None
+    done: anyio.Event | None = None
+    failure: HiobuyError | None = None  # a definite rejection, for the calls that waited
+    from_journal: bool = False
+
+
+@attrs.frozen
+class _Row:
+    fingerprint: str
+    state: State
+    client_reference: str | None
+    request_id: str | None
+    data: Mapping[str, Any]
+
+
+class OrderJournal:
+    """A durable record of order keys: a SQLite file, used through worker threads.
+
+    Each write opens the file, commits and closes it (orders are rare; a
+    crash loses nothing written). Every call runs in an anyio worker thread,
+    so it works on asyncio and trio.
+
+    Args:
+        path: The SQLite file (created when missing).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._ready = False
+
+    def __repr__(self) -> str:
+        return "<OrderJournal>"
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, timeout=30.0)
+        if not self._ready:
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS orders ("
+                "key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, state TEXT NOT NULL, "
+                "client_reference TEXT, request_id TEXT, data TEXT, updated REAL NOT NULL)"
+            )
+            connection.commit()
+            self._ready = True
+        return connection
+
+    def _load(self, key: str) -> _Row | None:
+        connection = self._connect()
+        try:
+            row = connection.execute(
+                "SELECT fingerprint, state, client_reference, request_id, data "
+                "FROM orders WHERE key = ?",
+                (key,),
+            ).fetchone()
+        finally:
+            connection.close()
+        if row is None:
+            return None
+        fingerprint, state, client_reference, request_id, data = row
+        return _Row(fingerprint, state, client_reference, request_id, json.loads(data or "{}"))
+
+    def _write(self, key: str, entry: _Entry | None) -> None:
+        connection = self._connect()
+        try:
+            with connection:
+                if entry is None:
+                    connection.execute("DELETE FROM orders WHERE key = ?", (key,))
+                    return
+                submission = entry.submission
+                connection.execute(
+                    "INSERT OR REPLACE INTO orders VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        key,
+                        entry.fingerprint,
+                        entry.state,
+                        entry.client_reference,
+                        None if submission is None else submission.request_id,
+                        None
+                        if submission is None
+                        else json.dumps(dict(submission.data), default=str),
+                        time.time(),
+                    ),
+                )
+        finally:
+            connection.close()
+
+    async def load(self, key: str) -> _Row | None:
+        """Read what the journal knows of `key`.
+
+        Args:
+            key: The idempotency key.
+
+        Returns:
+            The row, or `None`.
+        """
+        return await anyio.to_thread.run_sync(self._load, key)
+
+    async def write(self, key: str, entry: _Entry | None) -> None:
+        """Record `entry` for `key` (or forget the key), durably, before returning.
+
+        Args:
+            key: The idempotency key.
+            entry: The state to record, or `None` to forget the key.
+        """
+        await anyio.to_thread.run_sync(self._write, key, entry)
+
+
+class OrderGuard:
+    """Keeps each idempotency key from reaching create-order twice (see the module).
+
+    Args:
+        journal: The durable record, or `None` (memory only).
+        max_keys: How many placed keys to remember.
+    """
+
+    def __init__(self, journal: OrderJournal | None, *, max_keys: int = DEFAULT_MAX_KEYS) -> None:
+        self._journal = journal
+        self._max_keys = max_keys
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"<OrderGuard keys={len(self._entries)} journal={self._journal is not None}>"
+
+    async def _entry(self, key: str) -> _Entry | None:
+        entry = self._entries.get(key)
+        if entry is not None or self._journal is None:
+            return entry
+        row = await self._journal.load(key)
+        entry = self._entries.get(key)  # another task may have started meanwhile
+        if entry is not None or row is None:
+            return entry
+        submission = None
+        if row.state == "placed":
+            submission = OrderSubmission(
+                idempotency_key=key,
+                client_reference=row.client_reference,
+                request_id=row.request_id,
+                data=row.data,
+            )
+        # A key left "pending" by a process that stopped mid-order is unknown.
+        state: State = "placed" if row.state == "placed" else "unknown"
+        entry = _Entry(row.fingerprint, state, row.client_reference, submission, from_journal=True)
+        self._remember(key, entry)
+        return entry
+
+    def _remember(self, key: str, entry: _Entry) -> None:
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        if len(self._entries) <= self._max_keys:
+            return
+        for old in [k for k, e in self._entries.items() if e.state == "placed"]:
+            if len(self._entries) <= self._max_keys:
+                break
+            del self._entries[old]
+
+    async def _record(self, key: str, entry: _Entry | None) -> None:
+        if self._journal is not None:
+            with anyio.CancelScope(shield=True):
+                await self._journal.write(key, entry)
+
+    async def submit(
+        self,
+        key: str,
+        fingerprint: str,
+        client_reference: str | None,
+        send: Callable[[], Awaitable[OrderSubmission]],
+    ) -> OrderSubmission:
+        """Send an order under `key` unless the key settles it already.
+
+        Args:
+            key: The idempotency key.
+            fingerprint: The order's hash (`create_order.fingerprint`).
+            client_reference: The caller's reference.
+            send: Sends the request once.
+
+        Returns:
+            The submission: new, or the one stored for the key.
+
+        Raises:
+            InputError: The key was used for a different order.
+            OrderOutcomeUnknownError: The outcome of the key's order is
+                unknown (now, or from before), and not yet resolved.
+            HiobuyError: The order was rejected for certain; the key is free.
+        """
+        while True:
+            entry = await self._entry(key)
+            if entry is None:
+                break
+            if entry.fingerprint != fingerprint:
+                raise InputError(
+                    "this idempotency key was already used for a different order: use a new "
+                    "key for a new order"
+                )
+            if entry.state == "placed" and entry.submission is not None:
+                self._entries.move_to_end(key)
+                return entry.submission
+            if entry.state == "unknown":
+                raise _refusal(key, entry.client_reference, "its answer was lost")
+            if entry.done is None:  # pending, from the journal: never the case (see _entry)
+                raise _refusal(key, entry.client_reference, "it was in flight")
+            await entry.done.wait()
+            if entry.failure is not None:
+                raise entry.failure
+        return await self._send(key, fingerprint, client_reference, send)
+
+    async def _send(
+        self,
+        key: str,
+        fingerprint: str,
+        client_reference: str | None,
+        send: Callable[[], Awaitable[OrderSubmission]],
+    ) -> OrderSubmission:
+        entry = _Entry(fingerprint, "pending", client_reference, done=anyio.Event())
+        self._remember(key, entry)
+        try:
+            await self._record(key, entry)  # the intent, before anything is sent
+        except BaseException:
+            del self._entries[key]
+            entry.done.set()  # type: ignore[union-attr]
+            raise
+        try:
+            submission = await send()
+        except BaseException as error:
+            if isinstance(error, HiobuyError) and _definitely_not_placed(error):
+                entry.failure = error
+                self._entries.pop(key, None)
+                await self._record(key, None)
+                raise
+            entry.state = "unknown"
+            await self._record(key, entry)
+            if not isinstance(error, Exception):
+                raise  # a cancellation: the key stays unknown
+            unknown = outcome_unknown(error, idempotency_key=key, client_reference=client_reference)
+            entry.failure = unknown
+            if unknown is error:
+                raise
+            raise unknown from None
+        finally:
+            entry.done.set()  # type: ignore[union-attr]
+        entry.state = "placed"
+        entry.submission = submission
+        await self._record(key, entry)
+        return submission
+
+    async def resolve(
+        self, key: str, *, placed: bool, data: Mapping[str, Any] | None = None
+    ) -> None:
+        """Settle a key whose outcome is unknown, from what the merchant console shows.
+
+        Args:
+            key: The idempotency key.
+            placed: True if the order exists (the key then returns a
+                submission holding `data`, without a request); False if it
+                does not (the key may be sent again).
+            data: What to keep as the submission's `data` when `placed`.
+
+        Raises:
+            InputError: The client knows no unsettled order under this key.
+            ClientStateError: The key's order is still in flight.
+        """
+        entry = await self._entry(key)
+        if entry is None or entry.state == "placed":
+            raise InputError("no order with this idempotency key awaits resolution")
+        if entry.state == "pending":
+            raise ClientStateError("the order of this idempotency key is still in flight")
+        if placed:
+            entry.state = "placed"
+            entry.failure = None
+            entry.submission = OrderSubmission(
+                idempotency_key=key,
+                client_reference=entry.client_reference,
+                data=dict(data or {}),
+            )
+            await self._record(key, entry)
+        else:
+            del self._entries[key]
+            await self._record(key, None)
