@@ -11,7 +11,7 @@ seen (a bounded number of settled ones, every unsettled one):
   `resolve(key, placed=...)` records what the merchant console shows;
 - in flight: a second call with the key waits for the first and shares its
   outcome (one request);
-- rejected for certain (`ret != 1`, a 4xx, never sent): the key is free again.
+- rejected for certain (`ret != 1`, a `429`/`408`, never sent): the key is free again.
 
 The same key with a different order (another fingerprint) is an
 `InputError`. An optional `OrderJournal` (a SQLite file, written through
@@ -43,7 +43,6 @@ from ._exceptions import (
     HiobuyError,
     InputError,
     OrderOutcomeUnknownError,
-    ServerError,
 )
 from ._models import OrderSubmission
 
@@ -70,10 +69,8 @@ def _definitely_not_placed(error: BaseException) -> bool:
         return False
     if isinstance(error, InputError | APIError):
         return True  # refused before sending, or ret != 1: a definite rejection
-    if isinstance(error, ServerError):
-        return False
     if isinstance(error, APIStatusError):
-        return 400 <= error.status_code < 500  # refused (401, 403, 408, 429...)
+        return error.status_code in (408, 429)  # refused unprocessed; any other may not be
     if isinstance(error, APIConnectionError):
         return getattr(error, "delivery", "maybe_delivered") == "not_sent"
     return False
