@@ -46,7 +46,7 @@ from ._exceptions import (
     QuotaExhaustedError,
 )
 from ._outcomes import Failed, Ok, Outcome, Progress
-from ._ratelimit import PauseGate, RateLimiter
+from ._ratelimit import Pacer, PauseGate
 from ._retry import RetryBudget, RetryHooks
 
 __all__ = [
@@ -268,7 +268,7 @@ class _Batch(Generic[Q, F, K, R]):
         self.fanout = fanout
         self.source = source
         self.sink = sink
-        self.limiter = RateLimiter(rate_limit) if rate_limit is not None else None
+        self.limiter = Pacer(rate_limit) if rate_limit is not None else None
         self.gate = PauseGate()
         self.budget = retry_budget
         self.on_error = on_error
@@ -281,10 +281,14 @@ class _Batch(Generic[Q, F, K, R]):
         self.done = self.ok = self.failed = self.retries = 0
 
     # RetryHooks, shared by every call of the batch.
-    async def before_attempt(self) -> None:
+    async def before_attempt(self, inner: Callable[[], Awaitable[None]] | None = None) -> None:
+        # The batch's slot is taken when `inner` (the client's quota) lets the
+        # request go, so the batch's cap holds at the server.
         await self.gate.wait()
         if self.limiter is not None:
-            await self.limiter.acquire()
+            await self.limiter.acquire(inner)
+        elif inner is not None:
+            await inner()
 
     def allow_retry(self) -> bool:
         return self.budget.try_spend()

@@ -15,7 +15,6 @@ HiobuyError
 │   └── APITimeoutError               ... because a timeout or the call's deadline ran out
 ├── ResponseValidationError           the body is not JSON, not an envelope, too large,
 │                                     or does not fit the models
-├── OrderOutcomeUnknownError          the order may or may not have been placed; never retried
 └── ClientStateError (also RuntimeError)  the client cannot be used here or now; never retried
     ├── ClientClosedError             used after `aclose()`, or closed while the call ran
     └── WrongEventLoopError           used from another event loop or thread than its first
@@ -27,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from contextvars import ContextVar, Token
+from typing import Literal
 
 __all__ = [
     "APIConnectionError",
@@ -37,6 +37,7 @@ __all__ = [
     "CertificateError",
     "ClientClosedError",
     "ClientStateError",
+    "Delivery",
     "HiobuyError",
     "InputError",
     "OrderOutcomeUnknownError",
@@ -326,8 +327,33 @@ class ServerError(APIStatusError):
     """HTTP 5xx: the server or a proxy in front of it failed."""
 
 
+Delivery = Literal["not_sent", "maybe_delivered"]
+"""What is known of a failed request's delivery: `"not_sent"` only when it provably never left."""
+
+
 class APIConnectionError(HiobuyError):
-    """No complete response arrived: refused or reset connection, protocol error."""
+    """No complete response arrived: refused or reset connection, protocol error.
+
+    Attributes:
+        delivery: `"not_sent"` when the request provably never left (DNS,
+            connection refused, connect or pool timeout, TLS handshake, a
+            pooled connection found closed before the request was written);
+            `"maybe_delivered"` otherwise, and when unknown: the server may
+            have read it.
+    """
+
+    delivery: Delivery
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        delivery: Delivery = "maybe_delivered",
+        request_id: str | None = None,
+        body_excerpt: str | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id, body_excerpt=body_excerpt)
+        self.delivery = delivery
 
 
 class CertificateError(APIConnectionError):
@@ -347,22 +373,20 @@ class ResponseValidationError(HiobuyError):
 
 
 class OrderOutcomeUnknownError(HiobuyError):
-    """The order may or may not have been placed: its answer was lost.
+    """The order may or may not have been placed: never retried, never sent again.
 
-    Raised by `create_order` when the request may have reached HioBuy but no
-    definite answer came back (a reset or timeout after sending, a 5xx, a
-    body that cannot be read). HioBuy has no order lookup and no server-side
-    idempotency key, so the SDK cannot find out: it never retries, and the
-    same idempotency key is refused (this error again, without a request)
-    until `AsyncHiobuy.resolve_order()` records what the merchant console
-    shows. Not an `APIConnectionError`, so generic retry code does not
-    swallow it.
+    Raised for an operation that must not be sent twice (`create_order`)
+    when its request may have reached the server and no definite answer came
+    back: the connection failed after the request may have left, a read
+    timeout or the deadline ran out while it was in flight, a 5xx answer, or
+    a malformed 2xx answer. The error that happened is its `__cause__`. Not
+    an `APIConnectionError`, so generic `except`/retry code does not swallow
+    it: look the order up (see the docs) before placing it again.
 
     Attributes:
-        idempotency_key: The key of the order in question.
-        client_reference: The caller's reference written into `remark`, if any.
-        request_id: The `x-request-id` of the last response, when one came.
-        attempts: The requests sent for this order (0 when refused without one).
+        idempotency_key: The call's idempotency key, when it had one.
+        client_reference: The call's client reference, when it had one.
+        attempts: Requests made by the call, the last one included.
     """
 
     idempotency_key: str | None
@@ -375,8 +399,8 @@ class OrderOutcomeUnknownError(HiobuyError):
         *,
         idempotency_key: str | None = None,
         client_reference: str | None = None,
+        attempts: int = 1,
         request_id: str | None = None,
-        attempts: int = 0,
         body_excerpt: str | None = None,
     ) -> None:
         super().__init__(message, request_id=request_id, body_excerpt=body_excerpt)

@@ -11,7 +11,7 @@ seen (a bounded number of settled ones, every unsettled one):
   `resolve(key, placed=...)` records what the merchant console shows;
 - in flight: a second call with the key waits for the first and shares its
   outcome (one request);
-- rejected for certain (`ret != 1`, a `429`/`408`, never sent): the key is free again.
+- rejected for certain (`ret != 1`, a 3xx or 4xx answer, never sent): the key is free again.
 
 The same key with a different order (another fingerprint) is an
 `InputError`. An optional `OrderJournal` (a SQLite file, written through
@@ -70,7 +70,7 @@ def _definitely_not_placed(error: BaseException) -> bool:
     if isinstance(error, InputError | APIError):
         return True  # refused before sending, or ret != 1: a definite rejection
     if isinstance(error, APIStatusError):
-        return error.status_code in (408, 429)  # refused unprocessed; any other may not be
+        return error.status_code < 500  # an answer refusing it (as the pipeline's rule)
     if isinstance(error, APIConnectionError):
         return getattr(error, "delivery", "maybe_delivered") == "not_sent"
     return False

@@ -1,9 +1,19 @@
 # SPDX-License-Identifier: MIT
 """The one request pipeline every endpoint goes through.
 
-build (the endpoint's `ApiRequest`) → send (the transport) → status →
-envelope → parse (the endpoint's parser), with retries, the per-call
-deadline, redaction, error enrichment and logging written here once. The
+build (the endpoint's `ApiRequest`) → gate → send (the transport) → status
+→ envelope → parse (the endpoint's parser), with retries, the per-call
+deadline, redaction, error enrichment and logging written here once.
+
+Every request the SDK puts on the wire (first attempt, retry, page, batch
+item) passes one gate, `Pipeline._gate`, at the moment it is sent: the
+batch's pause and cap around the client's quota. The transports never resend
+on their own; each attempt counts against `max_retries` (and a batch's
+budget), and a failed one says whether it was sent (`delivery`). An
+operation that must not run twice (`ApiRequest.safe_to_repeat=False`) is sent
+again only when it provably was not sent or was refused unprocessed (`429`,
+`408`); any other failure after it may have left is an
+`OrderOutcomeUnknownError`. The
 transport below refuses redirects, caps bodies and maps wire failures to SDK
 errors; the endpoint modules above only describe requests and parse answers.
 
@@ -24,12 +34,15 @@ import attrs
 
 from ._convert import parse_envelope
 from ._exceptions import (
+    APIConnectionError,
     APIStatusError,
     APITimeoutError,
     HiobuyError,
+    OrderOutcomeUnknownError,
     QuotaExhaustedError,
     RateLimitError,
     ResponseValidationError,
+    ServerError,
     error_for_status,
     redact_error,
     redact_text,
@@ -38,7 +51,14 @@ from ._exceptions import (
 )
 from ._lifecycle import Lifecycle, closed_error
 from ._request import ApiRequest
-from ._retry import RetryHooks, RetryPolicy, is_retryable, parse_retry_after, retry_call
+from ._retry import (
+    RetryHooks,
+    RetryPolicy,
+    is_resendable_once_sent,
+    is_retryable,
+    parse_retry_after,
+    retry_call,
+)
 from ._transport import HttpTransport, RawResponse
 from .quota import Quota
 
@@ -129,11 +149,13 @@ class Pipeline:
         """
         # One cancel scope per call: aclose() cancels it, and the deadline ends it.
         scope = self._lifecycle.start_call(self.deadline)
+        sends = _Sends()
         try:
             with scope, redacting(self._uuid.reveal()):
                 try:
                     return await self._retried(
                         request,
+                        sends,
                         deadline=scope.deadline,
                         hooks=hooks,
                         on_retry=on_retry,
@@ -156,12 +178,25 @@ class Pipeline:
             failure = APITimeoutError(
                 f"{what} did not finish within the {self.deadline:g}s deadline"
             )
+        if sends.in_flight and not request.safe_to_repeat:
+            failure = _outcome_unknown(request, failure, sends.count)
         failure.endpoint = request.endpoint
         raise failure
+
+    async def _gate(self, hooks: RetryHooks | None) -> None:
+        """Wait until one request may leave: the batch's pause and cap around the client's quota.
+
+        Every request on the wire passes here, at the moment it is sent.
+        """
+        if hooks is None:
+            await self.quota.acquire()
+        else:
+            await hooks.before_attempt(self.quota.acquire)
 
     async def _retried(
         self,
         request: ApiRequest[T],
+        sends: _Sends,
         *,
         deadline: float,
         hooks: RetryHooks | None,
@@ -170,22 +205,34 @@ class Pipeline:
     ) -> T:
         async def attempt(number: int) -> T:
             try:
-                await self.quota.acquire()
-                return await self._attempt(request, number, on_body)
+                await self._gate(hooks)
+                sends.count += 1
+                sends.in_flight = True
+                result = await self._attempt(request, number, on_body)
+                sends.in_flight = False
+                return result
             except HiobuyError as error:
+                sends.in_flight = False
                 # Raised from here without the frames below (they hold the
                 # request headers and the body) and without its chain.
                 failure = redact_error(error, self._uuid.reveal())
             raise await self._shared_wait(failure)
 
-        return await retry_call(
-            attempt,
-            policy=self.retry_policy,
-            deadline=None if deadline == math.inf else deadline,
-            hooks=hooks,
-            on_retry=on_retry,
-            label=request.endpoint,
-        )
+        try:
+            return await retry_call(
+                attempt,
+                policy=self.retry_policy,
+                deadline=None if deadline == math.inf else deadline,
+                hooks=hooks,
+                on_retry=on_retry,
+                label=request.endpoint,
+                retryable=is_retryable if request.safe_to_repeat else is_resendable_once_sent,
+            )
+        except HiobuyError as error:
+            if request.safe_to_repeat or not _may_have_acted(error):
+                raise
+            unknown = _outcome_unknown(request, error, sends.count)
+        raise unknown
 
     async def _shared_wait(self, error: HiobuyError) -> HiobuyError:
         """Tell the quota of a server's `Retry-After`; return the error to raise.
@@ -231,6 +278,44 @@ class Pipeline:
         if on_body is not None and 200 <= raw.status_code < 300:
             on_body(raw.body)
         return await _result(request, raw)
+
+
+class _Sends:
+    """What one call put on the wire: how many requests, and whether one is in flight."""
+
+    __slots__ = ("count", "in_flight")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.in_flight = False
+
+
+def _may_have_acted(error: HiobuyError) -> bool:
+    """Whether the server may have acted on the request that failed with `error`.
+
+    Definite: an answer refusing it (`ret != 1`, a 4xx), or a request that
+    was never sent. Maybe: a connection failure after it may have left, a
+    5xx, a 2xx whose body could not be read.
+    """
+    if isinstance(error, APIConnectionError):
+        return error.delivery != "not_sent"
+    return isinstance(error, ServerError | ResponseValidationError)
+
+
+def _outcome_unknown(
+    request: ApiRequest[Any], cause: HiobuyError, attempts: int
+) -> OrderOutcomeUnknownError:
+    what = request.endpoint.replace("_", " ")
+    unknown = OrderOutcomeUnknownError(
+        f"{what}: the outcome is unknown, the order may or may not have been placed "
+        f"({type(cause).__name__}: {cause.message}); it is not sent again",
+        idempotency_key=request.idempotency_key,
+        client_reference=request.client_reference,
+        attempts=attempts,
+        request_id=cause.request_id,
+    )
+    unknown.__cause__ = cause
+    return unknown
 
 
 def _headers(uuid: Secret, language: str | None, currency: str | None = None) -> dict[str, str]:

@@ -51,12 +51,12 @@ class ApiRequest(Generic[T]):
         params: The query string, for GET endpoints.
         language: The `Language` header, when the endpoint takes one.
         safe_to_repeat: Whether the operation may be sent again after it may
-            have reached the server; decided per operation, never by the
-            HTTP verb (create-order is a PUT and must not be repeated).
-        idempotency_key: The caller's key for a write, copied into
-            `OrderOutcomeUnknownError`.
-        client_reference: The caller's reference for a write, copied into
-            `OrderOutcomeUnknownError`.
+            have reached the server; decided per operation, never by HTTP
+            verb. When False, only failures where the request was not sent
+            and `429`/`408` answers are retried; any other failure after the
+            request may have left raises `OrderOutcomeUnknownError`.
+        idempotency_key: Copied into an `OrderOutcomeUnknownError`, if one is raised.
+        client_reference: Copied into an `OrderOutcomeUnknownError`, if one is raised.
         currency: The `Currency` header, when the endpoint takes one.
         exact_numbers: Decode the body's JSON numbers with a fraction as
             `Decimal` (from the JSON text, never through `float`).

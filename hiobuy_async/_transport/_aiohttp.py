@@ -8,13 +8,14 @@ decoder as on httpx, and redirects are never followed.
 
 Its connector refuses to reuse a pooled connection on which bytes arrived
 while it was idle (a response no request asked for, which aiohttp would hand
-to the next request), and a request whose reused connection turns out closed
-before any response is sent once more at once (see `AiohttpBackend.send`).
+to the next request). Nothing is resent here: a failed request is reported
+with what is known of its delivery (see `AiohttpBackend.delivery`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import importlib.util
@@ -27,7 +28,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .._exceptions import InputError
+from .._exceptions import Delivery, InputError
 from ._body import BoundedBody, RawResponse
 
 if TYPE_CHECKING:
@@ -181,16 +182,16 @@ def _connector_class() -> type[aiohttp.TCPConnector]:
     return _Connector
 
 
-def _resendable(exc: Exception, attempt: _Attempt) -> bool:
-    """A reused connection failed before any byte of response: a stale keep-alive."""
+def _mark_not_sent(exc: Exception, attempt: _Attempt) -> None:
+    """Mark `exc` when the request provably never left (see `AiohttpBackend.delivery`)."""
     import aiohttp  # noqa: PLC0415 - optional extra
 
-    return (
-        attempt.reused
-        and attempt.protocol.hiobuy_received == attempt.received
-        and isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError)
-        and not isinstance(exc, asyncio.TimeoutError)
-    )
+    # ConnectionTimeoutError (aiohttp >= 3.10): connecting, or waiting for a
+    # pooled connection, timed out.
+    connect_timeout: Any = getattr(aiohttp, "ConnectionTimeoutError", ())
+    if attempt.protocol is None or isinstance(exc, aiohttp.ClientConnectorError | connect_timeout):
+        with contextlib.suppress(AttributeError):
+            exc._hiobuy_not_sent = True  # type: ignore[attr-defined]
 
 
 class AiohttpBackend:
@@ -236,7 +237,7 @@ class AiohttpBackend:
         )
         # aiohttp silently resends an idempotent request (GET: shop nick) once
         # on any connection failure, fresh connection or not: an attempt the
-        # retry policy never sees. The SDK resends stale keep-alives itself.
+        # retry policy never sees. The pipeline decides what is sent again.
         self._session._retry_connection = False
         self._connection_errors: tuple[type[BaseException], ...] = (aiohttp.ClientError, OSError)
 
@@ -275,10 +276,8 @@ class AiohttpBackend:
     ) -> RawResponse:
         """Send a request and read the response in bounded memory.
 
-        A request whose reused keep-alive connection is found closed before
-        any response arrives (the server closed it as the request went out:
-        it never reached the application) is sent once more at once; that
-        second send is never repeated.
+        Sent once: a request whose reused keep-alive connection fails is
+        never resent here (the pipeline decides, see `delivery`).
 
         Args:
             method: The HTTP method.
@@ -294,21 +293,30 @@ class AiohttpBackend:
         attempt = _Attempt()
         token = _ATTEMPT.set(attempt)
         try:
-            try:
-                return await self._send_once(
-                    method, url, content, headers, max_bytes=max_bytes, started=started
-                )
-            except Exception as exc:
-                if not _resendable(exc, attempt):
-                    raise
-            # Outside the except block, so a failure of the second send does
-            # not carry the first one as its context.
-            _ATTEMPT.set(_Attempt())  # so its connection counts this request
             return await self._send_once(
                 method, url, content, headers, max_bytes=max_bytes, started=started
             )
+        except Exception as exc:
+            _mark_not_sent(exc, attempt)
+            raise
         finally:
             _ATTEMPT.reset(token)
+
+    def delivery(self, exc: Exception) -> Delivery:
+        """Tell whether a failed request provably never left.
+
+        Not sent: connecting failed (DNS, refused, TLS handshake, proxy),
+        connecting or waiting for a pooled connection timed out, or no
+        connection was handed to the request. Anything else may have reached
+        the server.
+
+        Args:
+            exc: What `send` raised.
+
+        Returns:
+            `"not_sent"` or `"maybe_delivered"`.
+        """
+        return "not_sent" if getattr(exc, "_hiobuy_not_sent", False) else "maybe_delivered"
 
     async def _send_once(
         self,

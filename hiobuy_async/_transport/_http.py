@@ -19,6 +19,7 @@ from .._exceptions import (
     APIConnectionError,
     APITimeoutError,
     CertificateError,
+    Delivery,
     HiobuyError,
     redact_error,
     redact_text,
@@ -153,6 +154,8 @@ class _Backend(Protocol):
     ) -> RawResponse: ...
 
     def classify(self, exc: Exception) -> ErrorKind | None: ...
+
+    def delivery(self, exc: Exception) -> Delivery: ...
 
     async def aclose(self) -> None: ...
 
@@ -369,12 +372,17 @@ class HttpTransport:
                         "TLS certificate verification failed: the server's certificate is not "
                         "trusted or not for this host (pass ssl_context= for a private CA)",
                         failure,
-                    )
+                    ),
+                    delivery="not_sent",
                 )
         if kind == "timeout":
-            return APITimeoutError(self._describe("request timed out", exc))
+            return APITimeoutError(
+                self._describe("request timed out", exc), delivery=backend.delivery(exc)
+            )
         if kind == "connection":
-            return APIConnectionError(self._describe("connection failed", exc))
+            return APIConnectionError(
+                self._describe("connection failed", exc), delivery=backend.delivery(exc)
+            )
         return None
 
     def _describe(self, what: str, exc: BaseException) -> str:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 
 from .._exceptions import InputError
-from .._ratelimit import PauseGate
+from .._ratelimit import MAX_SERVER_WAIT, PauseGate, check_wait
 from .._retry import backoff_disabled
 from ._gcra import Gcra, check_rate
 from ._local import check_seconds, exhausted_error
@@ -233,6 +233,7 @@ class RedisQuota:
         self._stack: AsyncExitStack | None = None
         self._closed = False
         self._down = False
+        self._warned_broken = False
         self._retry_at = -math.inf
 
     def __repr__(self) -> str:
@@ -371,16 +372,18 @@ class RedisQuota:
             )
         )
         if reply is None:
-            now = anyio.current_time()
-            reservation = self._fallback.reserve(now)
-            try:
-                await anyio.sleep(reservation.slot - now)
-            except BaseException:
-                self._fallback.release(reservation)
-                raise
-            return True
+            return await self._pace_locally()
         status, wait_us, *slot = (str(part) for part in reply)
         wait = int(wait_us) / _MICRO
+        if int(status) != _GO and wait > MAX_SERVER_WAIT:
+            # Written by something else than this SDK (which caps what it
+            # writes): no server wait lasts that long.
+            self._broken("a pause or exhaustion of %.3g s, more than 24 h", wait)
+            return await self._pace_locally()
+        if int(status) == _GO and wait > self.max_plausible_wait:
+            self._release_later(*slot)
+            self._broken("a rate-limit slot %.3g s ahead", wait)
+            return await self._pace_locally()
         if int(status) == _EXHAUSTED:
             self._exhausted_until = max(self._exhausted_until, anyio.current_time() + wait)
             raise exhausted_error(wait)
@@ -388,9 +391,51 @@ class RedisQuota:
             self._pause.pause_for(wait)
             return False
         try:
+            check_wait(wait, "the shared rate limit")
             await anyio.sleep(wait)
         except BaseException:
             self._release_later(*slot)
+            raise
+        return True
+
+    @property
+    def max_plausible_wait(self) -> float:
+        """The longest slot wait a legitimate schedule can hand out, in seconds.
+
+        Each process sharing the key holds at most one reservation at a time
+        (its callers queue behind one lock), so a slot is at most
+        `expected_processes + burst` intervals ahead; twice that, plus a
+        second for clocks and round trips, is the bound. A longer wait means
+        broken shared state (the Redis clock stepped back, a failover to a
+        replica whose clock is behind, a stray writer): it is never slept.
+        """
+        intervals = self.expected_processes + self.burst
+        return 2.0 * intervals * self._interval_us / _MICRO + 1.0
+
+    def _broken(self, what: str, wait: float) -> None:
+        if self._warned_broken:
+            return
+        self._warned_broken = True
+        logger.warning(
+            "Redis quota %r holds " + what + ", which no schedule of %d process(es) at "
+            "%.3g requests/s can produce: ignored, pacing locally at %.3g requests/s "
+            "(logged once per quota)",
+            self.key,
+            wait,
+            self.expected_processes,
+            self.rate,
+            self.rate / self.expected_processes,
+        )
+
+    async def _pace_locally(self) -> bool:
+        """Wait for a slot of the local fallback (`rate / expected_processes`)."""
+        now = anyio.current_time()
+        reservation = self._fallback.reserve(now)
+        try:
+            check_wait(reservation.slot - now, "the rate limit")
+            await anyio.sleep(reservation.slot - now)
+        except BaseException:
+            self._fallback.release(reservation)
             raise
         return True
 
@@ -420,7 +465,7 @@ class RedisQuota:
             InputError: If `seconds` is negative or not finite.
             RuntimeError: If the quota is not open, or closed.
         """
-        seconds = check_seconds(seconds)
+        seconds = min(check_seconds(seconds), MAX_SERVER_WAIT)
         self._check_open()
         self._pause.pause_for(seconds)
         if self._wake is not None:
@@ -438,7 +483,7 @@ class RedisQuota:
             InputError: If `seconds` is negative or not finite.
             RuntimeError: If the quota is not open, or closed.
         """
-        seconds = check_seconds(seconds)
+        seconds = min(check_seconds(seconds), MAX_SERVER_WAIT)
         self._check_open()
         self._exhausted_until = max(self._exhausted_until, anyio.current_time() + seconds)
         if self._wake is not None:
