@@ -32,6 +32,7 @@ from ._jsonl import (
     result_dict,
     search_record,
 )
+from ._orders import create_order, preview_order
 from ._render import BatchRow, Renderer, summary_line
 from ._runs import (
     InputFile,
@@ -816,5 +817,7 @@ async def run_command(args: argparse.Namespace, streams: Streams, renderer: Rend
         "details-many": details_many,
         "demo": demo,
         "fake-server": fake_server,
+        "preview-order": preview_order,
+        "create-order": create_order,
     }
     return await commands[args.command](args, streams, renderer)
