@@ -10,7 +10,8 @@ seen (a bounded number of settled ones, every unsettled one):
   `OrderOutcomeUnknownError` again, without a request, until
   `resolve(key, placed=...)` records what the merchant console shows;
 - in flight: a second call with the key waits for the first and shares its
-  outcome (one request);
+  outcome (one request); in flight in another process sharing the journal (or
+  left there by a process that stopped mid-order): refused like an unknown one;
 - rejected for certain (`ret != 1`, a 3xx or 4xx answer, never sent): the key is free again.
 
 The same key with a different order (another fingerprint) is an
@@ -127,8 +128,7 @@ class _Entry:
     client_reference: str | None = None
     submission: OrderSubmission | None = None
     done: anyio.Event | None = None
-    failure: HiobuyError | None = None  # a definite rejection, for the calls that waited
-    from_journal: bool = False
+    failure: HiobuyError | None = None  # what the calls that waited raise
 
 
 @attrs.frozen
@@ -210,6 +210,34 @@ class OrderJournal:
         finally:
             connection.close()
 
+    def _claim(self, key: str, entry: _Entry) -> _Row | None:
+        connection = self._connect()
+        try:
+            with connection:
+                connection.execute(
+                    "INSERT INTO orders VALUES (?, ?, ?, ?, NULL, NULL, ?)",
+                    (key, entry.fingerprint, entry.state, entry.client_reference, time.time()),
+                )
+        except sqlite3.IntegrityError:
+            return self._load(key)
+        finally:
+            connection.close()
+        return None
+
+    async def claim(self, key: str, entry: _Entry) -> _Row | None:
+        """Record the intent to send `key`, unless the journal holds the key already.
+
+        One `INSERT`: of processes sharing the file, one claims a key.
+
+        Args:
+            key: The idempotency key.
+            entry: The pending entry.
+
+        Returns:
+            `None` once claimed, or what the journal holds for the key.
+        """
+        return await anyio.to_thread.run_sync(self._claim, key, entry)
+
     async def load(self, key: str) -> _Row | None:
         """Read what the journal knows of `key`.
 
@@ -255,6 +283,9 @@ class OrderGuard:
         entry = self._entries.get(key)  # another task may have started meanwhile
         if entry is not None or row is None:
             return entry
+        return self._from_row(key, row)
+
+    def _from_row(self, key: str, row: _Row) -> _Entry:
         submission = None
         if row.state == "placed":
             submission = OrderSubmission(
@@ -263,10 +294,11 @@ class OrderGuard:
                 request_id=row.request_id,
                 data=row.data,
             )
-        # A key left "pending" by a process that stopped mid-order is unknown.
-        state: State = "placed" if row.state == "placed" else "unknown"
-        entry = _Entry(row.fingerprint, state, row.client_reference, submission, from_journal=True)
-        self._remember(key, entry)
+        # "pending": in flight in another process, or left by one that stopped
+        # mid-order; either way it is not sent from here.
+        entry = _Entry(row.fingerprint, row.state, row.client_reference, submission)
+        if row.state == "placed":
+            self._remember(key, entry)  # final; the others are read again each time
         return entry
 
     def _remember(self, key: str, entry: _Entry) -> None:
@@ -312,22 +344,31 @@ class OrderGuard:
             entry = await self._entry(key)
             if entry is None:
                 break
-            if entry.fingerprint != fingerprint:
-                raise InputError(
-                    "this idempotency key was already used for a different order: use a new "
-                    "key for a new order"
-                )
-            if entry.state == "placed" and entry.submission is not None:
-                self._entries.move_to_end(key)
-                return entry.submission
-            if entry.state == "unknown":
-                raise _refusal(key, entry.client_reference, "its answer was lost")
-            if entry.done is None:  # pending, from the journal: never the case (see _entry)
-                raise _refusal(key, entry.client_reference, "it was in flight")
-            await entry.done.wait()
-            if entry.failure is not None:
-                raise entry.failure
+            if entry.state == "pending" and entry.done is not None:
+                await entry.done.wait()  # in flight in this client: share its outcome
+                if entry.failure is not None:
+                    raise entry.failure
+                continue
+            return self._settled(key, entry, fingerprint)
         return await self._send(key, fingerprint, client_reference, send)
+
+    def _settled(self, key: str, entry: _Entry, fingerprint: str) -> OrderSubmission:
+        """What a key already known settles: its submission, or an error."""
+        if entry.fingerprint != fingerprint:
+            raise InputError(
+                "this idempotency key was already used for a different order: use a new "
+                "key for a new order"
+            )
+        if entry.state == "placed" and entry.submission is not None:
+            self._entries.move_to_end(key)
+            return entry.submission
+        if entry.state == "unknown":
+            raise _refusal(key, entry.client_reference, "its answer was lost")
+        # Pending in the journal: in flight in another process sharing it, or
+        # left by a process that stopped mid-order.
+        raise _refusal(
+            key, entry.client_reference, "another process sent it and has not recorded its outcome"
+        )
 
     async def _send(
         self,
@@ -336,35 +377,46 @@ class OrderGuard:
         client_reference: str | None,
         send: Callable[[], Awaitable[OrderSubmission]],
     ) -> OrderSubmission:
-        entry = _Entry(fingerprint, "pending", client_reference, done=anyio.Event())
+        done = anyio.Event()
+        entry = _Entry(fingerprint, "pending", client_reference, done=done)
         self._remember(key, entry)
         try:
-            await self._record(key, entry)  # the intent, before anything is sent
+            # The intent, before anything is sent; in a shared journal, a claim.
+            held = None if self._journal is None else await self._journal.claim(key, entry)
         except BaseException:
             del self._entries[key]
-            entry.done.set()  # type: ignore[union-attr]
+            done.set()
             raise
+        if held is not None:  # another process holds the key
+            del self._entries[key]
+            known = self._from_row(key, held)
+            done.set()
+            return self._settled(key, known, fingerprint)
         try:
             submission = await send()
         except BaseException as error:
             if isinstance(error, HiobuyError) and _definitely_not_placed(error):
                 entry.failure = error
                 self._entries.pop(key, None)
+                done.set()
                 await self._record(key, None)
                 raise
             entry.state = "unknown"
+            if isinstance(error, Exception):
+                entry.failure = outcome_unknown(
+                    error, idempotency_key=key, client_reference=client_reference
+                )
+            done.set()
             await self._record(key, entry)
-            if not isinstance(error, Exception):
-                raise  # a cancellation: the key stays unknown
-            unknown = outcome_unknown(error, idempotency_key=key, client_reference=client_reference)
-            entry.failure = unknown
-            if unknown is error:
-                raise
-            raise unknown from None
-        finally:
-            entry.done.set()  # type: ignore[union-attr]
+            if entry.failure is None or entry.failure is error:
+                raise  # a cancellation (the key stays unknown), or the pipeline's own error
+            if not isinstance(error, HiobuyError):
+                entry.failure = None
+                raise  # a bug: shown as it is; the key stays unknown all the same
+            raise entry.failure from error
         entry.state = "placed"
         entry.submission = submission
+        done.set()
         await self._record(key, entry)
         return submission
 
@@ -387,7 +439,7 @@ class OrderGuard:
         entry = await self._entry(key)
         if entry is None or entry.state == "placed":
             raise InputError("no order with this idempotency key awaits resolution")
-        if entry.state == "pending":
+        if entry.state == "pending" and entry.done is not None:
             raise ClientStateError("the order of this idempotency key is still in flight")
         if placed:
             entry.state = "placed"
@@ -397,7 +449,8 @@ class OrderGuard:
                 client_reference=entry.client_reference,
                 data=dict(data or {}),
             )
+            self._remember(key, entry)
             await self._record(key, entry)
         else:
-            del self._entries[key]
+            self._entries.pop(key, None)
             await self._record(key, None)

@@ -294,3 +294,49 @@ async def test_the_journal_refuses_a_key_whose_process_crashed_mid_order(
             await client.create_order({**mapping_order(), "name": "x"}, idempotency_key="k-crash")
     assert server.requests == 0
     assert refused.value.attempts == 0
+
+
+async def test_a_key_in_flight_in_another_process_sharing_the_journal_is_not_sent(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    journal = tmp_path / "orders.sqlite"
+    first, second = Server(), Server()
+    first.gate = anyio.Event()
+    async with (
+        first.client(order_journal=journal) as one,
+        second.client(order_journal=journal) as other,
+    ):
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(partial(one.create_order, mapping_order(), idempotency_key="k-9"))
+                await first.arrived.wait()
+                with pytest.raises(OrderOutcomeUnknownError) as refused:
+                    await other.create_order(mapping_order(), idempotency_key="k-9")
+                first.gate.set()
+        # Once the first process recorded its success, the second returns it.
+        again = await other.create_order(mapping_order(), idempotency_key="k-9")
+    assert (first.requests, second.requests) == (1, 0)
+    assert refused.value.attempts == 0
+    assert again.data == {"orderSn": "X1"}
+
+
+async def test_a_key_left_pending_by_a_crash_can_be_resolved(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    journal = tmp_path / "orders.sqlite"
+    first = Server()
+    first.gate = anyio.Event()  # never answers: the "crash" is the end of this client
+    async with first.client(order_journal=journal) as one:
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(partial(one.create_order, mapping_order(), idempotency_key="k-10"))
+                await first.arrived.wait()
+                async with second_client(journal) as other:
+                    await other.resolve_order("k-10", placed=False)
+                    submission = await other.create_order(mapping_order(), idempotency_key="k-10")
+                tg.cancel_scope.cancel()
+    assert submission.data == {"orderSn": "X1"}
+
+
+def second_client(journal: Path) -> AsyncHiobuy:
+    return Server().client(order_journal=journal)
