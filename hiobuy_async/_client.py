@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, ExitStack
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from . import _batch
 from ._config import (
@@ -28,7 +28,7 @@ from ._endpoints.create_order import (
 )
 from ._endpoints.image_search import ImageBatch, ImageQuery, ResolvedQuery, resolve_query
 from ._endpoints.keyword_search import Price, Sort, check_page, resolve_keyword_query
-from ._endpoints.preview_order import preview_order_request
+from ._endpoints.preview_order import personal_texts, preview_order_request
 from ._endpoints.product_details import (
     DetailsBatch,
     DetailsQuery,
@@ -36,7 +36,7 @@ from ._endpoints.product_details import (
     resolve_details_query,
 )
 from ._endpoints.shop_nick import shop_nick_request
-from ._exceptions import InputError
+from ._exceptions import InputError, redacting
 from ._lifecycle import Lifecycle
 from ._models import (
     Address,
@@ -53,6 +53,7 @@ from ._orders import OrderGuard, OrderJournal, new_key
 from ._outcomes import Failed, Ok, Outcome, Progress
 from ._pager import KeywordPager, PagePosition
 from ._pipeline import Pipeline, Secret
+from ._request import ApiRequest
 from ._retry import RetryHooks, RetryPolicy
 from ._transport import HttpTransport, TransportKind, make_timeout
 from ._validation import check_currency, check_int, check_positive
@@ -68,6 +69,8 @@ if TYPE_CHECKING:
 
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncHiobuy"]
+
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_DEADLINE = 120.0
@@ -582,7 +585,7 @@ class AsyncHiobuy:
             HiobuyError: The call failed; see `image_search` for the errors.
         """
         request = preview_order_request(platform=platform, lines=lines, address=address)
-        return await self._pipeline.call(request)
+        return await self._call_hiding(request, personal_texts((request.json or {})["address"]))
 
     async def create_order(
         self,
@@ -640,10 +643,19 @@ class AsyncHiobuy:
         )
         self._lifecycle.check()
 
+        hidden = personal_texts(body["address"])
+
         async def send() -> OrderSubmission:
-            return await self._pipeline.call(request)
+            return await self._call_hiding(request, hidden)
 
         return await self._orders.submit(key, fingerprint(body, chosen), reference, send)
+
+    async def _call_hiding(self, request: ApiRequest[T], texts: tuple[str, ...]) -> T:
+        """Run `request` with `texts` (an address) redacted from every error it raises."""
+        with ExitStack() as stack:
+            for text in texts:
+                stack.enter_context(redacting(text))
+            return await self._pipeline.call(request)
 
     async def resolve_order(
         self,

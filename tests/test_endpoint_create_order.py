@@ -15,8 +15,10 @@ from hiobuy_async import (
     Address,
     APIError,
     AsyncHiobuy,
+    HiobuyError,
     InputError,
     Order,
+    OrderLine,
     OrderSku,
     OrderSkuInfo,
     OrderSubmission,
@@ -350,3 +352,40 @@ async def test_an_order_is_never_in_a_repr_an_error_or_a_log_line(
         texts += [str(error), repr(error), repr(vars(error))]
     for text in texts:
         assert all(secret not in text for secret in PERSONAL), text
+
+
+ECHOES = {
+    "ret-0": (200, '{"ret":0,"msg":"bad address: Han Meimei, 13912345678","data":null}'),
+    "500": (500, "<html>error for 88 Secret Lane, Room 1702 / han meimei</html>"),
+    "400": (400, '{"ret":0,"msg":"phone 13912345678 invalid"}'),
+}
+
+
+@pytest.mark.parametrize("kind", list(ECHOES))
+async def test_an_address_the_server_echoes_is_hidden_from_the_error(
+    kind: str, anyio_backend: str
+) -> None:
+    status, text = ECHOES[kind]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, content=text.encode())
+
+    http_client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    async with AsyncHiobuy(
+        "u-1", base_url="https://api.hiobuy.test", http_client=http_client, max_retries=0
+    ) as client:
+        for call in (
+            lambda: client.create_order(ORDER),
+            lambda: client.preview_order(
+                platform="1688",
+                lines=[OrderLine(612345678901, 1, 1, "0")],
+                address=ADDRESS,
+            ),
+        ):
+            with pytest.raises(HiobuyError) as info:
+                await call()
+            error: BaseException | None = info.value
+            while error is not None:
+                for text in (str(error), repr(error), repr(vars(error))):
+                    assert all(s.casefold() not in text.casefold() for s in PERSONAL), text
+                error = error.__cause__ or error.__context__

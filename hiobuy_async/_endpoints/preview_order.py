@@ -31,6 +31,7 @@ __all__ = [
     "PREVIEW_ORDER_PATH",
     "address_payload",
     "parse_order_preview",
+    "personal_texts",
     "preview_order_request",
 ]
 
@@ -77,6 +78,33 @@ def address_payload(address: object, *, name: str = "address") -> dict[str, str]
             f"{name}.street", address.street, max_length=MAX_TEXT_LENGTH, personal=True
         )
     return payload
+
+
+MIN_HIDDEN_LENGTH = 4
+"""Shorter texts of an address are not hidden from errors (they would mask common words)."""
+
+
+def personal_texts(address: object) -> tuple[str, ...]:
+    """The texts of an address (as sent) to hide from every error of the call.
+
+    Args:
+        address: The address as sent: a mapping (nested values included).
+
+    Returns:
+        Each string value of at least `MIN_HIDDEN_LENGTH` characters, longest first.
+    """
+    found: set[str] = set()
+    pending = [address]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if len(value.strip()) >= MIN_HIDDEN_LENGTH:
+                found.add(value.strip())
+        elif isinstance(value, Mapping):
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple):
+            pending.extend(value)
+    return tuple(sorted(found, key=len, reverse=True))
 
 
 def _line_payload(index: int, line: object, marketplace: Marketplace) -> dict[str, str]:
