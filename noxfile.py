@@ -121,6 +121,10 @@ def bench(session: nox.Session) -> None:
     )
     session.run("python", "-m", "bench.memory", *quick)
     session.run("python", "-m", "bench.blocking")
+    # The quota run (issue #17): the SDK against aiohttp + aiolimiter by hand,
+    # one process and four sharing a RedisQuota (needs redis-server on PATH).
+    session.install(".[aiohttp,redis]", "aiolimiter")
+    session.run("python", "-m", "bench.quota", *(["--inputs", "1000"] if quick else []))
 
 
 @nox.session

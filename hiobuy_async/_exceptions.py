@@ -15,6 +15,7 @@ HiobuyError
 │   └── APITimeoutError               ... because a timeout or the call's deadline ran out
 ├── ResponseValidationError           the body is not JSON, not an envelope, too large,
 │                                     or does not fit the models
+├── OrderOutcomeUnknownError          an order may or may not have been placed: never retried
 └── ClientStateError (also RuntimeError)  the client cannot be used here or now; never retried
     ├── ClientClosedError             used after `aclose()`, or closed while the call ran
     └── WrongEventLoopError           used from another event loop or thread than its first

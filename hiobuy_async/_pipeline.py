@@ -50,6 +50,7 @@ from ._exceptions import (
     sanitise_excerpt,
 )
 from ._lifecycle import Lifecycle, closed_error
+from ._ratelimit import CALL_DEADLINE
 from ._request import ApiRequest
 from ._retry import (
     RetryHooks,
@@ -150,6 +151,7 @@ class Pipeline:
         # One cancel scope per call: aclose() cancels it, and the deadline ends it.
         scope = self._lifecycle.start_call(self.deadline)
         sends = _Sends()
+        deadline_token = CALL_DEADLINE.set(scope.deadline)
         try:
             with scope, redacting(self._uuid.reveal()):
                 try:
@@ -169,6 +171,7 @@ class Pipeline:
             if not self._lifecycle.closed:
                 raise
         finally:
+            CALL_DEADLINE.reset(deadline_token)
             self._lifecycle.end_call(scope)
         if self._lifecycle.closed:
             # aclose() cancelled the call, or the pool failed under it.

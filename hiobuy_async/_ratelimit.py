@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 
 import anyio
 import attrs
@@ -26,6 +27,7 @@ from ._exceptions import InputError
 from ._retry import MAX_SERVER_WAIT, WaitPastDeadlineError, backoff_disabled, warn_once
 
 __all__ = [
+    "CALL_DEADLINE",
     "MAX_SERVER_WAIT",
     "Gcra",
     "Pacer",
@@ -38,11 +40,15 @@ __all__ = [
 ]
 
 
-def check_wait(seconds: float, what: str) -> None:
-    """Fail at once if waiting `seconds` would outlast the current deadline.
+CALL_DEADLINE: ContextVar[float | None] = ContextVar("hiobuy_call_deadline", default=None)
+"""The running call's deadline (`anyio.current_time()` clock), set by the pipeline."""
 
-    The deadline is the innermost cancel scope's (the pipeline's per-call
-    deadline, or one of the caller's).
+
+def check_wait(seconds: float, what: str) -> None:
+    """Fail at once if waiting `seconds` would outlast the running call's deadline.
+
+    Only inside a call of the pipeline (which sets `CALL_DEADLINE`): a quota
+    used on its own is cancelled by its caller's scopes as usual.
 
     Args:
         seconds: The wait about to be slept.
@@ -53,8 +59,8 @@ def check_wait(seconds: float, what: str) -> None:
     """
     if seconds <= 0:
         return
-    deadline = anyio.current_effective_deadline()
-    if deadline == math.inf:
+    deadline = CALL_DEADLINE.get()
+    if deadline is None or deadline == math.inf:
         return
     left = deadline - anyio.current_time()
     if seconds > left:

@@ -227,12 +227,20 @@ def make_client(base_url: str, transport: str, **kwargs: Any) -> AsyncHiobuy:
     return AsyncHiobuy(UUID, base_url=base_url, transport=transport, **kwargs)  # type: ignore[arg-type]
 
 
-def unsafe_to_repeat(client: AsyncHiobuy, **fields: Any) -> None:
+def unsafe_to_repeat(
+    client: AsyncHiobuy, *, idempotency_key: str | None = None, client_reference: str | None = None
+) -> None:
     """Make every request of `client` unsafe to repeat (as create-order's is)."""
     call = client._pipeline.call
 
     async def unsafe(request: ApiRequest[Any], **kwargs: Any) -> Any:
-        return await call(attrs.evolve(request, safe_to_repeat=False, **fields), **kwargs)
+        unsafe = attrs.evolve(
+            request,
+            safe_to_repeat=False,
+            idempotency_key=idempotency_key,
+            client_reference=client_reference,
+        )
+        return await call(unsafe, **kwargs)
 
     client._pipeline.call = unsafe  # type: ignore[method-assign]
 
