@@ -57,8 +57,8 @@ class FakeStats:
 class FakeHiobuy:
     """An in-memory model of HioBuy's client API, for tests, demos and benchmarks.
 
-    It serves image search, keyword search, product details and shop nick
-    from one deterministic catalog, so the endpoints agree on an id: a
+    It serves image search, keyword search, product details, shop nick,
+    order preview and create-order from one deterministic catalog, so the endpoints agree on an id: a
     product found by a search has details with the same `title`/`title_cn`
     and a `[price, max_price]` range holding the search price and every SKU
     price, and its details' `shop_id` resolves in shop-nick (on 1688).
