@@ -25,13 +25,14 @@ keeps hashes and outcomes, never an order's body or address.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
 import attrs
@@ -47,12 +48,15 @@ from ._exceptions import (
 )
 from ._models import OrderSubmission
 
+logger = logging.getLogger("hiobuy_async")
+
 __all__ = ["DEFAULT_MAX_KEYS", "OrderGuard", "OrderJournal", "new_key", "outcome_unknown"]
 
 DEFAULT_MAX_KEYS = 10_000
 """How many placed orders' keys a client remembers (unsettled ones are all kept)."""
 
 State = Literal["pending", "placed", "unknown"]
+R = TypeVar("R")
 
 
 def new_key() -> str:
@@ -236,7 +240,13 @@ class OrderJournal:
         Returns:
             `None` once claimed, or what the journal holds for the key.
         """
-        return await anyio.to_thread.run_sync(self._claim, key, entry)
+        return await self._run("written", self._claim, key, entry)
+
+    async def _run(self, what: str, work: Callable[..., R], *args: Any) -> R:
+        try:
+            return await anyio.to_thread.run_sync(work, *args)
+        except sqlite3.Error as exc:
+            raise ClientStateError(f"the order journal cannot be {what}: {exc}") from None
 
     async def load(self, key: str) -> _Row | None:
         """Read what the journal knows of `key`.
@@ -247,7 +257,7 @@ class OrderJournal:
         Returns:
             The row, or `None`.
         """
-        return await anyio.to_thread.run_sync(self._load, key)
+        return await self._run("read", self._load, key)
 
     async def write(self, key: str, entry: _Entry | None) -> None:
         """Record `entry` for `key` (or forget the key), durably, before returning.
@@ -256,7 +266,7 @@ class OrderJournal:
             key: The idempotency key.
             entry: The state to record, or `None` to forget the key.
         """
-        await anyio.to_thread.run_sync(self._write, key, entry)
+        await self._run("written", self._write, key, entry)
 
 
 class OrderGuard:
@@ -311,10 +321,22 @@ class OrderGuard:
                 break
             del self._entries[old]
 
-    async def _record(self, key: str, entry: _Entry | None) -> None:
-        if self._journal is not None:
-            with anyio.CancelScope(shield=True):
+    async def _record(self, key: str, entry: _Entry | None, *, strict: bool = False) -> None:
+        """Write what became of `key` to the journal (if any), even while cancelled.
+
+        An outcome that cannot be written leaves the key's intent in the
+        journal: after a restart the key is refused (the safe side), so it is
+        only logged, unless `strict` (a resolution the caller asked for).
+        """
+        if self._journal is None:
+            return
+        with anyio.CancelScope(shield=True):
+            try:
                 await self._journal.write(key, entry)
+            except ClientStateError as error:
+                if strict:
+                    raise
+                logger.warning("%s; the key stays refused after a restart", error)
 
     async def submit(
         self,
@@ -450,7 +472,7 @@ class OrderGuard:
                 data=dict(data or {}),
             )
             self._remember(key, entry)
-            await self._record(key, entry)
+            await self._record(key, entry, strict=True)
         else:
             self._entries.pop(key, None)
-            await self._record(key, None)
+            await self._record(key, None, strict=True)

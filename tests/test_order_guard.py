@@ -340,3 +340,13 @@ async def test_a_key_left_pending_by_a_crash_can_be_resolved(
 
 def second_client(journal: Path) -> AsyncHiobuy:
     return Server().client(order_journal=journal)
+
+
+async def test_an_unusable_journal_fails_before_anything_is_sent(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    server = Server()
+    async with server.client(order_journal=tmp_path / "missing-dir" / "orders.sqlite") as client:
+        with pytest.raises(ClientStateError, match="order journal"):
+            await client.create_order(mapping_order(), idempotency_key="k-11")
+    assert server.requests == 0
