@@ -266,6 +266,8 @@ INVALID: dict[str, tuple[str, object]] = {
     "address-a-string": ("address", "Shanghai"),
     "blank-name": ("name", "   "),
     "float-freight": ("freight_fee", 0.0),
+    "not-json-passed-through": ("coupon", Decimal("1.5")),
+    "nan-passed-through": ("weight", float("nan")),
 }
 
 

@@ -321,6 +321,10 @@ def order_body(order: Order | Mapping[str, Any], *, client_reference: str | None
         remark = client_reference if remark is None else f"{remark} [{client_reference}]"
     if remark is not None:
         out["remark"] = remark
+    try:  # fields passed through as given must be JSON too: checked before sending
+        json.dumps(out, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"the order holds a value that is not JSON ({exc})") from None
     return out
 
 
