@@ -58,10 +58,11 @@ class FakeHiobuy:
     """An in-memory model of HioBuy's client API, for tests, demos and benchmarks.
 
     It serves image search, keyword search, product details, shop nick,
-    order preview and create-order from one deterministic catalog, so the endpoints agree on an id: a
-    product found by a search has details with the same `title`/`title_cn`
-    and a `[price, max_price]` range holding the search price and every SKU
-    price, and its details' `shop_id` resolves in shop-nick (on 1688).
+    order preview and create-order from one deterministic catalog, so the
+    endpoints agree on an id: a product found by a search has details with
+    the same `title`/`title_cn` and a `[price, max_price]` range holding the
+    search price and every SKU price, and its details' `shop_id` resolves in
+    shop-nick (on 1688).
     Answers never change between runs or processes. Titles follow the
     `Language` header; `use_platform="1"` gives 1688-native item fields.
 
