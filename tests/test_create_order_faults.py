@@ -34,6 +34,7 @@ FAULTS: dict[str, Fault] = {
     "502-after-recording": Fault.status(502),
     "stall-after-recording": Fault.stall(30),
     "429": Fault.rate_limit(0.01),
+    "408": Fault.status(408),
 }
 
 # What each fault leaves: the type of the first call's outcome, and the orders
@@ -45,6 +46,7 @@ EXPECTED: dict[str, tuple[type[object], int]] = {
     "502-after-recording": (OrderOutcomeUnknownError, 1),
     "stall-after-recording": (OrderOutcomeUnknownError, 1),
     "429": (OrderSubmission, 1),  # refused unprocessed, then retried
+    "408": (OrderSubmission, 1),
 }
 
 
