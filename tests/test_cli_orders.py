@@ -91,7 +91,7 @@ def test_an_unknown_outcome_has_its_own_exit_code_and_the_journal_refuses_a_reru
     )
     code, out, err = run(capsys, base_url, *argv)
     assert code == ExitCode.OUTCOME_UNKNOWN
-    assert int(code) == 5
+    assert int(code) == 6
     assert out == ""
     assert "may or may not have been placed" in err
     assert "cli-2" in err

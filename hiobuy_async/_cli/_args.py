@@ -25,7 +25,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     CONNECTION = 3
     INTERNAL = 4
-    OUTCOME_UNKNOWN = 5
+    OUTCOME_UNKNOWN = 6
     INTERRUPTED = 130
 
 
