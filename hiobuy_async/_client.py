@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import os
 import warnings
-from collections.abc import AsyncIterable, Callable, Iterable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, ExitStack
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from . import _batch
 from ._config import (
@@ -19,8 +20,15 @@ from ._config import (
     check_transport,
     check_uuid,
 )
+from ._endpoints.create_order import (
+    check_key,
+    create_order_request,
+    fingerprint,
+    order_body,
+)
 from ._endpoints.image_search import ImageBatch, ImageQuery, ResolvedQuery, resolve_query
 from ._endpoints.keyword_search import Price, Sort, SortName, check_page, resolve_keyword_query
+from ._endpoints.preview_order import personal_texts, preview_order_request
 from ._endpoints.product_details import (
     DetailsBatch,
     DetailsQuery,
@@ -28,15 +36,27 @@ from ._endpoints.product_details import (
     resolve_details_query,
 )
 from ._endpoints.shop_nick import shop_nick_request
-from ._exceptions import InputError
+from ._exceptions import InputError, redacting
 from ._lifecycle import Lifecycle
-from ._models import ImageSearchResult, KeywordSearchPage, ProductDetails, ShopNick
+from ._models import (
+    Address,
+    ImageSearchResult,
+    KeywordSearchPage,
+    Order,
+    OrderLine,
+    OrderPreview,
+    OrderSubmission,
+    ProductDetails,
+    ShopNick,
+)
+from ._orders import OrderGuard, OrderJournal, new_key
 from ._outcomes import Failed, Ok, Outcome, Progress
 from ._pager import KeywordPager, PagePosition
 from ._pipeline import Pipeline, Secret
+from ._request import ApiRequest
 from ._retry import RetryHooks, RetryPolicy
 from ._transport import HttpTransport, TransportKind, make_timeout
-from ._validation import check_int, check_positive
+from ._validation import check_currency, check_int, check_positive
 from ._version import __version__
 from .marketplaces import Marketplace, PlatformName
 from .quota import LocalQuota, Quota, RedisQuota
@@ -49,6 +69,8 @@ if TYPE_CHECKING:
 
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncHiobuy"]
+
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_DEADLINE = 120.0
@@ -140,6 +162,14 @@ class AsyncHiobuy:
             pauses every request of this client, and one above
             `max_retry_after` makes its calls fail at once
             (`QuotaExhaustedError`) until then.
+        currency: The settlement currency `create_order` sends in the
+            `Currency` header (three letters, e.g. `"USD"`), or `None` for the
+            merchant's default; a call's own `currency=` wins.
+        order_journal: A SQLite file recording each order's idempotency key
+            before it is sent and its outcome after, so that a key whose
+            order may have been placed is refused after a crash or restart
+            too (docs/orders-without-duplicates.md). `None`: keys are
+            remembered in memory only.
 
     Raises:
         InputError: No uuid, or an invalid argument (a server-side
@@ -171,6 +201,8 @@ class AsyncHiobuy:
         ssl_context: ssl.SSLContext | None = None,
         rate_limit: float | None = None,
         quota: Quota | None = None,
+        currency: str | None = None,
+        order_journal: str | os.PathLike[str] | None = None,
     ) -> None:
         secret = check_uuid(uuid)
         self._base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
@@ -183,6 +215,12 @@ class AsyncHiobuy:
         check_int("max_response_bytes", max_response_bytes, minimum=1)
         self._language = language
         self._max_connections = max_connections
+        self._currency = None if currency is None else check_currency(currency)
+        if order_journal is not None and not isinstance(order_journal, str | os.PathLike):
+            raise InputError(
+                f"order_journal must be a file path, not {type(order_journal).__name__}"
+            )
+        self._orders = OrderGuard(None if order_journal is None else OrderJournal(order_journal))
         kind = check_transport(transport)
         self._transport = HttpTransport(
             base_url=self._base_url,
@@ -544,6 +582,136 @@ class AsyncHiobuy:
             HiobuyError: The call failed; see `image_search` for the errors.
         """
         return await self._pipeline.call(shop_nick_request(shop_id))
+
+    async def preview_order(
+        self,
+        *,
+        platform: Marketplace | PlatformName,
+        lines: Iterable[OrderLine],
+        address: Address,
+    ) -> OrderPreview:
+        """Ask HioBuy what an order would cost: goods, domestic shipping, total.
+
+        A quote with no side effect: it is retried like a search. Everything
+        is checked before any request.
+
+        Args:
+            platform: `"taobao"` or `"1688"`.
+            lines: The lines, at least one; `OrderLine.from_sku(details, sku)`
+                builds one from a product's details. 1688 lines need a
+                `spec_id` (`"0"` for a product without variants).
+            address: The delivery address (personal data: never shown in an
+                error or a log line).
+
+        Returns:
+            The fees, as exact `Decimal`s.
+
+        Raises:
+            InputError: An argument is invalid (no request is sent).
+            APIError: The API refused the preview (`ret != 1`).
+            HiobuyError: The call failed; see `image_search` for the errors.
+        """
+        request = preview_order_request(platform=platform, lines=lines, address=address)
+        return await self._call_hiding(request, personal_texts((request.json or {})["address"]))
+
+    async def create_order(
+        self,
+        order: Order | Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        currency: str | None = None,
+        client_reference: str | None = None,
+    ) -> OrderSubmission:
+        """Submit a purchasing-agent order: real money, sent at most once per key.
+
+        HioBuy documents no idempotency key and no order lookup, so the SDK
+        guards the key itself: the same key after a success returns the
+        stored submission without a request; after a lost answer it raises
+        `OrderOutcomeUnknownError` again, without a request, until
+        `resolve_order()` settles it; concurrent calls with one key share one
+        request. The request is resent only when it provably never left, or
+        after a `429`/`408`. Never batched, cached or merged with other calls.
+
+        Args:
+            order: An `Order`, or a mapping of the documented fields (a
+                JSON file's content); scalars are sent as strings, fields the
+                SDK does not know are sent as given. `address` is an `Address`
+                or a mapping sent as given.
+            idempotency_key: The key of this order (printable ASCII, at most
+                128 characters); a fresh one per call by default. Keep it to
+                repeat the call safely.
+            currency: The `Currency` header for this call (three letters);
+                defaults to the client's `currency`.
+            client_reference: Your reference (printable ASCII), written into
+                `remark` so that the order can be found in the merchant console.
+
+        Returns:
+            The submission: `data` as HioBuy sent it (undocumented), the
+            request id, the key and the reference.
+
+        Raises:
+            InputError: The order is invalid (no request is sent), or the key
+                was used for a different order.
+            OrderOutcomeUnknownError: The order may or may not have been
+                placed; see docs/orders-without-duplicates.md.
+            APIError: HioBuy rejected the order (`ret != 1`); none was placed.
+            HiobuyError: The call failed before the order could reach HioBuy.
+        """
+        key = (
+            new_key() if idempotency_key is None else check_key("idempotency_key", idempotency_key)
+        )
+        reference = (
+            None if client_reference is None else check_key("client_reference", client_reference)
+        )
+        chosen = self._currency if currency is None else check_currency(currency)
+        body = order_body(order, client_reference=reference)
+        request = create_order_request(
+            body, idempotency_key=key, currency=chosen, client_reference=reference
+        )
+        self._lifecycle.check()
+
+        hidden = personal_texts(body["address"])
+
+        async def send() -> OrderSubmission:
+            return await self._call_hiding(request, hidden)
+
+        return await self._orders.submit(key, fingerprint(body, chosen), reference, send)
+
+    async def _call_hiding(self, request: ApiRequest[T], texts: tuple[str, ...]) -> T:
+        """Run `request` with `texts` (an address) redacted from every error it raises."""
+        with ExitStack() as stack:
+            for text in texts:
+                stack.enter_context(redacting(text))
+            return await self._pipeline.call(request)
+
+    async def resolve_order(
+        self,
+        idempotency_key: str,
+        *,
+        placed: bool,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Settle an order whose outcome was unknown, from what the merchant console shows.
+
+        After `OrderOutcomeUnknownError`, find the order by its
+        `client_reference` in the merchant console, then call this: with
+        `placed=True`, `create_order` with that key returns a submission
+        (holding `data`) without a request; with `placed=False`, the key may
+        be sent again. Recorded in the `order_journal` too.
+
+        Args:
+            idempotency_key: The key from the error.
+            placed: Whether the order exists.
+            data: What to keep as the submission's `data` when it does.
+
+        Raises:
+            InputError: No order with this key awaits resolution.
+            ClientStateError: The key's order is still in flight.
+        """
+        if not isinstance(placed, bool):
+            raise InputError(f"placed must be True or False, got {type(placed).__name__}")
+        key = check_key("idempotency_key", idempotency_key)
+        await self._orders.resolve(key, placed=placed, data=data)
 
     def _image_fanout(
         self,

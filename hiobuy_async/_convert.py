@@ -38,6 +38,7 @@ __all__ = [
     "astructure_products",
     "converter",
     "decode_json",
+    "decode_json_exact",
     "explain_failure",
     "parse_envelope",
     "read_count",
@@ -744,6 +745,37 @@ def decode_json(body: bytes) -> Any:
         ) from None
 
 
+def _reject_constant(text: str) -> None:
+    raise ValueError(f"{text} is not JSON")
+
+
+_EXACT_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+
+
+def decode_json_exact(body: bytes) -> Any:
+    """Decode a JSON body with every number holding a fraction as a `Decimal`.
+
+    The `Decimal` is built from the number's JSON text, never through a
+    `float` (`1349.5` and `0.10000000000000001` stay exact). For the few
+    answers that carry money as JSON numbers (order preview); small bodies.
+
+    Args:
+        body: The raw body.
+
+    Returns:
+        The decoded document.
+
+    Raises:
+        ResponseValidationError: The body is not valid UTF-8 JSON.
+    """
+    try:
+        return _EXACT_DECODER.decode(body.decode("utf-8"))
+    except (ValueError, RecursionError, TypeError):
+        raise ResponseValidationError(
+            "response body is not valid JSON", body_excerpt=sanitise_excerpt(body)
+        ) from None
+
+
 def _is_success(ret: object) -> bool:
     if isinstance(ret, bool):
         return False
@@ -752,12 +784,16 @@ def _is_success(ret: object) -> bool:
     return isinstance(ret, str) and ret.strip() == "1"
 
 
-def parse_envelope(body: bytes, *, request_id: str | None = None) -> Mapping[str, Any]:
+def parse_envelope(
+    body: bytes, *, request_id: str | None = None, exact_numbers: bool = False
+) -> Mapping[str, Any]:
     """Decode a 2xx body and unwrap the `{"ret", "msg", "data"}` envelope.
 
     Args:
         body: The raw body of a 2xx response.
         request_id: The response's request id, attached to errors.
+        exact_numbers: Decode numbers with a fraction as `Decimal`, from
+            their JSON text (`decode_json_exact`).
 
     Returns:
         The envelope's `data` mapping (empty when `data` is null, absent, or
@@ -768,7 +804,7 @@ def parse_envelope(body: bytes, *, request_id: str | None = None) -> Mapping[str
         ResponseValidationError: The body is not JSON or not an envelope.
     """
     try:
-        document = decode_json(body)
+        document = decode_json_exact(body) if exact_numbers else decode_json(body)
     except ResponseValidationError as exc:
         exc.request_id = request_id
         raise

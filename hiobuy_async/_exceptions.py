@@ -216,8 +216,9 @@ class HiobuyError(Exception):
         body_excerpt: A short, sanitised excerpt of the response body, when there
             was one. Headers are never included.
         endpoint: The endpoint of the failed call (`"image_search"`,
-            `"keyword_search"`, `"product_details"` or `"shop_nick"`), set on
-            every error raised after a request was built; `None` otherwise.
+            `"keyword_search"`, `"product_details"`, `"shop_nick"`,
+            `"preview_order"` or `"create_order"`), set on every error raised
+            after a request was built; `None` otherwise.
     """
 
     message: str

@@ -270,7 +270,7 @@ class Pipeline:
             request.path,
             json=request.json,
             params=request.params,
-            headers=_headers(self._uuid, request.language),
+            headers=_headers(self._uuid, request.language, request.currency),
         )
         if raw.request_id:
             # A server may echo the uuid in its request id: it reaches results and logs.
@@ -321,7 +321,12 @@ def _outcome_unknown(
     return unknown
 
 
-def _headers(uuid: Secret, language: str | None) -> dict[str, str]:
+def _headers(uuid: Secret, language: str | None, currency: str | None = None) -> dict[str, str]:
+    if currency is not None:
+        headers = {"X-Uuid": uuid.reveal(), "Currency": currency}
+        if language is not None:
+            headers["Language"] = language
+        return headers
     if language is None:
         return {"X-Uuid": uuid.reveal()}
     return {"X-Uuid": uuid.reveal(), "Language": language}
@@ -351,7 +356,7 @@ async def _result(request: ApiRequest[T], raw: RawResponse) -> T:
             request_id=raw.request_id,
             retry_after=parse_retry_after(raw.retry_after),
         )
-    data = parse_envelope(raw.body, request_id=raw.request_id)
+    data = parse_envelope(raw.body, request_id=raw.request_id, exact_numbers=request.exact_numbers)
     try:
         return await request.parse(data, raw.request_id)
     except ResponseValidationError as error:

@@ -57,6 +57,9 @@ class ApiRequest(Generic[T]):
             request may have left raises `OrderOutcomeUnknownError`.
         idempotency_key: Copied into an `OrderOutcomeUnknownError`, if one is raised.
         client_reference: Copied into an `OrderOutcomeUnknownError`, if one is raised.
+        currency: The `Currency` header, when the endpoint takes one.
+        exact_numbers: Decode the body's JSON numbers with a fraction as
+            `Decimal` (from the JSON text, never through `float`).
     """
 
     endpoint: EndpointName
@@ -69,3 +72,5 @@ class ApiRequest(Generic[T]):
     safe_to_repeat: bool = True
     idempotency_key: str | None = None
     client_reference: str | None = None
+    currency: str | None = None
+    exact_numbers: bool = False

@@ -26,6 +26,7 @@ from .._exceptions import (
     AuthenticationError,
     HiobuyError,
     InputError,
+    OrderOutcomeUnknownError,
 )
 from ._args import PROG, CliError, ExitCode, parse_args
 from ._commands import Streams, run_command
@@ -101,6 +102,13 @@ def _describe(error: BaseException) -> tuple[str, ExitCode]:
         return error.message, error.code
     if isinstance(error, InputError):
         return cli_advice(str(error)), ExitCode.USAGE
+    if isinstance(error, OrderOutcomeUnknownError):
+        return (
+            f"{error}; idempotency key {error.idempotency_key}"
+            + (f", client reference {error.client_reference}" if error.client_reference else "")
+            + ": look the order up in the merchant console before placing it again",
+            ExitCode.OUTCOME_UNKNOWN,
+        )
     if isinstance(error, AuthenticationError):
         return f"the server refused the uuid: {error}", ExitCode.CONNECTION
     if isinstance(error, APIConnectionError):

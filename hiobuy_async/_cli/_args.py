@@ -26,6 +26,7 @@ class ExitCode(enum.IntEnum):
     CONNECTION = 3
     INTERNAL = 4
     OUTPUT = 5
+    OUTCOME_UNKNOWN = 6
     INTERRUPTED = 130
 
 
@@ -41,6 +42,8 @@ exit codes:
   {ExitCode.INTERNAL:<4} internal error (a bug in hiobuy-async: please report it)
   {ExitCode.OUTPUT:<4} cannot write the output (disk full...): the lines written are kept;
        --resume continues once it can be written
+  {ExitCode.OUTCOME_UNKNOWN:<4} create-order: the order may or may not have been placed (its
+       answer was lost); look it up in the merchant console before anything else
   {ExitCode.INTERRUPTED:<4} interrupted (Ctrl-C); search-many and details-many keep the lines
        they wrote
 
@@ -499,7 +502,62 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds added before each answer, to mimic a real API (default: 0)",
     )
+    _add_order_commands(commands)
     return parser
+
+
+def _add_order_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    preview = _sub(
+        commands,
+        "preview-order",
+        help="quote the fees of an order (JSON file), without placing it",
+        description=(
+            "Ask HioBuy what an order would cost. FILE ('-': stdin) holds a JSON object: "
+            '{"platform": "taobao" or "1688", "lines": [{"goods_id", "sku_id", "quantity", '
+            '"spec_id" (1688)}], "address": {"receiver_name", "postcode", "province", "city", '
+            '"district", "address", "phone", "street" (optional)}}. Prints the fees as JSON.'
+        ),
+    )
+    preview.add_argument("file", metavar="FILE", help="the order, as JSON ('-' for stdin)")
+    _add_connection_options(preview)
+
+    create = _sub(
+        commands,
+        "create-order",
+        help="place a purchasing-agent order (JSON file): real money, sent at most once",
+        description=(
+            "Place the order in FILE ('-': stdin), a JSON object of create-order's documented "
+            "fields (scalars may be numbers: they are sent as strings; address is sent as "
+            "given). Prints the submission as JSON. HioBuy has no duplicate detection: give "
+            "each order its own --idempotency-key and keep --journal, so that running the "
+            f"command again never places it twice. Exit code {ExitCode.OUTCOME_UNKNOWN}: the "
+            "order may or may not have been placed; check the merchant console."
+        ),
+    )
+    create.add_argument("file", metavar="FILE", help="the order, as JSON ('-' for stdin)")
+    order = create.add_argument_group("order")
+    order.add_argument(
+        "--idempotency-key",
+        metavar="KEY",
+        help="this order's key (default: a fresh one, printed); with --journal, the same "
+        "key is never sent twice",
+    )
+    order.add_argument(
+        "--client-reference",
+        metavar="REF",
+        help="your reference, written into the order's remark (find the order by it)",
+    )
+    order.add_argument(
+        "--currency",
+        metavar="CODE",
+        help="the settlement currency, e.g. USD (default: the merchant's)",
+    )
+    order.add_argument(
+        "--journal",
+        metavar="FILE",
+        help="a SQLite file recording each key before and after sending (across runs)",
+    )
+    _add_connection_options(create)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -33,6 +33,7 @@ from ._jsonl import (
     retryable,
     search_record,
 )
+from ._orders import create_order, preview_order
 from ._render import BatchRow, Renderer, summary_line
 from ._runs import (
     OK,
@@ -942,5 +943,7 @@ async def run_command(args: argparse.Namespace, streams: Streams, renderer: Rend
         "details-many": details_many,
         "demo": demo,
         "fake-server": fake_server,
+        "preview-order": preview_order,
+        "create-order": create_order,
     }
     return await commands[args.command](args, streams, renderer)
