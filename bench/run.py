@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> None:
     only = set(args.only.split(",")) if args.only else None
     cells = make_cells(quick=args.quick, only=only)
     server_cpus, client_cpus = _cpus()
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     t0 = time.monotonic()
     samples: dict[str, list[dict[str, Any]]] = {key(cell): [] for cell in cells}
     print(

@@ -11,10 +11,10 @@ async with AsyncHiobuy() as client:  # uuid from HIOBUY_UUID
 
 from __future__ import annotations
 
-from ._batch import BatchStream, SearchStream
+from ._batch import BatchStream
 from ._client import DEFAULT_BASE_URL, AsyncHiobuy
 from ._endpoints.image_search import ImageQuery
-from ._endpoints.keyword_search import Sort
+from ._endpoints.keyword_search import Sort, SortName
 from ._endpoints.product_details import DetailsQuery
 from ._exceptions import (
     APIConnectionError,
@@ -27,6 +27,7 @@ from ._exceptions import (
     ClientStateError,
     HiobuyError,
     InputError,
+    OrderOutcomeUnknownError,
     QuotaExhaustedError,
     RateLimitError,
     ResponseValidationError,
@@ -34,17 +35,27 @@ from ._exceptions import (
     WrongEventLoopError,
 )
 from ._models import (
+    Address,
     ImageSearchResult,
     KeywordSearchPage,
+    Order,
+    OrderLine,
+    OrderPreview,
+    OrderSku,
+    OrderSkuInfo,
+    OrderSubmission,
+    PriceRange,
     Product,
     ProductDetails,
     ShopNick,
     Sku,
+    SkuSpec,
 )
 from ._outcomes import Failed, Ok, Outcome, Progress
 from ._pager import KeywordPager, PagePosition, PagerItems
+from ._streams import DetailsStream, SearchStream
 from ._version import __version__
-from .marketplaces import LOCALES, Marketplace, UnknownFilterWarning
+from .marketplaces import LOCALES, Marketplace, PlatformName, UnknownFilterWarning
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -53,6 +64,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "Address",
     "AsyncHiobuy",
     "AuthenticationError",
     "BatchStream",
@@ -60,6 +72,7 @@ __all__ = [
     "ClientClosedError",
     "ClientStateError",
     "DetailsQuery",
+    "DetailsStream",
     "Failed",
     "HiobuyError",
     "ImageQuery",
@@ -69,9 +82,18 @@ __all__ = [
     "KeywordSearchPage",
     "Marketplace",
     "Ok",
+    "Order",
+    "OrderLine",
+    "OrderOutcomeUnknownError",
+    "OrderPreview",
+    "OrderSku",
+    "OrderSkuInfo",
+    "OrderSubmission",
     "Outcome",
     "PagePosition",
     "PagerItems",
+    "PlatformName",
+    "PriceRange",
     "Product",
     "ProductDetails",
     "Progress",
@@ -82,7 +104,9 @@ __all__ = [
     "ServerError",
     "ShopNick",
     "Sku",
+    "SkuSpec",
     "Sort",
+    "SortName",
     "UnknownFilterWarning",
     "WrongEventLoopError",
     "__version__",

@@ -46,7 +46,7 @@ from ._exceptions import (
     QuotaExhaustedError,
 )
 from ._outcomes import Failed, Ok, Outcome, Progress
-from ._ratelimit import PauseGate, RateLimiter
+from ._ratelimit import Pacer, PauseGate
 from ._retry import RetryBudget, RetryHooks
 
 __all__ = [
@@ -60,7 +60,6 @@ __all__ = [
     "Ok",
     "Outcome",
     "Progress",
-    "SearchStream",
     "many",
     "stream",
 ]
@@ -116,6 +115,9 @@ class Fanout(Generic[Q, F, K, R]):
         call: Makes the call for a key (see `Call`).
         max_concurrency: The most workers a batch may run (the pool's size).
         what: The inputs' name, for error messages (`"images"`, `"products"`).
+        check: Looks at each input before `resolve`, for a mistake of the
+            batch's own arguments that every such input would share (a search
+            batch without a platform): the `InputError` it raises stops the batch.
     """
 
     resolve: Callable[[object], tuple[Q, K]]
@@ -123,6 +125,7 @@ class Fanout(Generic[Q, F, K, R]):
     call: Call[K, R]
     max_concurrency: int
     what: str = "inputs"
+    check: Callable[[object], None] | None = None
 
 
 def _footprint(body: bytes) -> int:
@@ -268,7 +271,7 @@ class _Batch(Generic[Q, F, K, R]):
         self.fanout = fanout
         self.source = source
         self.sink = sink
-        self.limiter = RateLimiter(rate_limit) if rate_limit is not None else None
+        self.limiter = Pacer(rate_limit) if rate_limit is not None else None
         self.gate = PauseGate()
         self.budget = retry_budget
         self.on_error = on_error
@@ -282,10 +285,14 @@ class _Batch(Generic[Q, F, K, R]):
         self.cache_hits = 0
 
     # RetryHooks, shared by every call of the batch.
-    async def before_attempt(self) -> None:
+    async def before_attempt(self, inner: Callable[[], Awaitable[None]] | None = None) -> None:
+        # The batch's slot is taken when `inner` (the client's quota) lets the
+        # request go, so the batch's cap holds at the server.
         await self.gate.wait()
         if self.limiter is not None:
-            await self.limiter.acquire()
+            await self.limiter.acquire(inner)
+        elif inner is not None:
+            await inner()
 
     def allow_retry(self) -> bool:
         return self.budget.try_spend()
@@ -354,6 +361,8 @@ class _Batch(Generic[Q, F, K, R]):
         return result, body
 
     async def run_one(self, index: int, item: object) -> None:
+        if self.fanout.check is not None:
+            self.fanout.check(item)  # a batch-wide mistake: stops the batch
         try:
             query, key = self.fanout.resolve(item)
         except InputError as error:
@@ -465,10 +474,6 @@ class BatchStream(Generic[O_co]):
     def progress(self) -> Progress:
         """A snapshot of the batch so far."""
         return self._batch.snapshot()
-
-
-SearchStream = BatchStream
-"""The stream `search_stream()` gives (`BatchStream` under its historical name)."""
 
 
 class BatchContext(AbstractAsyncContextManager[BatchStream[O_co]], Generic[O_co]):

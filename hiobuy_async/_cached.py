@@ -21,14 +21,14 @@ import copy
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import anyio
 import attrs
 
-from ._convert import decode_json
+from ._convert import decode_json, decode_json_exact
 from ._exceptions import HiobuyError, ResponseValidationError
 from ._request import ApiRequest
 from .cache import Cache, CacheEntry
@@ -110,7 +110,7 @@ def decode_data(data: bytes, *, exact_numbers: bool) -> tuple[Mapping[str, Any],
     """
     try:
         # The pipeline's own decoder (orjson when installed), so a hit reads as a fresh answer.
-        value = json.loads(data, parse_float=Decimal) if exact_numbers else decode_json(data)
+        value = decode_json_exact(data) if exact_numbers else decode_json(data)
     except (ValueError, UnicodeDecodeError, RecursionError, ResponseValidationError):
         return None
     if not isinstance(value, dict) or set(value) != {"request_id", "data"}:
@@ -184,7 +184,7 @@ class CachedCalls:
             json_body=request.json,
             params=request.params,
             language=request.language,
-            currency=getattr(request, "currency", None),
+            currency=request.currency,
         )
 
     async def _safely(self, action: Callable[[], Awaitable[T]]) -> T | None:
@@ -209,7 +209,7 @@ class CachedCalls:
         entry: CacheEntry | None = await self._safely(lambda: self.cache.get(key))
         if entry is None:
             return None
-        stored = decode_data(entry.data, exact_numbers=getattr(request, "exact_numbers", False))
+        stored = decode_data(entry.data, exact_numbers=request.exact_numbers)
         result: T | None = None
         if stored is not None:
             try:
@@ -296,7 +296,7 @@ def _mark(result: T, cached_at: float) -> T | None:
     if "from_cache" not in fields or "cached_at" not in fields:
         return result
     try:
-        when = datetime.fromtimestamp(cached_at, tz=timezone.utc)
+        when = datetime.fromtimestamp(cached_at, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
     marked: T = attrs.evolve(result, from_cache=True, cached_at=when)  # type: ignore[misc]

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import os
 import warnings
-from collections.abc import AsyncIterable, Callable, Iterable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, ExitStack
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from . import _batch
 from ._cached import CachedCalls, check_cache_ttl
@@ -21,8 +22,15 @@ from ._config import (
     check_transport,
     check_uuid,
 )
+from ._endpoints.create_order import (
+    check_key,
+    create_order_request,
+    fingerprint,
+    order_body,
+)
 from ._endpoints.image_search import ImageBatch, ImageQuery, ResolvedQuery, resolve_query
-from ._endpoints.keyword_search import Price, Sort, check_page, resolve_keyword_query
+from ._endpoints.keyword_search import Price, Sort, SortName, check_page, resolve_keyword_query
+from ._endpoints.preview_order import personal_texts, preview_order_request
 from ._endpoints.product_details import (
     DetailsBatch,
     DetailsQuery,
@@ -30,20 +38,32 @@ from ._endpoints.product_details import (
     resolve_details_query,
 )
 from ._endpoints.shop_nick import shop_nick_request
-from ._exceptions import InputError
+from ._exceptions import InputError, redacting
 from ._lifecycle import Lifecycle
-from ._models import ImageSearchResult, KeywordSearchPage, ProductDetails, ShopNick
+from ._models import (
+    Address,
+    ImageSearchResult,
+    KeywordSearchPage,
+    Order,
+    OrderLine,
+    OrderPreview,
+    OrderSubmission,
+    ProductDetails,
+    ShopNick,
+)
+from ._orders import OrderGuard, OrderJournal, new_key
 from ._outcomes import Failed, Ok, Outcome, Progress
 from ._pager import KeywordPager, PagePosition
 from ._pipeline import Pipeline, Secret
+from ._request import ApiRequest
 from ._retry import RetryHooks, RetryPolicy
 from ._transport import HttpTransport, TransportKind, make_timeout
-from ._validation import check_int, check_positive
+from ._validation import check_currency, check_int, check_positive
 from ._version import __version__
 from .cache import Cache
 from .cache._key import merchant_namespace
-from .marketplaces import Marketplace
-from .quota import LocalQuota, Quota
+from .marketplaces import Marketplace, PlatformName
+from .quota import LocalQuota, Quota, RedisQuota
 
 if TYPE_CHECKING:
     import ssl
@@ -53,6 +73,8 @@ if TYPE_CHECKING:
 
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncHiobuy"]
+
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_DEADLINE = 120.0
@@ -115,7 +137,9 @@ class AsyncHiobuy:
         max_response_bytes: The cap on a decoded response body.
         max_retry_after: The longest `Retry-After` the SDK sleeps for; a longer
             one raises `RateLimitError` at once.
-        allow_insecure_http: Allow an `http://` base URL to a non-loopback host.
+        allow_insecure_http: Allow an `http://` base URL to a non-loopback host,
+            and plain http through an environment proxy (`HTTP_PROXY`,
+            `ALL_PROXY`); without it a loopback `http://` base URL goes direct.
         transport: The HTTP engine of the SDK's own pool: `"httpx2"`,
             `"httpx"` or `"aiohttp"` (install `hiobuy-async[aiohttp]`);
             defaults to the `HIOBUY_TRANSPORT` environment variable, then to
@@ -142,11 +166,22 @@ class AsyncHiobuy:
             is an extra cap on top.
         quota: The object that paces every request and holds the client-wide
             `429` pause and exhaustion — a `hiobuy_async.quota.RedisQuota` to
-            share one quota between processes. Never closed by the client.
+            share one quota between processes. A `RedisQuota` not opened yet
+            is opened by `async with client` and closed when the client
+            closes; a quota opened by the caller (one shared by several
+            clients) is never closed by the client.
             Without `rate_limit` or `quota`, a `429`'s `Retry-After` still
             pauses every request of this client, and one above
             `max_retry_after` makes its calls fail at once
             (`QuotaExhaustedError`) until then.
+        currency: The settlement currency `create_order` sends in the
+            `Currency` header (three letters, e.g. `"USD"`), or `None` for the
+            merchant's default; a call's own `currency=` wins.
+        order_journal: A SQLite file recording each order's idempotency key
+            before it is sent and its outcome after, so that a key whose
+            order may have been placed is refused after a crash or restart
+            too (docs/orders-without-duplicates.md). `None`: keys are
+            remembered in memory only.
         cache: A response cache (`hiobuy_async.cache`: `MemoryCache`,
             `SQLiteCache`, `RedisCache`) the four reads are served from and
             stored in, or `None`. A hit sends nothing and takes no quota
@@ -154,7 +189,9 @@ class AsyncHiobuy:
             the cache's TTL (`0` bypasses it). Never closed by the client.
 
     Raises:
-        InputError: No uuid, or an invalid argument.
+        InputError: No uuid, or an invalid argument (a server-side
+            `ssl_context` included), or a malformed proxy variable in the
+            environment (named, its credentials hidden).
 
     Example:
         ```python
@@ -181,6 +218,8 @@ class AsyncHiobuy:
         ssl_context: ssl.SSLContext | None = None,
         rate_limit: float | None = None,
         quota: Quota | None = None,
+        currency: str | None = None,
+        order_journal: str | os.PathLike[str] | None = None,
         cache: Cache | None = None,
     ) -> None:
         secret = check_uuid(uuid)
@@ -194,6 +233,12 @@ class AsyncHiobuy:
         check_int("max_response_bytes", max_response_bytes, minimum=1)
         self._language = language
         self._max_connections = max_connections
+        self._currency = None if currency is None else check_currency(currency)
+        if order_journal is not None and not isinstance(order_journal, str | os.PathLike):
+            raise InputError(
+                f"order_journal must be a file path, not {type(order_journal).__name__}"
+            )
+        self._orders = OrderGuard(None if order_journal is None else OrderJournal(order_journal))
         kind = check_transport(transport)
         self._transport = HttpTransport(
             base_url=self._base_url,
@@ -205,6 +250,7 @@ class AsyncHiobuy:
             user_agent=f"hiobuy-async/{__version__}",
             secret=secret,
             ssl_context=check_ssl_context(ssl_context),
+            allow_insecure_http=allow_insecure_http,
         )
         self._lifecycle = Lifecycle()
         self._pipeline = Pipeline(
@@ -216,6 +262,7 @@ class AsyncHiobuy:
             lifecycle=self._lifecycle,
             cached=_cached_calls(cache, secret, self._base_url, max_response_bytes),
         )
+        self._opened_quota: RedisQuota | None = None
 
     def __repr__(self) -> str:
         state = "closed" if self.is_closed else "open"
@@ -278,6 +325,15 @@ class AsyncHiobuy:
         """
         self._lifecycle.check()
         self._transport.open()
+        quota = self._pipeline.quota
+        if isinstance(quota, RedisQuota) and quota._unopened():
+            # Opened here, closed by aclose(): AsyncHiobuy(quota=RedisQuota(...)).
+            try:
+                await quota.__aenter__()
+            except BaseException:
+                await self.aclose()
+                raise
+            self._opened_quota = quota
         return self
 
     async def __aexit__(
@@ -299,7 +355,12 @@ class AsyncHiobuy:
                 the one the client was first used on (nothing is closed).
         """
         if await self._lifecycle.close():
-            await self._transport.aclose()
+            try:
+                await self._transport.aclose()
+            finally:
+                quota, self._opened_quota = self._opened_quota, None
+                if quota is not None:
+                    await quota.__aexit__(None, None, None)
 
     def __del__(self) -> None:
         # Never touch an event loop here: just tell the user they leaked it.
@@ -316,7 +377,7 @@ class AsyncHiobuy:
         self,
         img: str,
         *,
-        platform: Marketplace | str,
+        platform: Marketplace | PlatformName,
         language: str | None = None,
         use_platform: bool = False,
         filters: Iterable[str] | None = None,
@@ -369,11 +430,11 @@ class AsyncHiobuy:
         self,
         keyword: str,
         *,
-        platform: Marketplace | str,
+        platform: Marketplace | PlatformName,
         language: str | None = None,
         page: int = 1,
         page_size: int = 20,
-        sort: Sort | str | None = None,
+        sort: Sort | SortName | None = None,
         price_min: Price | None = None,
         price_max: Price | None = None,
         use_platform: bool = False,
@@ -391,8 +452,10 @@ class AsyncHiobuy:
                 the API's (`zh_CN`). Must be valid for the marketplace.
             page: The page, from 1.
             page_size: Products per page, 1 to 50 (the API's cap).
-            sort: A `Sort` (or its code: `"bid2"`, `"bid"`, `"sale2"`,
-                `"sale"`), or `None` for the API's order.
+            sort: A `Sort`, its name as the command line spells it
+                (`"price-asc"`, `"price-desc"`, `"sales-asc"`, `"sales-desc"`)
+                or its code (`"bid"`, `"bid2"`, `"sale"`, `"sale2"`), in any
+                letter case, or `None` for the API's order.
             price_min: The lowest price, inclusive: a `Decimal`, an `int` or
                 a plain decimal string such as `"9.90"` (not a float).
             price_max: The highest price, inclusive, likewise.
@@ -426,10 +489,10 @@ class AsyncHiobuy:
         self,
         keyword: str,
         *,
-        platform: Marketplace | str,
+        platform: Marketplace | PlatformName,
         language: str | None = None,
         page_size: int = 20,
-        sort: Sort | str | None = None,
+        sort: Sort | SortName | None = None,
         price_min: Price | None = None,
         price_max: Price | None = None,
         use_platform: bool = False,
@@ -494,13 +557,15 @@ class AsyncHiobuy:
         async def fetch(page: int) -> KeywordSearchPage:
             return await self._pipeline.call(query.request(page), cache_ttl=ttl)
 
-        return KeywordPager(fetch, start=start, max_pages=max_pages, max_items=max_items)
+        return KeywordPager(
+            fetch, start=start, max_pages=max_pages, max_items=max_items, page_size=query.page_size
+        )
 
     async def product_details(
         self,
         product: ProductRef,
         *,
-        platform: Marketplace | str | None = None,
+        platform: Marketplace | PlatformName | None = None,
         language: str | None = None,
         use_platform: bool = False,
         cache_ttl: float | timedelta | None = None,
@@ -565,9 +630,139 @@ class AsyncHiobuy:
         request = shop_nick_request(shop_id)
         return await self._pipeline.call(request, cache_ttl=check_cache_ttl(cache_ttl))
 
+    async def preview_order(
+        self,
+        *,
+        platform: Marketplace | PlatformName,
+        lines: Iterable[OrderLine],
+        address: Address,
+    ) -> OrderPreview:
+        """Ask HioBuy what an order would cost: goods, domestic shipping, total.
+
+        A quote with no side effect: it is retried like a search. Everything
+        is checked before any request.
+
+        Args:
+            platform: `"taobao"` or `"1688"`.
+            lines: The lines, at least one; `OrderLine.from_sku(details, sku)`
+                builds one from a product's details. 1688 lines need a
+                `spec_id` (`"0"` for a product without variants).
+            address: The delivery address (personal data: never shown in an
+                error or a log line).
+
+        Returns:
+            The fees, as exact `Decimal`s.
+
+        Raises:
+            InputError: An argument is invalid (no request is sent).
+            APIError: The API refused the preview (`ret != 1`).
+            HiobuyError: The call failed; see `image_search` for the errors.
+        """
+        request = preview_order_request(platform=platform, lines=lines, address=address)
+        return await self._call_hiding(request, personal_texts((request.json or {})["address"]))
+
+    async def create_order(
+        self,
+        order: Order | Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        currency: str | None = None,
+        client_reference: str | None = None,
+    ) -> OrderSubmission:
+        """Submit a purchasing-agent order: real money, sent at most once per key.
+
+        HioBuy documents no idempotency key and no order lookup, so the SDK
+        guards the key itself: the same key after a success returns the
+        stored submission without a request; after a lost answer it raises
+        `OrderOutcomeUnknownError` again, without a request, until
+        `resolve_order()` settles it; concurrent calls with one key share one
+        request. The request is resent only when it provably never left, or
+        after a `429`/`408`. Never batched, cached or merged with other calls.
+
+        Args:
+            order: An `Order`, or a mapping of the documented fields (a
+                JSON file's content); scalars are sent as strings, fields the
+                SDK does not know are sent as given. `address` is an `Address`
+                or a mapping sent as given.
+            idempotency_key: The key of this order (printable ASCII, at most
+                128 characters); a fresh one per call by default. Keep it to
+                repeat the call safely.
+            currency: The `Currency` header for this call (three letters);
+                defaults to the client's `currency`.
+            client_reference: Your reference (printable ASCII), written into
+                `remark` so that the order can be found in the merchant console.
+
+        Returns:
+            The submission: `data` as HioBuy sent it (undocumented), the
+            request id, the key and the reference.
+
+        Raises:
+            InputError: The order is invalid (no request is sent), or the key
+                was used for a different order.
+            OrderOutcomeUnknownError: The order may or may not have been
+                placed; see docs/orders-without-duplicates.md.
+            APIError: HioBuy rejected the order (`ret != 1`); none was placed.
+            HiobuyError: The call failed before the order could reach HioBuy.
+        """
+        key = (
+            new_key() if idempotency_key is None else check_key("idempotency_key", idempotency_key)
+        )
+        reference = (
+            None if client_reference is None else check_key("client_reference", client_reference)
+        )
+        chosen = self._currency if currency is None else check_currency(currency)
+        body = order_body(order, client_reference=reference)
+        request = create_order_request(
+            body, idempotency_key=key, currency=chosen, client_reference=reference
+        )
+        self._lifecycle.check()
+
+        hidden = personal_texts(body["address"])
+
+        async def send() -> OrderSubmission:
+            return await self._call_hiding(request, hidden)
+
+        return await self._orders.submit(key, fingerprint(body, chosen), reference, send)
+
+    async def _call_hiding(self, request: ApiRequest[T], texts: tuple[str, ...]) -> T:
+        """Run `request` with `texts` (an address) redacted from every error it raises."""
+        with ExitStack() as stack:
+            for text in texts:
+                stack.enter_context(redacting(text))
+            return await self._pipeline.call(request)
+
+    async def resolve_order(
+        self,
+        idempotency_key: str,
+        *,
+        placed: bool,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Settle an order whose outcome was unknown, from what the merchant console shows.
+
+        After `OrderOutcomeUnknownError`, find the order by its
+        `client_reference` in the merchant console, then call this: with
+        `placed=True`, `create_order` with that key returns a submission
+        (holding `data`) without a request; with `placed=False`, the key may
+        be sent again. Recorded in the `order_journal` too.
+
+        Args:
+            idempotency_key: The key from the error.
+            placed: Whether the order exists.
+            data: What to keep as the submission's `data` when it does.
+
+        Raises:
+            InputError: No order with this key awaits resolution.
+            ClientStateError: The key's order is still in flight.
+        """
+        if not isinstance(placed, bool):
+            raise InputError(f"placed must be True or False, got {type(placed).__name__}")
+        key = check_key("idempotency_key", idempotency_key)
+        await self._orders.resolve(key, placed=placed, data=data)
+
     def _image_fanout(
         self,
-        platform: Marketplace | str | None,
+        platform: Marketplace | PlatformName | None,
         language: str | None,
         use_platform: bool,
         filters: Iterable[str] | None,
@@ -594,7 +789,12 @@ class AsyncHiobuy:
             )
 
         return _batch.Fanout(
-            inputs.resolve, inputs.unresolved, search, self._max_connections, "images"
+            inputs.resolve,
+            inputs.unresolved,
+            search,
+            self._max_connections,
+            "images",
+            check=inputs.require_platform if inputs.template is None else None,
         )
 
     def _details_fanout(
@@ -621,7 +821,7 @@ class AsyncHiobuy:
         self,
         images: Iterable[str | ImageQuery] | AsyncIterable[str | ImageQuery],
         *,
-        platform: Marketplace | str | None = None,
+        platform: Marketplace | PlatformName | None = None,
         language: str | None = None,
         use_platform: bool = False,
         filters: Iterable[str] | None = None,
@@ -678,7 +878,7 @@ class AsyncHiobuy:
         self,
         images: Iterable[str | ImageQuery] | AsyncIterable[str | ImageQuery],
         *,
-        platform: Marketplace | str | None = None,
+        platform: Marketplace | PlatformName | None = None,
         language: str | None = None,
         use_platform: bool = False,
         filters: Iterable[str] | None = None,
@@ -750,7 +950,7 @@ class AsyncHiobuy:
         self,
         products: Iterable[ProductRef | DetailsQuery] | AsyncIterable[ProductRef | DetailsQuery],
         *,
-        platform: Marketplace | str | None = None,
+        platform: Marketplace | PlatformName | None = None,
         language: str | None = None,
         use_platform: bool = False,
         concurrency: int = 8,
@@ -812,7 +1012,7 @@ class AsyncHiobuy:
         self,
         products: Iterable[ProductRef | DetailsQuery] | AsyncIterable[ProductRef | DetailsQuery],
         *,
-        platform: Marketplace | str | None = None,
+        platform: Marketplace | PlatformName | None = None,
         language: str | None = None,
         use_platform: bool = False,
         concurrency: int = 8,

@@ -110,6 +110,12 @@ def check_http_client(http_client: object) -> None:
 def check_ssl_context(ssl_context: object) -> ssl.SSLContext | None:
     if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
         raise InputError(f"ssl_context must be an ssl.SSLContext, not {type(ssl_context).__name__}")
+    if ssl_context is not None and ssl_context.protocol == ssl.PROTOCOL_TLS_SERVER:
+        # Every handshake would fail, each one a retried connection error.
+        raise InputError(
+            "ssl_context is a server-side context (ssl.Purpose.CLIENT_AUTH, or "
+            "PROTOCOL_TLS_SERVER): build it with ssl.create_default_context() (Purpose.SERVER_AUTH)"
+        )
     return ssl_context
 
 

@@ -7,9 +7,11 @@ cannot mean what the model says (a price that is not a number). Structuring
 runs on a fast path first: a function generated once from `Product`'s fields
 that calls the very hooks the converter would call, skipping them for values
 already of the right type. When the fast path cannot handle an input (an
-unusual type, a bad value), the converter structures it instead, and only when
-that fails too is the input structured again with detailed validation, to say
-*where* it failed. The fast path therefore changes speed, never results.
+unusual type, a bad value), the converter structures it instead, item by item;
+an item the converter refuses is read field by field: a field that cannot mean
+what the model says is `None`, its value kept in `extra`, and an item without a
+usable id is dropped and counted. One odd item never costs the others; only an
+answer of the wrong structure fails. The fast path changes speed, never results.
 """
 
 from __future__ import annotations
@@ -32,11 +34,15 @@ from ._exceptions import APIError, ResponseValidationError, sanitise_excerpt
 from ._models import Product
 
 __all__ = [
+    "astructure_items",
     "astructure_products",
     "converter",
     "decode_json",
+    "decode_json_exact",
     "explain_failure",
     "parse_envelope",
+    "read_count",
+    "structure_items",
     "structure_products",
     "to_optional_int",
     "to_optional_str",
@@ -44,9 +50,18 @@ __all__ = [
 
 T = TypeVar("T")
 
-_PRODUCT_FIELDS = frozenset(a.name for a in attrs.fields(Product)) - {"extra"}
+# `price_range` is not a key of the API's items: it is read from `price`.
+_PRODUCT_FIELDS = frozenset(a.name for a in attrs.fields(Product)) - {"extra", "price_range"}
 # With use_platform="1" the API sends 1688-native items; their id is `offerId`.
 _NATIVE_ID_KEY = "offerId"
+# The other 1688-native keys that fill a common field (`priceInfo.price` too).
+_NATIVE_FIELDS = (
+    ("subject", "title_cn"),
+    ("subjectTrans", "title"),
+    ("imageUrl", "pic_url"),
+    ("monthSold", "sales"),
+)
+_OFFER_URL = "https://detail.1688.com/offer/{}.html"
 
 # JSON ids and counts are 64-bit at most; a float is an exact integer only
 # below 2**53.
@@ -58,6 +73,11 @@ _ASCII_SPACE = " \t\r\n"
 _PRICE_LIMIT = 10**12
 _PRICE_FRACTION_DIGITS = 8
 _PLAIN_DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,8})?")
+# A price range, as 1688 sends for a product whose SKUs differ: "21.80-25.00".
+_PRICE_RANGE = re.compile(
+    r"[ \t]*([0-9]{1,12}(?:\.[0-9]{1,8})?)[ \t]*[-~\uff5e]"
+    r"[ \t]*([0-9]{1,12}(?:\.[0-9]{1,8})?)[ \t]*"
+)
 
 
 def _whole(value: object, minimum: int) -> int | None:
@@ -149,6 +169,41 @@ def _to_tags(value: object, _: object = None) -> tuple[str, ...]:
     raise TypeError(f"expected a list of tags, got {type(value).__name__}")
 
 
+def _from_native(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A 1688-native item (`use_platform="1"`) with the common fields filled from its own.
+
+    Every native key stays (it lands in `extra`); a common key the item has
+    itself wins over the native one.
+    """
+    common = dict(item)
+    common["num_iid"] = item[_NATIVE_ID_KEY]
+    for native, name in _NATIVE_FIELDS:
+        if native in item and name not in item:
+            common[name] = item[native]
+    price_info = item.get("priceInfo")
+    if isinstance(price_info, Mapping) and "price" not in item:
+        common["price"] = price_info.get("price")
+    if "detail_url" not in item:
+        try:
+            offer = _whole(item[_NATIVE_ID_KEY], 1)
+        except (ValueError, TypeError):
+            offer = None
+        if offer is not None:
+            common["detail_url"] = _OFFER_URL.format(offer)
+    return common
+
+
+def _price_range(value: object) -> tuple[Decimal, Decimal] | None:
+    """`(low, high)` from a price range such as `"21.80-25.00"`, or None."""
+    if not isinstance(value, str):
+        return None
+    match = _PRICE_RANGE.fullmatch(value)
+    if match is None:
+        return None
+    low, high = Decimal(match.group(1)), Decimal(match.group(2))
+    return (low, high) if low <= high else None
+
+
 def _is_type(expected: object) -> Callable[[object], bool]:
     def predicate(candidate: object) -> bool:
         return candidate == expected
@@ -170,13 +225,18 @@ def _make_converter(*, detailed_validation: bool) -> cattrs.Converter:
     for type_, hook in hooks.items():
         # Predicates, not singledispatch: `int | None` must not also claim `int`.
         conv.register_structure_hook_func(_is_type(type_), hook)
-    generated = make_dict_structure_fn(Product, conv, extra=cattrs.override(omit=True))
+    generated = make_dict_structure_fn(
+        Product,
+        conv,
+        extra=cattrs.override(omit=True),
+        price_range=cattrs.override(omit=True),
+    )
 
     def structure_product(item: Mapping[str, Any], _: object = None) -> Product:
         if not isinstance(item, Mapping):
             raise TypeError(f"expected an object, got {type(item).__name__}")
         if "num_iid" not in item and _NATIVE_ID_KEY in item:
-            item = {**item, "num_iid": item[_NATIVE_ID_KEY]}
+            item = _from_native(item)
         product = generated(item, Product)
         extra = {k: v for k, v in item.items() if k not in _PRODUCT_FIELDS}
         if extra:
@@ -189,7 +249,6 @@ def _make_converter(*, detailed_validation: bool) -> cattrs.Converter:
 
 converter = _make_converter(detailed_validation=False)
 """The SDK's cattrs converter, tuned for speed."""
-_explaining_converter = _make_converter(detailed_validation=True)
 
 
 class _NotFast(Exception):
@@ -201,10 +260,14 @@ def _field_code(field: attrs.Attribute[Any], hook: object) -> list[str] | None:
     name, var = field.name, f"v_{field.name}"
     hook_call = f"_h_{name}({var}, _t_{name})"
     if name == "num_iid":
+        # No `num_iid` (a 1688-native item, or none at all): a KeyError, so
+        # the converter takes the list.
         return [
-            f"{var} = o['num_iid'] if 'num_iid' in o else o[{_NATIVE_ID_KEY!r}]",
+            f"{var} = o['num_iid']",
             f"if {var}.__class__ is not int or not 0 < {var} < _INT_LIMIT: {var} = {hook_call}",
         ]
+    if name == "price_range":
+        return [f"{var} = None"]  # set only when `price` is a range: the converter's case
     # Values already of the target type pass through untouched: the hooks
     # return exactly such values unchanged. A missing key reads as None, and
     # each hook maps None to the field's default.
@@ -256,7 +319,7 @@ def _make_fast_products() -> Callable[[list[Any]], tuple[Product, ...]] | None:
         if field.name == "extra":
             args.append("extra")
             continue
-        hook = converter.get_structure_hook(field.type)
+        hook = None if field.name == "price_range" else converter.get_structure_hook(field.type)
         code = _field_code(field, hook)
         if code is None:
             return None
@@ -295,36 +358,90 @@ _fast_products = _make_fast_products()
 # list between slices. Real responses (20-60 items) are one slice.
 _SLICE = 512
 
+# Each field read one by one when an item does not structure as a whole.
+_SALVAGED = tuple(
+    (f.name, f.type, converter.get_structure_hook(f.type))
+    for f in attrs.fields(attrs.resolve_types(Product))
+    if f.name not in ("num_iid", "price_range", "extra")
+)
+_UNREADABLE = (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError)
+
 
 def _describe_failure(item: object, index: int) -> str:
-    """Explain why one item does not fit, naming it by its index in the list."""
+    """Explain why one item cannot be a product at all, naming it by its index in the list."""
+    where = f"items[{index}]"
+    if not isinstance(item, Mapping):
+        return f"{where}: expected an object, got {type(item).__name__}"
+    key = "num_iid" if "num_iid" in item or _NATIVE_ID_KEY not in item else _NATIVE_ID_KEY
+    if key not in item:
+        return f"{where}.num_iid: missing (and no {_NATIVE_ID_KEY})"
     try:
-        _explaining_converter.structure(item, Product)
-    except cattrs.BaseValidationError as exc:
-        return "; ".join(cattrs.transform_error(exc, path=f"items[{index}]"))[:500]
-    except Exception as exc:  # noqa: BLE001 - only used to explain
-        return f"items[{index}]: {type(exc).__name__}: {exc}"[:500]
-    return f"items[{index}]: unexpected structuring failure"
+        _to_required_int(item[key])
+    except (ValueError, TypeError) as exc:
+        return f"{where}.{key}: {exc}"[:500]
+    return f"{where}: unexpected structuring failure"  # pragma: no cover - defensive
 
 
-def _structure_slice(items: list[Any], start: int) -> tuple[Product, ...]:
+def _salvaged(item: Mapping[str, Any]) -> Product | None:
+    """An item that does not structure as a whole, field by field; None without an id.
+
+    A field whose value cannot be read is left at its default, its value as
+    sent kept in `extra`; a price range fills `price_range`.
+    """
+    if "num_iid" not in item and _NATIVE_ID_KEY in item:
+        item = _from_native(item)
+    try:
+        num_iid = _to_required_int(item.get("num_iid"))
+    except (ValueError, TypeError):
+        return None
+    values: dict[str, Any] = {}
+    extra = {k: v for k, v in item.items() if k not in _PRODUCT_FIELDS}
+    for name, type_, hook in _SALVAGED:
+        if name not in item:
+            continue
+        value = item[name]
+        try:
+            values[name] = hook(value, type_)
+        except _UNREADABLE:
+            extra[name] = value
+            if name == "price":
+                values["price_range"] = _price_range(value)
+    return Product(num_iid=num_iid, extra=extra, **values)
+
+
+def _structure_slice(items: list[Any], start: int) -> tuple[tuple[Product, ...], int]:
+    """The products of a slice of items, and how many items were dropped."""
     if _fast_products is not None:
         try:
-            return _fast_products(items)
+            return _fast_products(items), 0
         except Exception:  # noqa: BLE001, S110 - the converter below decides
             pass
     products = []
-    for offset, item in enumerate(items):
+    dropped = 0
+    for item in items:
+        if not isinstance(item, Mapping) or not _has_id(item):
+            dropped += 1
+            continue
         try:
             products.append(converter.structure(item, Product))
-        except (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError):
-            # Only the first failing item is explained: the cost of an error
-            # does not grow with the list.
-            reason = _describe_failure(item, start + offset)
-            raise ResponseValidationError(
-                f"response items do not fit the model: {reason}"
-            ) from None
-    return tuple(products)
+        except _UNREADABLE:
+            # One odd item does not cost the others: what can be read is kept.
+            product = _salvaged(item)
+            if product is None:  # pragma: no cover - `_has_id` checked the id
+                dropped += 1
+            else:
+                products.append(product)
+    return tuple(products), dropped
+
+
+def _has_id(item: Mapping[str, Any]) -> bool:
+    """Whether an item has a usable id (checked first: it is cheap, the rest is not)."""
+    key = "num_iid" if "num_iid" in item or _NATIVE_ID_KEY not in item else _NATIVE_ID_KEY
+    try:
+        _to_required_int(item.get(key))
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def _checked_list(items: object) -> list[Any]:
@@ -333,8 +450,82 @@ def _checked_list(items: object) -> list[Any]:
     return items
 
 
+def _none_readable(items: list[Any]) -> ResponseValidationError:
+    # Only the first item is explained: the cost of an error does not grow with the list.
+    return ResponseValidationError(
+        f"none of the {len(items)} response items can be a product: "
+        f"{_describe_failure(items[0], 0)}"
+    )
+
+
+def structure_items(items: object) -> tuple[tuple[Product, ...], int]:
+    """Structure a JSON list of items into `Product` objects, keeping what can be read.
+
+    An item with an unreadable field keeps that field at `None` (its value as
+    sent in `extra`); an item that is not an object or has no usable id is
+    dropped and counted.
+
+    Args:
+        items: The decoded `item` array.
+
+    Returns:
+        The products, and how many items were dropped.
+
+    Raises:
+        ResponseValidationError: `items` is not a list, or no item of a
+            non-empty list can be a product (the first one is explained).
+    """
+    if items is None:
+        return (), 0
+    items = _checked_list(items)
+    if len(items) <= _SLICE:
+        products, dropped = _structure_slice(items, 0)
+    else:
+        collected: list[Product] = []
+        dropped = 0
+        for start in range(0, len(items), _SLICE):
+            more, lost = _structure_slice(items[start : start + _SLICE], start)
+            collected.extend(more)
+            dropped += lost
+        products = tuple(collected)
+    if items and not products:
+        raise _none_readable(items)
+    return products, dropped
+
+
+async def astructure_items(items: object) -> tuple[tuple[Product, ...], int]:
+    """`structure_items`, with a checkpoint between slices of a long list.
+
+    Args:
+        items: The decoded `item` array.
+
+    Returns:
+        The products, and how many items were dropped.
+
+    Raises:
+        ResponseValidationError: As `structure_items`.
+    """
+    if items is None:
+        return (), 0
+    items = _checked_list(items)
+    if len(items) <= _SLICE:
+        products, dropped = _structure_slice(items, 0)
+    else:
+        collected: list[Product] = []
+        dropped = 0
+        for start in range(0, len(items), _SLICE):
+            await anyio.lowlevel.checkpoint()
+            more, lost = _structure_slice(items[start : start + _SLICE], start)
+            collected.extend(more)
+            dropped += lost
+        products = tuple(collected)
+    if items and not products:
+        raise _none_readable(items)
+    return products, dropped
+
+
 def structure_products(items: object) -> tuple[Product, ...]:
-    """Structure a JSON list of items into `Product` objects.
+    """`structure_items` without the count of dropped items.
 
     Args:
         items: The decoded `item` array.
@@ -343,22 +534,13 @@ def structure_products(items: object) -> tuple[Product, ...]:
         The products.
 
     Raises:
-        ResponseValidationError: The items do not fit the model; the message
-            says which item (`items[3]`) and field, for the first bad item.
+        ResponseValidationError: As `structure_items`.
     """
-    if items is None:
-        return ()
-    items = _checked_list(items)
-    if len(items) <= _SLICE:
-        return _structure_slice(items, 0)
-    products: list[Product] = []
-    for start in range(0, len(items), _SLICE):
-        products.extend(_structure_slice(items[start : start + _SLICE], start))
-    return tuple(products)
+    return structure_items(items)[0]
 
 
 async def astructure_products(items: object) -> tuple[Product, ...]:
-    """`structure_products`, with a checkpoint between slices of a long list.
+    """`astructure_items` without the count of dropped items.
 
     Args:
         items: The decoded `item` array.
@@ -367,18 +549,9 @@ async def astructure_products(items: object) -> tuple[Product, ...]:
         The products.
 
     Raises:
-        ResponseValidationError: As `structure_products`.
+        ResponseValidationError: As `structure_items`.
     """
-    if items is None:
-        return ()
-    items = _checked_list(items)
-    if len(items) <= _SLICE:
-        return _structure_slice(items, 0)
-    products: list[Product] = []
-    for start in range(0, len(items), _SLICE):
-        await anyio.lowlevel.checkpoint()
-        products.extend(_structure_slice(items[start : start + _SLICE], start))
-    return tuple(products)
+    return (await astructure_items(items))[0]
 
 
 # --- JSON decoding: orjson when installed, else the stdlib made to agree with it ---
@@ -572,6 +745,37 @@ def decode_json(body: bytes) -> Any:
         ) from None
 
 
+def _reject_constant(text: str) -> None:
+    raise ValueError(f"{text} is not JSON")
+
+
+_EXACT_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+
+
+def decode_json_exact(body: bytes) -> Any:
+    """Decode a JSON body with every number holding a fraction as a `Decimal`.
+
+    The `Decimal` is built from the number's JSON text, never through a
+    `float` (`1349.5` and `0.10000000000000001` stay exact). For the few
+    answers that carry money as JSON numbers (order preview); small bodies.
+
+    Args:
+        body: The raw body.
+
+    Returns:
+        The decoded document.
+
+    Raises:
+        ResponseValidationError: The body is not valid UTF-8 JSON.
+    """
+    try:
+        return _EXACT_DECODER.decode(body.decode("utf-8"))
+    except (ValueError, RecursionError, TypeError):
+        raise ResponseValidationError(
+            "response body is not valid JSON", body_excerpt=sanitise_excerpt(body)
+        ) from None
+
+
 def _is_success(ret: object) -> bool:
     if isinstance(ret, bool):
         return False
@@ -580,22 +784,27 @@ def _is_success(ret: object) -> bool:
     return isinstance(ret, str) and ret.strip() == "1"
 
 
-def parse_envelope(body: bytes, *, request_id: str | None = None) -> Mapping[str, Any]:
+def parse_envelope(
+    body: bytes, *, request_id: str | None = None, exact_numbers: bool = False
+) -> Mapping[str, Any]:
     """Decode a 2xx body and unwrap the `{"ret", "msg", "data"}` envelope.
 
     Args:
         body: The raw body of a 2xx response.
         request_id: The response's request id, attached to errors.
+        exact_numbers: Decode numbers with a fraction as `Decimal`, from
+            their JSON text (`decode_json_exact`).
 
     Returns:
-        The envelope's `data` mapping (empty when `data` is null or absent).
+        The envelope's `data` mapping (empty when `data` is null, absent, or
+        `[]`, PHP's empty map).
 
     Raises:
         APIError: `ret` is not 1.
         ResponseValidationError: The body is not JSON or not an envelope.
     """
     try:
-        document = decode_json(body)
+        document = decode_json_exact(body) if exact_numbers else decode_json(body)
     except ResponseValidationError as exc:
         exc.request_id = request_id
         raise
@@ -617,7 +826,7 @@ def parse_envelope(body: bytes, *, request_id: str | None = None) -> Mapping[str
             body_excerpt=sanitise_excerpt(body),
         )
     data = document.get("data")
-    if data is None:
+    if data is None or data == []:  # PHP backends send an empty map as []
         return {}
     if not isinstance(data, dict):
         raise ResponseValidationError(
@@ -642,6 +851,22 @@ def to_optional_int(value: object) -> int | None:
         TypeError: Of a type that cannot hold an integer.
     """
     return _to_int(value)
+
+
+def read_count(value: object) -> int | None:
+    """Read a count the API sends (`total_results`, `totalRecords`), or unknown.
+
+    Args:
+        value: The decoded JSON value.
+
+    Returns:
+        The count, or `None` when missing, null, or not a count (`-1`,
+        `"1,000"`, `12.5`, `true`): an odd count never costs the answer.
+    """
+    try:
+        return _whole(value, 0)
+    except (ValueError, TypeError):
+        return None
 
 
 def to_optional_str(value: object) -> str | None:

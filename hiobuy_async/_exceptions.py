@@ -15,6 +15,7 @@ HiobuyError
 │   └── APITimeoutError               ... because a timeout or the call's deadline ran out
 ├── ResponseValidationError           the body is not JSON, not an envelope, too large,
 │                                     or does not fit the models
+├── OrderOutcomeUnknownError          an order may or may not have been placed: never retried
 └── ClientStateError (also RuntimeError)  the client cannot be used here or now; never retried
     ├── ClientClosedError             used after `aclose()`, or closed while the call ran
     └── WrongEventLoopError           used from another event loop or thread than its first
@@ -23,9 +24,11 @@ HiobuyError
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from contextvars import ContextVar, Token
+from typing import Literal
 
 __all__ = [
     "APIConnectionError",
@@ -36,8 +39,10 @@ __all__ = [
     "CertificateError",
     "ClientClosedError",
     "ClientStateError",
+    "Delivery",
     "HiobuyError",
     "InputError",
+    "OrderOutcomeUnknownError",
     "QuotaExhaustedError",
     "RateLimitError",
     "ResponseValidationError",
@@ -53,6 +58,11 @@ __all__ = [
 EXCERPT_LIMIT = 200
 MASK = "***"
 """What a redacted secret is replaced with."""
+FRAGMENT = 8
+"""The shortest piece of a secret that is redacted on its own (a server quoting `0123abcd-…`)."""
+# The user information of a URL (`//user:password@host`): a proxy's or a
+# Redis URL's credentials, in whatever error text a library built.
+_URL_USERINFO = re.compile(r"(?<=//)[^\s/?#@'\"<>]+@")
 
 # The secrets (uuids) of the calls running in this task: every excerpt and
 # every error text built while a call runs is redacted as it is created, so
@@ -61,26 +71,26 @@ _secrets: ContextVar[tuple[str, ...]] = ContextVar("hiobuy_async_secrets", defau
 
 
 class redacting:
-    """Redact `secret` from every SDK error and excerpt created in the block.
+    """Redact `secrets` from every SDK error and excerpt created in the block.
 
     A class, not a generator: an exception leaving the block never passes
     through a frame holding the secret.
 
     Args:
-        secret: The text to hide (the uuid).
+        *secrets: The texts to hide (the uuid, a proxy's credentials).
     """
 
-    __slots__ = ("_secret", "_token")
+    __slots__ = ("_secrets", "_token")
 
-    def __init__(self, secret: str) -> None:
-        self._secret = secret
+    def __init__(self, *secrets: str) -> None:
+        self._secrets = secrets
         self._token: Token[tuple[str, ...]] | None = None
 
     def __repr__(self) -> str:
         return "<redacting ***>"
 
     def __enter__(self) -> None:
-        self._token = _secrets.set((*_secrets.get(), self._secret))
+        self._token = _secrets.set((*_secrets.get(), *self._secrets))
 
     def __exit__(self, *exc_info: object) -> None:
         if self._token is not None:
@@ -91,6 +101,10 @@ class redacting:
 def redact_text(text: str, secrets: Iterable[str] | None = None, *, cut: bool = False) -> str:
     """Replace every occurrence of a secret in `text`, in any letter case, with `***`.
 
+    Any piece of `FRAGMENT` (8) or more characters of a secret is replaced too
+    (a server quoting a cut uuid), and so is the user information of any URL
+    in the text (`//user:password@host` becomes `//***@host`).
+
     Args:
         text: The text, typically from the server.
         secrets: The secrets; defaults to those of the calls running in this task.
@@ -100,8 +114,15 @@ def redact_text(text: str, secrets: Iterable[str] | None = None, *, cut: bool = 
     Returns:
         The redacted text.
     """
+    if "@" in text:
+        text = _URL_USERINFO.sub(MASK + "@", text)
     for secret in _secrets.get() if secrets is None else secrets:
         if not secret:
+            continue
+        if len(secret) > FRAGMENT:
+            text = _redact_fragments(text, secret)
+            if cut:
+                text = _redact_cut_prefix(text, secret)
             continue
         if text.isascii() and secret.isascii() and secret.lower() not in text.lower():
             # Nothing to replace (for ASCII text this is exactly what an
@@ -113,6 +134,39 @@ def redact_text(text: str, secrets: Iterable[str] | None = None, *, cut: bool = 
         if cut:
             text = _redact_cut_prefix(text, secret)
     return text
+
+
+@functools.lru_cache(maxsize=64)
+def _fragments(secret: str) -> frozenset[str]:
+    folded = secret.lower()
+    return frozenset(folded[i : i + FRAGMENT] for i in range(len(folded) - FRAGMENT + 1))
+
+
+def _redact_fragments(text: str, secret: str) -> str:
+    """Replace every run of text made of pieces of `secret` at least `FRAGMENT` long."""
+    if len(text) < FRAGMENT:
+        return text
+    folded = text.lower()
+    if len(folded) != len(text):
+        # A few characters lower to several: fold one by one, keeping positions.
+        folded = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
+    fragments = _fragments(secret)
+    spans: list[list[int]] = []
+    for start in range(len(text) - FRAGMENT + 1):
+        if folded[start : start + FRAGMENT] in fragments:
+            if spans and start <= spans[-1][1]:
+                spans[-1][1] = start + FRAGMENT
+            else:
+                spans.append([start, start + FRAGMENT])
+    if not spans:
+        return text
+    pieces: list[str] = []
+    end = 0
+    for start, stop in spans:
+        pieces += [text[end:start], MASK]
+        end = stop
+    pieces.append(text[end:])
+    return "".join(pieces)
 
 
 def _redact_cut_prefix(text: str, secret: str) -> str:
@@ -162,8 +216,9 @@ class HiobuyError(Exception):
         body_excerpt: A short, sanitised excerpt of the response body, when there
             was one. Headers are never included.
         endpoint: The endpoint of the failed call (`"image_search"`,
-            `"keyword_search"`, `"product_details"` or `"shop_nick"`), set on
-            every error raised after a request was built; `None` otherwise.
+            `"keyword_search"`, `"product_details"`, `"shop_nick"`,
+            `"preview_order"` or `"create_order"`), set on every error raised
+            after a request was built; `None` otherwise.
     """
 
     message: str
@@ -324,8 +379,33 @@ class ServerError(APIStatusError):
     """HTTP 5xx: the server or a proxy in front of it failed."""
 
 
+Delivery = Literal["not_sent", "maybe_delivered"]
+"""What is known of a failed request's delivery: `"not_sent"` only when it provably never left."""
+
+
 class APIConnectionError(HiobuyError):
-    """No complete response arrived: refused or reset connection, protocol error."""
+    """No complete response arrived: refused or reset connection, protocol error.
+
+    Attributes:
+        delivery: `"not_sent"` when the request provably never left (DNS,
+            connection refused, connect or pool timeout, TLS handshake, a
+            pooled connection found closed before the request was written);
+            `"maybe_delivered"` otherwise, and when unknown: the server may
+            have read it.
+    """
+
+    delivery: Delivery
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        delivery: Delivery = "maybe_delivered",
+        request_id: str | None = None,
+        body_excerpt: str | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id, body_excerpt=body_excerpt)
+        self.delivery = delivery
 
 
 class CertificateError(APIConnectionError):
@@ -342,6 +422,43 @@ class APITimeoutError(APIConnectionError):
 
 class ResponseValidationError(HiobuyError):
     """The response body is not JSON, not an envelope, too large, or does not fit the models."""
+
+
+class OrderOutcomeUnknownError(HiobuyError):
+    """The order may or may not have been placed: never retried, never sent again.
+
+    Raised for an operation that must not be sent twice (`create_order`)
+    when its request may have reached the server and no definite answer came
+    back: the connection failed after the request may have left, a read
+    timeout or the deadline ran out while it was in flight, a 5xx answer, or
+    a malformed 2xx answer. The error that happened is its `__cause__`. Not
+    an `APIConnectionError`, so generic `except`/retry code does not swallow
+    it: look the order up (see the docs) before placing it again.
+
+    Attributes:
+        idempotency_key: The call's idempotency key, when it had one.
+        client_reference: The call's client reference, when it had one.
+        attempts: Requests made by the call, the last one included.
+    """
+
+    idempotency_key: str | None
+    client_reference: str | None
+    attempts: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        idempotency_key: str | None = None,
+        client_reference: str | None = None,
+        attempts: int = 1,
+        request_id: str | None = None,
+        body_excerpt: str | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id, body_excerpt=body_excerpt)
+        self.idempotency_key = idempotency_key
+        self.client_reference = client_reference
+        self.attempts = attempts
 
 
 class ClientStateError(HiobuyError, RuntimeError):

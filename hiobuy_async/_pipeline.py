@@ -1,9 +1,19 @@
 # SPDX-License-Identifier: MIT
 """The one request pipeline every endpoint goes through.
 
-build (the endpoint's `ApiRequest`) → send (the transport) → status →
-envelope → parse (the endpoint's parser), with retries, the per-call
-deadline, redaction, error enrichment and logging written here once. The
+build (the endpoint's `ApiRequest`) → gate → send (the transport) → status
+→ envelope → parse (the endpoint's parser), with retries, the per-call
+deadline, redaction, error enrichment and logging written here once.
+
+Every request the SDK puts on the wire (first attempt, retry, page, batch
+item) passes one gate, `Pipeline._gate`, at the moment it is sent: the
+batch's pause and cap around the client's quota. The transports never resend
+on their own; each attempt counts against `max_retries` (and a batch's
+budget), and a failed one says whether it was sent (`delivery`). An
+operation that must not run twice (`ApiRequest.safe_to_repeat=False`) is sent
+again only when it provably was not sent or was refused unprocessed (`429`,
+`408`); any other failure after it may have left is an
+`OrderOutcomeUnknownError`. The
 transport below refuses redirects, caps bodies and maps wire failures to SDK
 errors; the endpoint modules above only describe requests and parse answers.
 
@@ -25,12 +35,15 @@ import attrs
 from ._cached import CachedCalls
 from ._convert import parse_envelope
 from ._exceptions import (
+    APIConnectionError,
     APIStatusError,
     APITimeoutError,
     HiobuyError,
+    OrderOutcomeUnknownError,
     QuotaExhaustedError,
     RateLimitError,
     ResponseValidationError,
+    ServerError,
     error_for_status,
     redact_error,
     redact_text,
@@ -38,8 +51,16 @@ from ._exceptions import (
     sanitise_excerpt,
 )
 from ._lifecycle import Lifecycle, closed_error
+from ._ratelimit import CALL_DEADLINE
 from ._request import ApiRequest
-from ._retry import RetryHooks, RetryPolicy, is_retryable, parse_retry_after, retry_call
+from ._retry import (
+    RetryHooks,
+    RetryPolicy,
+    is_resendable_once_sent,
+    is_retryable,
+    parse_retry_after,
+    retry_call,
+)
 from ._transport import HttpTransport, RawResponse
 from .quota import Quota
 
@@ -175,11 +196,14 @@ class Pipeline:
         """
         # One cancel scope per call: aclose() cancels it, and the deadline ends it.
         scope = self._lifecycle.start_call(self.deadline)
+        sends = _Sends()
+        deadline_token = CALL_DEADLINE.set(scope.deadline)
         try:
-            with scope, redacting(self._uuid.reveal()):
+            with scope, redacting(self._uuid.reveal(), *self._transport.proxy_secrets):
                 try:
                     return await self._retried(
                         request,
+                        sends,
                         deadline=scope.deadline,
                         hooks=hooks,
                         on_retry=on_retry,
@@ -193,6 +217,7 @@ class Pipeline:
             if not self._lifecycle.closed:
                 raise
         finally:
+            CALL_DEADLINE.reset(deadline_token)
             self._lifecycle.end_call(scope)
         if self._lifecycle.closed:
             # aclose() cancelled the call, or the pool failed under it.
@@ -202,12 +227,25 @@ class Pipeline:
             failure = APITimeoutError(
                 f"{what} did not finish within the {self.deadline:g}s deadline"
             )
+        if sends.in_flight and not request.safe_to_repeat:
+            failure = _outcome_unknown(request, failure, sends.count)
         failure.endpoint = request.endpoint
         raise failure
+
+    async def _gate(self, hooks: RetryHooks | None) -> None:
+        """Wait until one request may leave: the batch's pause and cap around the client's quota.
+
+        Every request on the wire passes here, at the moment it is sent.
+        """
+        if hooks is None:
+            await self.quota.acquire()
+        else:
+            await hooks.before_attempt(self.quota.acquire)
 
     async def _retried(
         self,
         request: ApiRequest[T],
+        sends: _Sends,
         *,
         deadline: float,
         hooks: RetryHooks | None,
@@ -216,22 +254,34 @@ class Pipeline:
     ) -> T:
         async def attempt(number: int) -> T:
             try:
-                await self.quota.acquire()
-                return await self._attempt(request, number, on_body)
+                await self._gate(hooks)
+                sends.count += 1
+                sends.in_flight = True
+                result = await self._attempt(request, number, on_body)
+                sends.in_flight = False
+                return result
             except HiobuyError as error:
+                sends.in_flight = False
                 # Raised from here without the frames below (they hold the
                 # request headers and the body) and without its chain.
                 failure = redact_error(error, self._uuid.reveal())
             raise await self._shared_wait(failure)
 
-        return await retry_call(
-            attempt,
-            policy=self.retry_policy,
-            deadline=None if deadline == math.inf else deadline,
-            hooks=hooks,
-            on_retry=on_retry,
-            label=request.endpoint,
-        )
+        try:
+            return await retry_call(
+                attempt,
+                policy=self.retry_policy,
+                deadline=None if deadline == math.inf else deadline,
+                hooks=hooks,
+                on_retry=on_retry,
+                label=request.endpoint,
+                retryable=is_retryable if request.safe_to_repeat else is_resendable_once_sent,
+            )
+        except HiobuyError as error:
+            if request.safe_to_repeat or not _may_have_acted(error):
+                raise
+            unknown = _outcome_unknown(request, error, sends.count)
+        raise unknown
 
     async def _shared_wait(self, error: HiobuyError) -> HiobuyError:
         """Tell the quota of a server's `Retry-After`; return the error to raise.
@@ -266,7 +316,7 @@ class Pipeline:
             request.path,
             json=request.json,
             params=request.params,
-            headers=_headers(self._uuid, request.language),
+            headers=_headers(self._uuid, request.language, request.currency),
         )
         if raw.request_id:
             # A server may echo the uuid in its request id: it reaches results and logs.
@@ -279,7 +329,50 @@ class Pipeline:
         return await _result(request, raw)
 
 
-def _headers(uuid: Secret, language: str | None) -> dict[str, str]:
+class _Sends:
+    """What one call put on the wire: how many requests, and whether one is in flight."""
+
+    __slots__ = ("count", "in_flight")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.in_flight = False
+
+
+def _may_have_acted(error: HiobuyError) -> bool:
+    """Whether the server may have acted on the request that failed with `error`.
+
+    Definite: an answer refusing it (`ret != 1`, a 4xx), or a request that
+    was never sent. Maybe: a connection failure after it may have left, a
+    5xx, a 2xx whose body could not be read.
+    """
+    if isinstance(error, APIConnectionError):
+        return error.delivery != "not_sent"
+    return isinstance(error, ServerError | ResponseValidationError)
+
+
+def _outcome_unknown(
+    request: ApiRequest[Any], cause: HiobuyError, attempts: int
+) -> OrderOutcomeUnknownError:
+    what = request.endpoint.replace("_", " ")
+    unknown = OrderOutcomeUnknownError(
+        f"{what}: the outcome is unknown, the order may or may not have been placed "
+        f"({type(cause).__name__}: {cause.message}); it is not sent again",
+        idempotency_key=request.idempotency_key,
+        client_reference=request.client_reference,
+        attempts=attempts,
+        request_id=cause.request_id,
+    )
+    unknown.__cause__ = cause
+    return unknown
+
+
+def _headers(uuid: Secret, language: str | None, currency: str | None = None) -> dict[str, str]:
+    if currency is not None:
+        headers = {"X-Uuid": uuid.reveal(), "Currency": currency}
+        if language is not None:
+            headers["Language"] = language
+        return headers
     if language is None:
         return {"X-Uuid": uuid.reveal()}
     return {"X-Uuid": uuid.reveal(), "Language": language}
@@ -309,7 +402,7 @@ async def _result(request: ApiRequest[T], raw: RawResponse) -> T:
             request_id=raw.request_id,
             retry_after=parse_retry_after(raw.retry_after),
         )
-    data = parse_envelope(raw.body, request_id=raw.request_id)
+    data = parse_envelope(raw.body, request_id=raw.request_id, exact_numbers=request.exact_numbers)
     try:
         return await request.parse(data, raw.request_id)
     except ResponseValidationError as error:

@@ -18,12 +18,21 @@ __all__ = ["ENDPOINTS", "ApiRequest", "EndpointName"]
 
 T = TypeVar("T")
 
-EndpointName = Literal["image_search", "keyword_search", "product_details", "shop_nick"]
+EndpointName = Literal[
+    "image_search",
+    "keyword_search",
+    "product_details",
+    "shop_nick",
+    "preview_order",
+    "create_order",
+]
 ENDPOINTS: tuple[EndpointName, ...] = (
     "image_search",
     "keyword_search",
     "product_details",
     "shop_nick",
+    "preview_order",
+    "create_order",
 )
 """Every endpoint the SDK calls, by the name errors and log records carry."""
 
@@ -41,12 +50,27 @@ class ApiRequest(Generic[T]):
         json: The JSON body, for POST endpoints.
         params: The query string, for GET endpoints.
         language: The `Language` header, when the endpoint takes one.
+        safe_to_repeat: Whether the operation may be sent again after it may
+            have reached the server; decided per operation, never by HTTP
+            verb. When False, only failures where the request was not sent
+            and `429`/`408` answers are retried; any other failure after the
+            request may have left raises `OrderOutcomeUnknownError`.
+        idempotency_key: Copied into an `OrderOutcomeUnknownError`, if one is raised.
+        client_reference: Copied into an `OrderOutcomeUnknownError`, if one is raised.
+        currency: The `Currency` header, when the endpoint takes one.
+        exact_numbers: Decode the body's JSON numbers with a fraction as
+            `Decimal` (from the JSON text, never through `float`).
     """
 
     endpoint: EndpointName
-    method: Literal["GET", "POST"]
+    method: Literal["GET", "POST", "PUT"]
     path: str
     parse: Callable[[Mapping[str, Any], str | None], Awaitable[T]] = attrs.field(repr=False)
     json: Mapping[str, Any] | None = None
     params: Mapping[str, str] | None = None
     language: str | None = None
+    safe_to_repeat: bool = True
+    idempotency_key: str | None = None
+    client_reference: str | None = None
+    currency: str | None = None
+    exact_numbers: bool = False

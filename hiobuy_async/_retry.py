@@ -24,19 +24,24 @@ import attrs
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
+    APITimeoutError,
     CertificateError,
     HiobuyError,
     InputError,
 )
 
 __all__ = [
+    "MAX_SERVER_WAIT",
     "RetryBudget",
     "RetryHooks",
     "RetryPolicy",
+    "WaitPastDeadlineError",
+    "is_resendable_once_sent",
     "is_retryable",
     "parse_retry_after",
     "retry_call",
     "set_no_backoff",
+    "warn_once",
 ]
 
 logger = logging.getLogger("hiobuy_async")
@@ -44,6 +49,25 @@ logger = logging.getLogger("hiobuy_async")
 T = TypeVar("T")
 
 RETRYABLE_STATUSES = frozenset({408, 429})
+
+MAX_SERVER_WAIT = 24 * 3600.0
+"""The longest wait a server may impose, in seconds: a longer `Retry-After` is ignored."""
+
+_warned: set[str] = set()
+
+
+def warn_once(kind: str, message: str, *args: object) -> None:
+    """Log `message` as a warning on the `hiobuy_async` logger, once per process per `kind`.
+
+    Args:
+        kind: What the warning is about (one warning per kind).
+        message: The `%`-style format.
+        *args: Its arguments (never a secret).
+    """
+    if kind in _warned:
+        return
+    _warned.add(kind)
+    logger.warning(message, *args)
 
 
 @attrs.frozen
@@ -121,7 +145,7 @@ def is_retryable(error: HiobuyError) -> bool:
         True for connection errors (not certificate failures), timeouts, 408,
         429 and 500-599.
     """
-    if isinstance(error, CertificateError):
+    if isinstance(error, CertificateError | WaitPastDeadlineError):
         return False
     if isinstance(error, APIConnectionError):
         return True
@@ -130,15 +154,45 @@ def is_retryable(error: HiobuyError) -> bool:
     return False
 
 
+def is_resendable_once_sent(error: HiobuyError) -> bool:
+    """Tell whether an operation that must not run twice may be sent again after `error`.
+
+    Only when the server provably did not act on it: the request never left
+    (`delivery == "not_sent"`), or the server refused it unprocessed (`429`,
+    `408`).
+
+    Args:
+        error: The error an attempt raised.
+
+    Returns:
+        True for a retryable connection error that was not sent, and for 408 and 429.
+    """
+    if isinstance(error, APIConnectionError):
+        return error.delivery == "not_sent" and is_retryable(error)
+    if isinstance(error, APIStatusError):
+        return error.status_code in RETRYABLE_STATUSES
+    return False
+
+
+class WaitPastDeadlineError(APITimeoutError):
+    """A wait before sending would outlast the call's deadline: failed at once, nothing sent."""
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Parse a `Retry-After` header: delay-seconds or an HTTP date.
+
+    A wait above `MAX_SERVER_WAIT` (24 h: a Unix timestamp sent where seconds
+    were meant, a date years ahead) or in the past (a negative number, a date
+    gone by) is no wait a server can mean: it is treated as absent, and a
+    warning is logged once per process.
 
     Args:
         value: The header value.
         now: The current Unix time (for HTTP dates); defaults to the clock.
 
     Returns:
-        Seconds to wait (never negative), or `None` when absent or unparsable.
+        Seconds to wait (0 to `MAX_SERVER_WAIT`), or `None` when absent,
+        unparsable or out of bounds.
     """
     if value is None:
         return None
@@ -157,14 +211,28 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         seconds = moment.timestamp() - (time.time() if now is None else now)
     if not math.isfinite(seconds):
         return None
-    return max(0.0, seconds)
+    if seconds < 0 or seconds > MAX_SERVER_WAIT:
+        warn_once(
+            "retry-after",
+            "ignoring a Retry-After of %s: %s; retrying on the SDK's own backoff "
+            "(logged once per process)",
+            text[:40],
+            "in the past" if seconds < 0 else f"more than {MAX_SERVER_WAIT:g} s ahead",
+        )
+        return None
+    return seconds
 
 
 class RetryHooks(Protocol):
     """Callbacks through which a batch coordinates the attempts of many calls."""
 
-    async def before_attempt(self) -> None:
-        """Wait until an attempt may start (rate limit, shared pause)."""
+    async def before_attempt(self, inner: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Wait until an attempt may leave (shared pause, the batch's cap), around `inner`.
+
+        Args:
+            inner: The client's own gate (its quota), passed in series: the
+                batch's slot is taken when `inner` lets the request go.
+        """
 
     def allow_retry(self) -> bool:
         """Tell whether the batch's retry budget allows one more retry."""
@@ -181,17 +249,24 @@ async def retry_call(
     hooks: RetryHooks | None = None,
     on_retry: Callable[[HiobuyError], None] | None = None,
     label: str = "call",
+    retryable: Callable[[HiobuyError], bool] = is_retryable,
 ) -> T:
     """Run `attempt` until it succeeds, fails for good, or retries run out.
+
+    Every attempt counts against `policy.max_retries` and the batch's budget;
+    `attempt` itself passes the send gate (the pipeline's), which waits for
+    the quota and the batch's pacing.
 
     Args:
         attempt: Makes one attempt; receives the attempt number (from 1).
         policy: The retry policy.
         deadline: An `anyio.current_time()` moment after which no retry is
             started; the caller enforces the deadline itself.
-        hooks: Batch coordination, if any.
+        hooks: Batch coordination (retry budget, shared pause), if any.
         on_retry: Called with the error before each retry.
         label: What is retried, for the log records (the endpoint's name).
+        retryable: Which errors are worth another attempt (`is_retryable`,
+            or a narrower rule for an operation that must not run twice).
 
     Returns:
         What the successful attempt returned.
@@ -202,12 +277,10 @@ async def retry_call(
     """
     number = 1
     while True:
-        if hooks is not None:
-            await hooks.before_attempt()
         try:
             return await attempt(number)
         except HiobuyError as error:
-            delay = _delay_before_retry(error, number, policy, deadline, hooks)
+            delay = _delay_before_retry(error, number, policy, deadline, hooks, retryable=retryable)
             if delay is None:
                 raise
             if on_retry is not None:
@@ -232,9 +305,11 @@ def _delay_before_retry(
     policy: RetryPolicy,
     deadline: float | None,
     hooks: RetryHooks | None,
+    *,
+    retryable: Callable[[HiobuyError], bool],
 ) -> float | None:
     """Return the wait before the next attempt, or None if there is none."""
-    if not is_retryable(error) or number > policy.max_retries:
+    if not retryable(error) or number > policy.max_retries:
         return None
     delay = policy.backoff(number)
     if isinstance(error, APIStatusError) and error.retry_after is not None:

@@ -18,10 +18,13 @@ from ._exceptions import InputError
 __all__ = [
     "MAX_PRICE",
     "check_amount",
+    "check_currency",
     "check_http_url",
     "check_int",
     "check_positive",
     "check_product_id",
+    "check_scalar",
+    "check_text",
     "check_token",
     "describe",
     "is_loopback_host",
@@ -229,6 +232,8 @@ def check_http_url(name: str, value: object, *, max_length: int) -> str:
     # isprintable() is False for every control and separator character but
     # the ASCII space, so this rejects all whitespace and control characters.
     if not value.isprintable() or " " in value:
+        if "://" not in value:  # words, not a URL with a stray space: say what is expected
+            raise InputError(f"{name} must be an absolute http(s) URL, got {describe(value)}")
         raise InputError(f"{name} must not contain whitespace or control characters")
     try:
         parts = urlsplit(value)
@@ -238,6 +243,79 @@ def check_http_url(name: str, value: object, *, max_length: int) -> str:
     if parts.scheme.lower() not in ("http", "https") or not host:
         raise InputError(f"{name} must be an absolute http(s) URL, got {describe(value)}")
     return value
+
+
+def check_text(name: str, value: object, *, max_length: int, personal: bool = False) -> str:
+    """Check a free text field: a string, not blank, without control characters.
+
+    Args:
+        name: The field's name, for the message.
+        value: The text.
+        max_length: The most characters accepted.
+        personal: The text is personal data (an address, a phone number):
+            the message never quotes it.
+
+    Returns:
+        The text, unchanged.
+
+    Raises:
+        InputError: Not a string, blank, too long, or holding a control
+            character (line breaks included).
+    """
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise InputError(f"{name} must not be empty")
+    if len(value) > max_length:
+        raise InputError(f"{name} is {len(value)} characters long; at most {max_length} accepted")
+    if not value.isprintable():
+        shown = "" if personal else f": {describe(value)}"
+        raise InputError(f"{name} must not contain control characters{shown}")
+    return value
+
+
+def check_scalar(name: str, value: object, *, max_length: int) -> str:
+    """Check an id or code sent as a string: a non-empty string, or an `int`.
+
+    The API documents its numeric parameters as strings: an `int` is sent as
+    its decimal string.
+
+    Args:
+        name: The field's name, for the message.
+        value: The value.
+        max_length: The most characters accepted.
+
+    Returns:
+        The string to send.
+
+    Raises:
+        InputError: A bool, a float, another type, blank, too long, or
+            holding a control character.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be a string or an int, got {describe(value)}")
+    return check_text(name, value, max_length=max_length)
+
+
+def check_currency(value: object) -> str:
+    """Check a settlement currency code (the `Currency` header), e.g. `"USD"`.
+
+    Args:
+        value: The code, in any letter case.
+
+    Returns:
+        The code in capitals.
+
+    Raises:
+        InputError: Not three ASCII letters.
+    """
+    if not isinstance(value, str) or len(value) != 3 or not (value.isascii() and value.isalpha()):
+        raise InputError(
+            f"currency must be a three-letter code such as 'USD', got {describe(value)}"
+        )
+    return value.upper()
 
 
 def is_loopback_host(host: str) -> bool:

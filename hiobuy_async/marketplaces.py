@@ -8,9 +8,11 @@ API call.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import warnings
 from collections.abc import Collection, Iterable
+from typing import Literal
 
 from ._exceptions import InputError
 from ._validation import check_http_url, is_loopback_host
@@ -21,6 +23,7 @@ __all__ = [
     "LOCALES",
     "MAX_IMAGE_URL_LENGTH",
     "Marketplace",
+    "PlatformName",
     "UnknownFilterWarning",
     "is_loopback_host",
     "resolve_locale",
@@ -33,6 +36,10 @@ __all__ = [
 
 MAX_IMAGE_URL_LENGTH = 4096
 """Longest image URL accepted; longer ones are rejected before any request."""
+
+
+PlatformName = Literal["taobao", "1688", "Taobao", "TAOBAO"]
+"""A marketplace by its `platform` code (matched in any letter case at run time)."""
 
 
 class Marketplace(str, enum.Enum):
@@ -229,12 +236,19 @@ def validate_filters(
             raise InputError(f"invalid filter value {value!r}")
     unknown = sorted(set(values) - FILTERS_1688)
     if unknown:
+        named = ", ".join(_with_suggestion(value) for value in unknown)
         warnings.warn(
-            f"unknown 1688 filter value(s) {', '.join(unknown)}; sent anyway",
+            f"unknown 1688 filter value(s) {named}; sent anyway",
             UnknownFilterWarning,
             stacklevel=stacklevel,
         )
     return values
+
+
+def _with_suggestion(value: str) -> str:
+    by_case = {known.lower(): known for known in FILTERS_1688}
+    close = difflib.get_close_matches(value.lower(), by_case, n=1, cutoff=0.8)
+    return f"{value} (did you mean {by_case[close[0]]}?)" if close else value
 
 
 def validate_use_platform(marketplace: Marketplace, use_platform: bool) -> bool:
@@ -260,17 +274,25 @@ def validate_use_platform(marketplace: Marketplace, use_platform: bool) -> bool:
 def validate_image_url(img: str) -> str:
     """Check that `img` is an absolute, public-looking http(s) URL.
 
+    Surrounding whitespace (from a pasted or read line) is dropped, and a
+    protocol-relative URL (`//img.alicdn.com/x.jpg`, as marketplace pages
+    write image URLs) gets `https:`.
+
     Args:
         img: The image URL the API will fetch.
 
     Returns:
-        The URL, unchanged.
+        The URL as sent: stripped, and with `https:` before a leading `//`.
 
     Raises:
         InputError: Not a string, empty, longer than `MAX_IMAGE_URL_LENGTH`,
             holding whitespace or control characters, or not an absolute
             `http`/`https` URL with a host.
     """
+    if isinstance(img, str):
+        img = img.strip()
+        if img.startswith("//"):
+            img = "https:" + img
     return check_http_url("img", img, max_length=MAX_IMAGE_URL_LENGTH)
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import typing
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -17,12 +18,17 @@ from hiobuy_async import (
     APIStatusError,
     AsyncHiobuy,
     AuthenticationError,
+    DetailsQuery,
+    DetailsStream,
     Failed,
     ImageQuery,
+    ImageSearchResult,
     InputError,
     Marketplace,
     Ok,
+    ProductDetails,
     Progress,
+    SearchStream,
     ServerError,
     UnknownFilterWarning,
 )
@@ -356,6 +362,32 @@ async def test_a_single_string_is_not_a_batch() -> None:
             await client.search_many("https://cdn.test/a.jpg", platform="taobao")
 
 
+async def drain(batch: contextlib.AbstractAsyncContextManager[AsyncIterator[object]]) -> None:
+    async with batch as stream:
+        async for _ in stream:
+            pass
+
+
+async def test_search_many_without_a_platform_raises_at_once() -> None:
+    recorder = Recorder()
+    async with make_client(recorder) as client:
+        with pytest.raises(InputError, match="platform is required"):
+            await client.search_many(urls(2000))
+        with pytest.raises(InputError, match="platform is required"):
+            await drain(client.search_stream(urls(50), concurrency=4))
+    assert recorder.requests == []
+
+
+async def test_image_queries_naming_their_platform_need_no_batch_platform() -> None:
+    recorder = Recorder()
+    queries = [ImageQuery(url, platform="taobao") for url in urls(3)]
+    async with make_client(recorder) as client:
+        outcomes = await client.search_many(queries)
+        with pytest.raises(InputError, match="platform is required"):
+            await client.search_many([*queries, ImageQuery("https://cdn.test/x.jpg")])
+    assert all(isinstance(outcome, Ok) for outcome in outcomes)
+
+
 async def test_rate_limit_spaces_request_starts() -> None:
     recorder = Recorder()
     rate = 50.0
@@ -450,3 +482,14 @@ def test_asyncio_task_cancel_propagates_promptly() -> None:
             assert ok.items
 
     asyncio.run(main())
+
+
+def test_the_stream_types_name_what_their_outcomes_carry() -> None:
+    # A bare generic would make `async for outcome in stream` an `Any` under mypy.
+    (search_outcome,) = typing.get_args(SearchStream)
+    assert set(typing.get_args(search_outcome)) == {
+        Ok[ImageQuery, ImageSearchResult],
+        Failed[ImageQuery],
+    }
+    (details_outcome,) = typing.get_args(DetailsStream)
+    assert Ok[DetailsQuery, ProductDetails] in typing.get_args(details_outcome)

@@ -100,8 +100,9 @@ def test_search_many_demo_writes_one_json_line_per_input(tmp_path: Path, backend
 
     assert proc.returncode == 1, proc.stderr  # one input failed
     assert "5 done: 4 ok, 1 failed" in proc.stderr
-    header, *lines = read_jsonl(tmp_path / "out.jsonl")
-    assert header["command"] == "search-many"
+    lines = read_jsonl(tmp_path / "out.jsonl")
+    run = json.loads((tmp_path / "out.jsonl.run.json").read_text(encoding="utf-8"))
+    assert run["command"] == "search-many"
     records = sorted(lines, key=lambda r: r["line"])
     assert [(r["line"], r["img"]) for r in records] == list(
         zip([2, 4, 5, 6, 7], inputs, strict=True)
@@ -202,9 +203,10 @@ def test_search_many_against_unreachable_server_stops_and_writes_nothing(tmp_pat
     assert proc.returncode == 3
     assert proc.stderr.startswith("hiobuy-async: error: cannot reach the server")
     assert proc.stderr.count("\n") == 1
-    # Nothing recorded but the header, so a later --resume searches every input.
-    (header,) = read_jsonl(out)
-    assert header["command"] == "search-many"
+    # Nothing recorded, so a later --resume searches every input.
+    assert read_jsonl(out) == []
+    run = json.loads(Path(f"{out}.run.json").read_text(encoding="utf-8"))
+    assert run["command"] == "search-many"
 
 
 def test_image_search_demo_json_parses() -> None:

@@ -1,8 +1,8 @@
 """`search-many --output` and `--resume`, run in-process against the embedded fake (issue #10.4).
 
 A resumed output must never mix two runs: each line records its input's
-line number, platform and language, the file's header names the input and
-the options, and a mismatch is refused.
+line number, platform and language, the run file beside it names the input
+and the options, and a mismatch is refused.
 """
 
 from __future__ import annotations
@@ -49,7 +49,13 @@ def records(path: Path) -> list[dict[str, Any]]:
 
 
 def by_line(path: Path) -> dict[int, dict[str, Any]]:
-    return {r["line"]: r for r in records(path)[1:]}
+    return {r["line"]: r for r in records(path)}
+
+
+def run_of(path: Path) -> dict[str, Any]:
+    """The run file beside an output: what it was made from."""
+    run: dict[str, Any] = json.loads(Path(f"{path}.run.json").read_text(encoding="utf-8"))
+    return run
 
 
 def write_inputs(path: Path, lines: list[str]) -> None:
@@ -69,7 +75,7 @@ async def test_lines_record_line_number_platform_and_language(
     )  # fmt: skip
 
     assert code == ExitCode.FAILED
-    header, *lines = records(out)
+    lines, header = records(out), run_of(out)
     assert header["command"] == "search-many"
     assert header["input"]["path"] == str(tmp_path / "in.txt")
     assert header["options"]["platform"] == "taobao"
@@ -95,7 +101,7 @@ async def test_interrupted_run_resumes_each_input_exactly_once(
         def write(self, record: Mapping[str, Any]) -> None:
             super().write(record)
             Writer.written += 1
-            if Writer.written == 4:
+            if Writer.written == 3:
                 four_written.set()
 
     monkeypatch.setattr(_commands, "JsonlWriter", Writer)
@@ -103,20 +109,20 @@ async def test_interrupted_run_resumes_each_input_exactly_once(
     with anyio.fail_after(30):
         async with anyio.create_task_group() as tg:
             tg.start_soon(cli, *argv)
-            # The header and the three lines before the stalled input: interrupt.
+            # The three lines before the stalled input: interrupt.
             await four_written.wait()
             tg.cancel_scope.cancel()
     monkeypatch.undo()
     monkeypatch.setattr(_commands, "_make_fake", lambda uuid=None: fake)
     # Line 4 was stalled (or not yet sent): with one worker, nothing after it ran.
-    assert [r["line"] for r in records(out)[1:]] == [1, 2, 3]
+    assert [r["line"] for r in records(out)] == [1, 2, 3]
     fake.clear()  # the stall, unused if the interrupt came before line 4 was sent
 
     code, _, err = await cli(*argv, "--resume")
 
     assert code == ExitCode.OK, err
     assert "3 skipped" in err
-    assert sorted(r["line"] for r in records(out)[1:]) == [1, 2, 3, 4, 5, 6]
+    assert sorted(r["line"] for r in records(out)) == [1, 2, 3, 4, 5, 6]
 
 
 async def test_truncated_last_line_is_dropped_and_redone(fake: FakeHiobuy, tmp_path: Path) -> None:
@@ -125,15 +131,15 @@ async def test_truncated_last_line_is_dropped_and_redone(fake: FakeHiobuy, tmp_p
     argv = ("search-many", str(tmp_path / "in.txt"), "--demo", "-o", str(out))
     assert (await cli(*argv))[0] == ExitCode.OK
     full = out.read_text(encoding="utf-8").splitlines(keepends=True)
-    out.write_text("".join(full[:4]) + full[4][:50], encoding="utf-8")  # killed mid-write
+    out.write_text("".join(full[:3]) + full[3][:50], encoding="utf-8")  # killed mid-write
 
     code, _, err = await cli(*argv, "--resume")
 
     assert code == ExitCode.OK, err
     assert "3 skipped" in err
     resumed = records(out)  # every line parses: the torn one is gone
-    assert resumed[:4] == [json.loads(line) for line in full[:4]]
-    assert by_line(out) == {json.loads(x)["line"]: json.loads(x) for x in full[1:]}
+    assert resumed[:3] == [json.loads(line) for line in full[:3]]
+    assert by_line(out) == {json.loads(x)["line"]: json.loads(x) for x in full}
 
 
 async def test_resume_refuses_an_input_with_an_inserted_line(
@@ -158,7 +164,7 @@ async def test_resume_refuses_an_input_with_an_inserted_line(
     # --force resumes anyway; every line moved, so every input is searched again.
     code, _, err = await cli(*argv, "--resume", "--force")
     assert code == ExitCode.OK, err
-    assert {r["line"]: r["img"] for r in records(out)[4:]} == dict(
+    assert {r["line"]: r["img"] for r in records(out)[3:]} == dict(
         enumerate([IMAGES[5], *IMAGES[:3]], 1)
     )
 
@@ -174,7 +180,7 @@ async def test_resume_continues_an_input_that_only_grew(fake: FakeHiobuy, tmp_pa
 
     assert code == ExitCode.OK, err
     assert "2 skipped" in err
-    assert sorted(r["line"] for r in records(out)[1:]) == [1, 2, 3, 4]
+    assert sorted(r["line"] for r in records(out)) == [1, 2, 3, 4]
 
 
 async def test_resume_refuses_a_last_line_that_was_lengthened(
@@ -215,12 +221,12 @@ async def test_resume_refuses_changed_options(
     assert out.read_bytes() == before
 
 
-async def test_resume_refuses_a_file_without_header(fake: FakeHiobuy, tmp_path: Path) -> None:
+async def test_resume_refuses_a_file_without_run_file(fake: FakeHiobuy, tmp_path: Path) -> None:
     write_inputs(tmp_path / "in.txt", IMAGES[:2])
     out = tmp_path / "out.jsonl"
     out.write_text(json.dumps({"index": 0, "img": IMAGES[0], "ok": True}) + "\n", "utf-8")
 
-    with pytest.raises(CliError, match="no header line"):
+    with pytest.raises(CliError, match=r"no run file \(out.jsonl.run.json\)"):
         await cli("search-many", str(tmp_path / "in.txt"), "--demo", "-o", str(out), "--resume")
 
 
@@ -236,7 +242,7 @@ async def test_existing_output_needs_overwrite(fake: FakeHiobuy, tmp_path: Path)
     assert out.read_bytes() == before
 
     assert (await cli(*argv, "--overwrite"))[0] == ExitCode.OK
-    assert len(records(out)) == 3  # replaced: one header, one line per input
+    assert len(records(out)) == 2  # replaced: one line per input
 
 
 async def test_exit_code_is_1_while_failures_remain_and_retry_failed_reruns_them(
@@ -259,7 +265,7 @@ async def test_exit_code_is_1_while_failures_remain_and_retry_failed_reruns_them
     assert "2 done: 1 ok, 1 failed" in err
     last = by_line(out)
     assert [last[n]["ok"] for n in (1, 2, 3)] == [True, True, False]
-    assert len(records(out)) == 1 + 3 + 2  # the retries appended, nothing rewritten
+    assert len(records(out)) == 3 + 2  # the retries appended, nothing rewritten
 
 
 @pytest.mark.parametrize(
@@ -299,7 +305,7 @@ async def test_details_many_writes_line_product_platform_and_details(
 
     # -p is for bare ids: the Taobao URL keeps its own platform. The unknown id fails.
     assert code == ExitCode.FAILED, err
-    header, *lines = records(out)
+    lines, header = records(out), run_of(out)
     assert header["command"] == "details-many"
     assert header["options"]["platform"] == "1688"
     last = {r["line"]: r for r in lines}
@@ -333,7 +339,7 @@ async def test_details_many_infers_platforms_from_urls(fake: FakeHiobuy, tmp_pat
     code, _, err = await cli("details-many", str(tmp_path / "urls.txt"), "--demo", "-o", str(out))
 
     assert code == ExitCode.OK, err
-    assert sorted((r["line"], r["platform"]) for r in records(out)[1:]) == [
+    assert sorted((r["line"], r["platform"]) for r in records(out)) == [
         (1, "taobao"),
         (2, "taobao"),
     ]

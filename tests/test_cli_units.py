@@ -14,7 +14,14 @@ from hiobuy_async._cli import cli_advice, main
 from hiobuy_async._cli._args import CliError, ExitCode, build_parser, parse_args
 from hiobuy_async._cli._commands import _new_client, _pacing, _UnreachableGuard, usable_base_url
 from hiobuy_async._cli._jsonl import product_dict, search_record
-from hiobuy_async._cli._runs import load_previous, read_inputs
+from hiobuy_async._cli._runs import (
+    OK,
+    PERMANENT,
+    RETRYABLE,
+    index_output,
+    read_inputs,
+    repair_output,
+)
 from hiobuy_async._models import ImageSearchResult, Product
 from hiobuy_async.quota import LocalQuota
 
@@ -122,7 +129,11 @@ def test_search_records_for_ok_and_failed() -> None:
     }
     record = search_record(failed, line=6, img="https://example.com/a.jpg")
     assert (record["line"], record["ok"], record["products"]) == (6, False, [])
-    assert record["error"] == {"type": "APIError", "message": "image cannot be fetched"}
+    assert record["error"] == {
+        "type": "APIError",
+        "message": "image cannot be fetched",
+        "retryable": False,
+    }
 
 
 def test_read_inputs_numbers_lines_as_sed_does(tmp_path: Path) -> None:
@@ -135,13 +146,17 @@ def test_read_inputs_numbers_lines_as_sed_does(tmp_path: Path) -> None:
 
     inputs = read_inputs(str(path), io.StringIO())
 
-    assert inputs.lines == (
+    assert tuple(inputs.lines()) == (
         (2, "https://a/1.jpg"),
         (4, "https://a/2\u2028x.jpg"),
         (6, "https://a/3.jpg"),
     )
+    assert (inputs.count, inputs.last_line) == (3, 6)
     assert inputs.size == path.stat().st_size
-    assert read_inputs("-", io.StringIO("https://a/3.jpg\n")).lines == ((1, "https://a/3.jpg"),)
+    inputs.close()
+    stdin = read_inputs("-", io.StringIO("https://a/3.jpg\n"))
+    assert tuple(stdin.lines()) == ((1, "https://a/3.jpg"),)
+    stdin.close()
 
 
 def test_read_inputs_rejects_binary_file(tmp_path: Path) -> None:
@@ -152,25 +167,36 @@ def test_read_inputs_rejects_binary_file(tmp_path: Path) -> None:
         read_inputs(str(path), io.StringIO())
 
 
-def test_load_previous_drops_torn_last_line_and_ignores_junk(tmp_path: Path) -> None:
+def test_index_output_drops_torn_last_line_and_ignores_junk(tmp_path: Path) -> None:
     path = tmp_path / "out.jsonl"
-    header = {"hiobuy_async_run": 1, "command": "search-many"}
-    good = [{"line": 1, "img": "https://a/1.jpg"}, {"line": 3, "img": "https://a/3.jpg"}]
+    header = {"hiobuy_async_run": 1, "command": "search-many"}  # written by 0.1
+    good = [
+        {"line": 1, "img": "https://a/1.jpg", "ok": True},
+        {"line": 3, "img": "https://a/3.jpg", "ok": False, "error": {"type": "ServerError"}},
+        {"line": 4, "img": "https://a/4.jpg", "ok": False, "error": {"type": "APIError"}},
+        {"line": 99, "img": "https://a/99.jpg", "ok": True},  # past the input's last line
+    ]
     text = "".join(json.dumps(r) + "\n" for r in [header, *good])
     path.write_text(text + "not json\n[1, 2]\n" + '{"line": 2, "img": "ht', encoding="utf-8")
 
-    previous = load_previous(str(path))
+    index = index_output(str(path), "img", last_line=4)
 
-    assert previous is not None
-    assert previous.header == header
-    assert dict(previous.last) == {1: good[0], 3: good[1]}
+    assert index is not None
+    assert index.status(1, "https://a/1.jpg") == OK
+    assert index.status(1, "https://a/other.jpg") == 0  # a record of another text
+    assert index.status(2, "https://a/2.jpg") == 0
+    assert index.status(3, "https://a/3.jpg") == RETRYABLE
+    assert index.status(4, "https://a/4.jpg") == PERMANENT
+    assert index.status(99, "https://a/99.jpg") == 0
+    assert path.read_text(encoding="utf-8").endswith('"ht')  # indexing never writes
+    repair_output(str(path), index)
     assert path.read_text(encoding="utf-8") == text + "not json\n[1, 2]\n"
 
 
-def test_load_previous_of_missing_or_empty_file_is_none(tmp_path: Path) -> None:
-    assert load_previous(str(tmp_path / "absent.jsonl")) is None
-    (tmp_path / "empty.jsonl").write_text('{"line": 1, "im', encoding="utf-8")
-    assert load_previous(str(tmp_path / "empty.jsonl")) is None
+def test_index_output_of_missing_or_empty_file_is_none(tmp_path: Path) -> None:
+    assert index_output(str(tmp_path / "absent.jsonl"), "img", last_line=1) is None
+    (tmp_path / "empty.jsonl").write_text("", encoding="utf-8")
+    assert index_output(str(tmp_path / "empty.jsonl"), "img", last_line=1) is None
 
 
 def test_unreachable_guard_holds_connection_failures_until_the_server_answers() -> None:
@@ -200,14 +226,15 @@ def test_unreachable_guard_stops_the_batch_at_the_threshold() -> None:
     [
         (["--redis-quota", "redis://127.0.0.1:1/0", "--quota-key", "k"], "needs --rate-limit"),
         (["--redis-quota", "redis://127.0.0.1:1/0", "--rate-limit", "5"], "needs --quota-key"),
-        (["--quota-key", "k", "--rate-limit", "5"], "add it"),
+        (["--quota-key", "k", "--rate-limit", "5"], "add --redis-quota URL, or set HIOBUY_"),
     ],
     ids=["no-rate", "no-key", "key-alone"],
 )
 @pytest.mark.parametrize("command", ["search-many", "details-many"])
 def test_redis_quota_options_are_checked_together(
-    command: str, argv: list[str], expected: str
+    command: str, argv: list[str], expected: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("HIOBUY_REDIS_QUOTA_URL", raising=False)
     with pytest.raises(CliError, match=expected) as info:
         _pacing(parse_args([command, "in.txt", *argv]))
     assert info.value.code is ExitCode.USAGE

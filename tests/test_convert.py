@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import cattrs
 import pytest
 from chains import shown_chain
@@ -215,8 +216,74 @@ def test_use_platform_native_items_map_offer_id_to_num_iid() -> None:
     assert first.extra["subjectTrans"] == "Dress"
     assert first.extra["priceInfo"] == {"price": "12.50", "consignPrice": "13.00"}
     assert first.extra["offerId"] == 624873498563
-    assert first.price is None
+    assert first.price == Decimal("12.50")  # from priceInfo.price (issue #18, point 4)
     assert result.raw["items"]["item"][0]["monthSold"] == 88
+
+
+NATIVE_ITEM = {
+    "offerId": 624873498563,
+    "subject": "台灯 LED",
+    "subjectTrans": "LED desk lamp",
+    "imageUrl": "https://cbu01.alicdn.com/img/ibank/O1CN01x.jpg",
+    "priceInfo": {"price": "12.50", "consignPrice": "13.00", "promotionPrice": "11.90"},
+    "monthSold": 88,
+    "repurchaseRate": "13%",
+    "traceInfo": "object_id@624873498563",
+    "topCategoryId": 312,
+    "isJxhy": False,
+    "sellerIdentities": ["tp_member"],
+}
+
+
+def test_native_items_fill_the_common_product_fields() -> None:
+    (product,) = parse_image_search(items_body(NATIVE_ITEM)).items
+    assert product.num_iid == 624873498563
+    assert product.title_cn == "台灯 LED"
+    assert product.title == "LED desk lamp"
+    assert product.pic_url == "https://cbu01.alicdn.com/img/ibank/O1CN01x.jpg"
+    assert product.price == Decimal("12.50")
+    assert product.sales == 88
+    assert product.detail_url == "https://detail.1688.com/offer/624873498563.html"
+    assert product.extra == NATIVE_ITEM  # every native field kept
+
+
+NATIVE_PAGES: list[Any] = [
+    pytest.param(lambda page: page, id="data-is-the-page"),
+    pytest.param(lambda page: {"items": page}, id="under-items"),
+    pytest.param(lambda page: {"items": {"item": page}}, id="under-items-item"),
+    pytest.param(lambda page: {"result": page}, id="under-result"),
+    pytest.param(lambda page: {"data": page}, id="under-data"),
+]
+
+
+@pytest.mark.parametrize("wrap", NATIVE_PAGES)
+def test_use_platform_answers_in_1688s_page_shape_are_read(wrap: Any) -> None:
+    natives = [{**NATIVE_ITEM, "offerId": 624873498563 + i} for i in range(3)]
+    page = {"totalRecords": 95, "pageSize": 20, "currentPage": 1, "data": natives}
+    result = parse_image_search(envelope(wrap(page)))
+    assert [p.num_iid for p in result.items] == [624873498563, 624873498564, 624873498565]
+    assert result.total_results == 95
+    assert result.items[2].title == "LED desk lamp"
+
+
+def test_a_native_item_without_an_id_is_dropped_and_counted() -> None:
+    page = {"totalRecords": "1,000", "data": [NATIVE_ITEM, {"subject": "no offerId"}]}
+    result = parse_image_search(envelope(page))
+    assert [p.num_iid for p in result.items] == [624873498563]
+    assert result.dropped_items == 1
+    assert result.total_results is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"result": {"offers": [NATIVE_ITEM]}},
+        {"list": [NATIVE_ITEM], "total": 1},
+    ],
+)
+def test_an_answer_of_unknown_shape_is_an_error_not_an_empty_success(data: object) -> None:
+    with pytest.raises(ResponseValidationError, match="no item list in a known shape"):
+        parse_image_search(envelope(data))
 
 
 def test_num_iid_wins_over_offer_id() -> None:
@@ -239,6 +306,12 @@ def test_empty_results(data: object) -> None:
     result = parse_image_search(envelope(data))
     assert result.items == ()
     assert result.total_results in (0, None)
+
+
+def test_php_empty_data_list_reads_as_an_empty_object() -> None:
+    # PHP's json_encode sends an empty map as [].
+    assert parse_envelope(b'{"ret": 1, "msg": "success", "data": []}') == {}
+    assert parse_image_search(envelope([])).items == ()
 
 
 def test_null_data_gives_empty_result_with_nones() -> None:
@@ -349,28 +422,19 @@ def test_not_an_envelope_or_wrong_shape(body: bytes, loads_impl: str) -> None:
     assert info.value.body_excerpt is not None
 
 
-WRONG_ITEMS: list[Any] = [
+# Items that cannot be a product at all: alone in an answer, the answer fails.
+UNREADABLE_ITEMS: list[Any] = [
     pytest.param(["not an object"], id="item-is-string"),
     pytest.param([None], id="item-is-null"),
-    pytest.param([{"num_iid": 1, "price": "abc"}], id="price-garbage"),
-    pytest.param([{"num_iid": 1, "price": {"v": 1}}], id="price-object"),
-    pytest.param([{"num_iid": 1, "price": True}], id="price-bool"),
-    pytest.param([{"num_iid": 1, "price": "Infinity"}], id="price-infinite"),
-    pytest.param([{"num_iid": 1, "sales": "many"}], id="sales-garbage"),
-    pytest.param([{"num_iid": 1, "sales": 1.5}], id="sales-fraction"),
-    pytest.param([{"num_iid": 1, "quantity": [1]}], id="quantity-list"),
-    pytest.param([{"num_iid": 1, "title": {"en": "x"}}], id="title-object"),
-    pytest.param([{"num_iid": 1, "tags": {"a": 1}}], id="tags-object"),
-    pytest.param([{"num_iid": 1, "tags": [{"a": 1}]}], id="tag-object"),
     pytest.param([{"num_iid": True}], id="num-iid-bool"),
     pytest.param([{"num_iid": 808368541552.5}], id="num-iid-fraction"),
     pytest.param([{"num_iid": None}], id="num-iid-null"),
     pytest.param([{"title": "no id"}], id="num-iid-missing"),
-    pytest.param([{"num_iid": 1}, {"num_iid": "x"}], id="second-item-bad"),
+    pytest.param([{"offerId": "x", "subject": "no id"}], id="offer-id-garbage"),
 ]
 
 
-@pytest.mark.parametrize("items", WRONG_ITEMS)
+@pytest.mark.parametrize("items", UNREADABLE_ITEMS)
 def test_items_with_wrong_types(items: list[Any]) -> None:
     body = items_body(*items)
     with pytest.raises(ResponseValidationError) as info:
@@ -379,7 +443,7 @@ def test_items_with_wrong_types(items: list[Any]) -> None:
     assert info.value.request_id == "rid-3"
 
 
-@pytest.mark.parametrize("items", WRONG_ITEMS[:3])
+@pytest.mark.parametrize("items", UNREADABLE_ITEMS[:3])
 def test_items_with_wrong_types_carry_a_body_excerpt(items: list[Any]) -> None:
     with pytest.raises(ResponseValidationError) as info:
         parse_image_search(items_body(*items), request_id="rid-4")
@@ -389,26 +453,72 @@ def test_items_with_wrong_types_carry_a_body_excerpt(items: list[Any]) -> None:
     assert len(excerpt) <= 201
 
 
-def test_structure_error_says_where() -> None:
-    with pytest.raises(ResponseValidationError) as info:
-        structure_products([{"num_iid": 1}, {"num_iid": 2, "price": "abc"}])
-    assert "price" in str(info.value)
-    assert "[1]" in str(info.value)
+@pytest.mark.parametrize("items", UNREADABLE_ITEMS)
+def test_an_item_without_an_id_is_dropped_and_counted(items: list[Any]) -> None:
+    good = {"num_iid": 5, "price": "1.00"}
+    result = parse_image_search(items_body(good, *items, good))
+    assert [p.num_iid for p in result.items] == [5, 5]
+    assert result.dropped_items == 1
+
+
+# A field of the wrong type: the product stays, the field is unknown, its value in `extra`.
+ODD_FIELDS: list[Any] = [
+    pytest.param("price", "abc", id="price-garbage"),
+    pytest.param("price", {"v": 1}, id="price-object"),
+    pytest.param("price", True, id="price-bool"),
+    pytest.param("price", "Infinity", id="price-infinite"),
+    pytest.param("price", "25.00-21.80", id="price-range-upside-down"),
+    pytest.param("sales", "many", id="sales-garbage"),
+    pytest.param("sales", 1.5, id="sales-fraction"),
+    pytest.param("sales", "1,000", id="sales-thousands"),
+    pytest.param("quantity", [1], id="quantity-list"),
+    pytest.param("title", {"en": "x"}, id="title-object"),
+    pytest.param("tags", {"a": 1}, id="tags-object"),
+    pytest.param("tags", [{"a": 1}], id="tag-object"),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), ODD_FIELDS)
+def test_one_odd_item_does_not_reject_the_page(field: str, value: object) -> None:
+    good = [{"num_iid": i, "title": "ok", "price": "2.50"} for i in range(1, 20)]
+    odd = {"num_iid": 99, "title": "odd", "price": "3.00", "sales": 7, field: value}
+    result = parse_image_search(items_body(*good[:10], odd, *good[10:]))
+    assert len(result.items) == 20
+    assert result.dropped_items == 0
+    assert all(p.price == Decimal("2.50") for p in result.items if p.num_iid != 99)
+    kept = result.items[10]
+    assert kept.num_iid == 99
+    assert getattr(kept, field) == attrs.fields_dict(Product)[field].default
+    assert kept.extra == {field: value}
+    others = {"title": "odd", "price": Decimal("3.00"), "sales": 7}
+    others.pop(field, None)
+    assert {name: getattr(kept, name) for name in others} == others
 
 
 @pytest.mark.parametrize(
-    "data",
-    [
-        {"api_type": {"x": 1}, "items": {"item": []}},
-        {"api_type": "t", "items": {"item": [], "total_results": "lots"}},
-        {"api_type": "t", "items": {"item": [], "total_results": [1]}},
-    ],
+    ("price", "low", "high"),
+    [("21.80-25.00", "21.80", "25.00"), (" 3 ~ 4.5 ", "3", "4.5"), ("7-7", "7", "7")],
 )
-def test_wrong_scalar_types_in_data(data: dict[str, Any]) -> None:
+def test_a_price_range_keeps_its_low_and_high(price: str, low: str, high: str) -> None:
+    (product,) = parse_image_search(items_body({"num_iid": 1, "price": price})).items
+    assert product.price is None
+    assert product.price_range == (Decimal(low), Decimal(high))
+    assert product.extra == {"price": price}
+
+
+@pytest.mark.parametrize("total", [-1, "1,000", 12.5, True, "lots", [1], {"n": 1}])
+def test_an_unusable_total_results_reads_as_unknown(total: object) -> None:
+    body = envelope({"api_type": "t", "items": {"item": [{"num_iid": 1}], "total_results": total}})
+    result = parse_image_search(body)
+    assert result.total_results is None
+    assert [p.num_iid for p in result.items] == [1]
+
+
+def test_wrong_scalar_types_in_data() -> None:
     with pytest.raises(ResponseValidationError) as info:
-        parse_image_search(envelope(data), request_id="rid-5")
+        parse_image_search(envelope({"api_type": {"x": 1}, "items": {"item": []}}), request_id="r5")
     assert_clean_validation_error(info.value)
-    assert info.value.request_id == "rid-5"
+    assert info.value.request_id == "r5"
 
 
 def test_structure_products_none_and_non_list() -> None:

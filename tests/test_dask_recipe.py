@@ -25,6 +25,9 @@ sys.path.insert(0, str(RECIPES))  # the workers inherit it (spawned with this sy
 import dask_crawl
 
 RATE = 100
+DASHBOARD = "127.0.0.1:0"
+"""The scheduler's HTTP server on a port of its own: `dashboard_address=None` still binds
+Dask's default 8787, the port `hiobuy-async fake-server` listens on by default."""
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +37,13 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
     finally:
         server.stop()
+
+
+def test_the_dask_cluster_leaves_port_8787_to_the_fake_server() -> None:
+    from distributed import LocalCluster  # noqa: PLC0415 - imported where Dask is needed
+
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=DASHBOARD) as cluster:
+        assert cluster.scheduler.http_server.port != 8787
 
 
 def test_the_recipe_crawls_1000_images_on_two_workers_under_one_quota(
@@ -51,7 +61,7 @@ def test_the_recipe_crawls_1000_images_on_two_workers_under_one_quota(
         anyio.from_thread.start_blocking_portal() as portal,
         portal.wrap_async_context_manager(fake.serve()) as base_url,
         LocalCluster(
-            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=DASHBOARD
         ) as cluster,
         Client(cluster) as client,
     ):

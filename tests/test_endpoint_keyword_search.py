@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import typing
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from hiobuy_async import InputError, Marketplace, ResponseValidationError, UnknownFilterWarning
-from hiobuy_async._endpoints.keyword_search import Sort, parse_keyword_page, resolve_keyword_query
+from hiobuy_async import (
+    InputError,
+    Marketplace,
+    ResponseValidationError,
+    SortName,
+    UnknownFilterWarning,
+)
+from hiobuy_async._endpoints.keyword_search import (
+    SORT_NAMES,
+    Sort,
+    parse_keyword_page,
+    resolve_keyword_query,
+)
 
 
 def resolve(keyword: Any = "lamp", **kwargs: Any) -> Any:
@@ -60,9 +72,18 @@ def test_taobao_sends_no_1688_options_and_defaults_are_minimal() -> None:
 
 
 @pytest.mark.parametrize(
-    ("sort", "code"), [("sale2", "sale2"), (Sort.SALES_ASC, "sale"), ("bid2", "bid2")]
+    ("sort", "code"),
+    [
+        ("sale2", "sale2"),
+        (Sort.SALES_ASC, "sale"),
+        ("bid2", "bid2"),
+        ("price-asc", "bid"),
+        ("Price-Desc", "bid2"),
+        ("sales-asc", "sale"),
+        (" SALES-DESC ", "sale2"),
+    ],
 )
-def test_sort_takes_the_enum_or_its_code(sort: Any, code: str) -> None:
+def test_sort_takes_the_enum_its_code_or_the_cli_name(sort: Any, code: str) -> None:
     assert resolve(sort=sort).payload(1)["sort"] == code
 
 
@@ -123,6 +144,28 @@ def test_a_keyword_of_200_characters_is_fine() -> None:
     assert resolve("键" * 200).keyword == "键" * 200
 
 
+@pytest.mark.parametrize(
+    ("keyword", "sent"),
+    [
+        ("台灯\u3000LED", "台灯 LED"),  # a full-width space, as Chinese and Japanese IMEs type
+        ("desk\u00a0lamp", "desk lamp"),  # a no-break space
+        ("\u3000desk\u2009lamp\u202f", "desk lamp"),
+    ],
+)
+def test_keywords_with_unicode_spaces_are_accepted(keyword: str, sent: str) -> None:
+    query = resolve(keyword)
+    assert query.keyword == sent
+    assert query.payload(1)["keyword"] == sent
+
+
+@pytest.mark.parametrize(
+    "keyword", ["a\nb", "a\rb", "a\tb", "a\x00b", "a\x1bb", "a\u2028b", "a\u2029b", "a\x85b"]
+)
+def test_keywords_with_controls_or_line_breaks_are_still_refused(keyword: str) -> None:
+    with pytest.raises(InputError, match="control characters or line breaks"):
+        resolve(keyword)
+
+
 def test_unknown_filters_warn() -> None:
     with pytest.warns(UnknownFilterWarning):
         resolve(filters=["brandNew"])
@@ -130,11 +173,11 @@ def test_unknown_filters_warn() -> None:
 
 @pytest.mark.anyio
 async def test_parse_a_page() -> None:
-    data = {"items": {"item": [{"num_iid": 1, "price": "2.50"}], "total_results": "41"}}
+    data = {"items": {"item": [{"num_iid": 1, "price": "2.50"}], "total_results": "21"}}
     page = await parse_keyword_page(data, "rid", page=2, page_size=20)
     assert page.items[0].price == Decimal("2.50")
-    assert (page.page, page.page_size, page.total_results, page.request_id) == (2, 20, 41, "rid")
-    assert page.is_last  # a short page
+    assert (page.page, page.page_size, page.total_results, page.request_id) == (2, 20, 21, "rid")
+    assert page.is_last  # a short page that the count agrees ends the results
     assert page.raw is data
 
 
@@ -145,7 +188,12 @@ async def test_parse_a_page() -> None:
         (20, 2, 40, True),
         (20, 3, None, False),
         (0, 1, None, True),
-        (5, 1, 1000, True),
+        (5, 1, 5, True),
+        (15, 5, 95, True),  # 4 pages of 20, then 15: the end at the size asked
+        (20, 5, 95, True),  # a full page reaching the count
+        # A short page whose count says more remain is not the last (issue #18, point 2).
+        (5, 1, 1000, False),
+        (20, 2, 95, False),
     ],
 )
 @pytest.mark.anyio
@@ -158,7 +206,15 @@ async def test_is_last(count: int, page: int, total: int | None, is_last: bool) 
 async def test_a_bad_items_block() -> None:
     with pytest.raises(ResponseValidationError):
         await parse_keyword_page({"items": "none"}, None, page=1, page_size=20)
-    with pytest.raises(ResponseValidationError):
-        await parse_keyword_page(
-            {"items": {"item": [], "total_results": "many"}}, None, page=1, page_size=20
-        )
+    # An unusable count is unknown, not a failure (issue #18, point 7).
+    page = await parse_keyword_page(
+        {"items": {"item": [], "total_results": "many"}}, None, page=1, page_size=20
+    )
+    assert page.total_results is None
+
+
+def test_the_sort_name_type_lists_every_spelling_the_runtime_accepts() -> None:
+    # Lower case: the runtime also takes them in any letter case.
+    assert set(typing.get_args(SortName)) == set(SORT_NAMES)
+    for name in typing.get_args(SortName):
+        assert resolve(sort=name).sort is SORT_NAMES[name]

@@ -5,9 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import anyio
 import pytest
 
 from hiobuy_async import InputError, Marketplace, Product, ResponseValidationError
+from hiobuy_async._endpoints import product_details
 from hiobuy_async._endpoints.product_details import (
     marketplace_of_url,
     parse_product_details_now,
@@ -238,3 +240,124 @@ def test_bad_answers_say_where(overrides: dict[str, Any], where: str) -> None:
         ResponseValidationError, match=where.replace("[", r"\[").replace("]", r"\]")
     ):
         parse_product_details_now(data, None)
+
+
+# --- issue #18, points 5, 6 and 24; issue #21, point 10 ---------------------------------
+
+
+def test_sku_properties_as_numeric_codes_read_properties_name() -> None:
+    sku_item = {
+        "sku_id": 1,
+        "properties": "0:0;1:0",
+        "properties_name": "0:0:Color:Red;1:0:Size:M",
+        "spec_id": "a1",
+    }
+    (sku,) = parse_product_details_now(_details(skus={"sku": [sku_item]}), None).skus
+    assert sku.properties == (("Color", "Red"), ("Size", "M"))
+    assert sku.properties_text == "0:0:Color:Red;1:0:Size:M"
+    assert sku.property_codes == (("0", "0"), ("1", "0"))
+    assert sku.extra == {}
+
+
+@pytest.mark.parametrize(
+    ("item", "properties", "codes", "extra"),
+    [
+        # Real onebound ids, a value holding a colon, a full-width separator.
+        (
+            {
+                "properties": "1627207:28320;20509:28314",
+                "properties_name": "1627207:28320:颜色:白色；20509:28314:尺码:Type-C:1m",
+            },
+            (("颜色", "白色"), ("尺码", "Type-C:1m")),
+            (("1627207", "28320"), ("20509", "28314")),
+            {},
+        ),
+        # Codes only: nothing better to show, the codes are reachable.
+        ({"properties": "0:0;1:0"}, (("0", "0"), ("1", "0")), (("0", "0"), ("1", "0")), {}),
+        # A readable name without codes; `properties` then is not codes and is kept.
+        (
+            {"properties": "Red/M", "properties_name": "Color:Red;Size:M"},
+            (("Color", "Red"), ("Size", "M")),
+            (),
+            {"properties": "Red/M"},
+        ),
+        ({"properties": "Color:Red", "properties_name": ""}, (("Color", "Red"),), (), {}),
+        ({"properties": ["Color:Red", "Size:M"]}, (("Color", "Red"), ("Size", "M")), (), {}),
+    ],
+)
+def test_sku_properties_name_variants(
+    item: dict[str, Any],
+    properties: tuple[tuple[str, str], ...],
+    codes: tuple[tuple[str, str], ...],
+    extra: dict[str, Any],
+) -> None:
+    (sku,) = parse_product_details_now(_details(skus={"sku": [{"sku_id": 1, **item}]}), None).skus
+    assert (sku.properties, sku.property_codes, sku.extra) == (properties, codes, extra)
+
+
+@pytest.mark.parametrize("null", [None, ""])
+def test_a_null_original_price_does_not_hide_the_misspelt_one(null: object) -> None:
+    details = parse_product_details_now(_details(orginal_price="585.82", original_price=null), None)
+    assert details.original_price == Decimal("585.82")
+    assert "orginal_price" not in details.extra
+
+
+def test_a_misspelt_price_that_is_not_used_stays_in_extra() -> None:
+    details = parse_product_details_now(
+        _details(orginal_price="585.82", original_price="1.00"), None
+    )
+    assert details.original_price == Decimal("1.00")
+    assert details.extra["orginal_price"] == "585.82"
+
+
+@pytest.mark.parametrize(
+    ("properties", "message"),
+    [
+        ([{"name": "Color", "value": "Red"}], r"sku\[1\].*properties: expected a string"),
+        ({"Color": "Red"}, r"sku\[1\].*properties: expected a string"),
+    ],
+)
+def test_a_sku_whose_properties_is_not_text_names_the_field(
+    properties: object, message: str
+) -> None:
+    skus = {"sku": [{"sku_id": 1}, {"sku_id": 2, "properties": properties}]}
+    with pytest.raises(ResponseValidationError, match=message):
+        parse_product_details_now(_details(skus=skus), None)
+    with pytest.raises(ResponseValidationError, match="properties_name"):
+        parse_product_details_now(
+            _details(skus={"sku": [{"sku_id": 2, "properties_name": properties}]}), None
+        )
+
+
+@pytest.mark.anyio
+async def test_a_product_with_a_huge_sku_list_yields_to_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = _details(skus={"sku": [{"sku_id": i + 1, "price": "1.50"} for i in range(5000)]})
+    slices = 0
+    real = product_details._structure_skus
+
+    def counting(raw: list[Any], start: int, stop: int) -> list[Any]:
+        nonlocal slices
+        slices += 1
+        if slices == 2:
+            scope.cancel()
+        return real(raw, start, stop)
+
+    monkeypatch.setattr(product_details, "_structure_skus", counting)
+    with anyio.CancelScope() as scope:
+        await product_details.parse_product_details(data, None)
+    assert scope.cancelled_caught
+    assert slices == 2  # stopped at the next checkpoint, not after all 10 slices
+    monkeypatch.setattr(product_details, "_structure_skus", real)
+    whole = await product_details.parse_product_details(data, None)
+    assert whole == parse_product_details_now(data, None)
+    assert len(whole.skus) == 5000
+    assert whole.skus[-1].sku_id == 5000
+
+
+def test_product_details_read_detail_url_and_pic_url() -> None:
+    url, pic = f"https://detail.1688.com/offer/{ID}.html", "https://cbu01.alicdn.com/x.jpg"
+    details = parse_product_details_now(_details(detail_url=url, pic_url=pic), None)
+    assert (details.detail_url, details.pic_url) == (url, pic)
+    assert details.extra == {"props_imgs": {"prop_img": []}}

@@ -22,6 +22,7 @@ from hiobuy_async import (
     AsyncHiobuy,
     ImageSearchResult,
     KeywordSearchPage,
+    PlatformName,
     Product,
     ProductDetails,
     ShopNick,
@@ -97,7 +98,7 @@ def assert_agree(hit: Product, details: ProductDetails) -> None:
 @both_transports
 @pytest.mark.parametrize(("platform", "language"), [("1688", "en_US"), ("taobao", "vi_VN")])
 async def test_search_hits_have_details_that_agree(
-    transport: str, platform: str, language: str, anyio_backend: str
+    transport: str, platform: PlatformName, language: str, anyio_backend: str
 ) -> None:
     async with served(transport, language=language) as (fake, client):
         image = await client.image_search(fake.sample_images()[3], platform=platform)

@@ -23,6 +23,7 @@ from hiobuy_async import (
     AuthenticationError,
     HiobuyError,
     InputError,
+    PlatformName,
     Product,
     ResponseValidationError,
     ServerError,
@@ -227,7 +228,7 @@ async def test_the_pager_sends_the_same_body_with_each_page(anyio_backend: str) 
     ids=["int", "digits", "1688-url", "taobao-url", "other-url", "product"],
 )
 async def test_product_details_request(
-    product: Any, platform: str | None, body: dict[str, str], anyio_backend: str
+    product: Any, platform: PlatformName | None, body: dict[str, str], anyio_backend: str
 ) -> None:
     rec = Recorder()
     async with mock_client(rec) as client:
@@ -313,7 +314,7 @@ async def test_language_header_rules(endpoint: str, anyio_backend: str) -> None:
 Call = Callable[[AsyncHiobuy], Awaitable[object]]
 BAD_CALLS: list[tuple[str, Call, str]] = [
     ("image_search", lambda c: c.image_search("ftp://x/a.jpg", platform="1688"), "img"),
-    ("image_search", lambda c: c.image_search("https://x/a.jpg", platform="ebay"), "platform"),
+    ("image_search", lambda c: c.image_search("https://x/a.jpg", platform="ebay"), "platform"),  # type: ignore[arg-type]
     ("keyword_search", lambda c: c.keyword_search("  ", platform="1688"), "keyword"),
     ("keyword_search", lambda c: c.keyword_search("x" * 201, platform="1688"), "200"),
     ("keyword_search", lambda c: c.keyword_search("a\nb", platform="1688"), "keyword"),
@@ -322,7 +323,7 @@ BAD_CALLS: list[tuple[str, Call, str]] = [
     ("keyword_search", lambda c: c.keyword_search("a", platform="1688", page=True), "page"),
     ("keyword_search", lambda c: c.keyword_search("a", platform="1688", page_size=51), "page_size"),
     ("keyword_search", lambda c: c.keyword_search("a", platform="1688", page_size=0), "page_size"),
-    ("keyword_search", lambda c: c.keyword_search("a", platform="1688", sort="price"), "sort"),
+    ("keyword_search", lambda c: c.keyword_search("a", platform="1688", sort="price"), "sort"),  # type: ignore[arg-type]
     ("keyword_search", lambda c: c.keyword_search("a", platform="1688", price_min=-1), "price"),
     ("keyword_search", lambda c: c.keyword_search("a", platform="1688", price_min=1.5), "price"),  # type: ignore[arg-type]
     (

@@ -26,13 +26,21 @@ def items_body(*items: object) -> bytes:
 # --- point 4: the explanation costs the first bad item, and parsing yields -----------
 
 
-def test_point04_bad_item_explanation_names_that_items_index() -> None:
+def test_point04_a_bad_item_in_a_long_list_costs_only_its_bad_field() -> None:
+    # Issue #18, point 7: one odd item no longer rejects the answer.
     good = {"num_iid": 1, "price": "1.00"}
     body = items_body(*([good] * 1500), {"num_iid": 2, "price": "abc"}, *([good] * 10))
+    result = parse_image_search(body)
+    assert len(result.items) == 1511
+    odd = result.items[1500]
+    assert (odd.num_iid, odd.price, odd.extra) == (2, None, {"price": "abc"})
+
+
+def test_point04_an_answer_of_unreadable_items_names_the_first_one() -> None:
+    body = items_body(*([{"title": "no id"}] * 1500))
     with pytest.raises(ResponseValidationError) as info:
         parse_image_search(body)
-    assert "items[1500]" in str(info.value)
-    assert "price" in str(info.value)
+    assert "items[0].num_iid" in str(info.value)
 
 
 def test_point04_only_the_first_bad_item_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,10 +120,12 @@ def test_point04_default_cap_is_far_below_the_old_8_mib() -> None:
         1e-9,
     ],
 )
-def test_point10_absurd_prices_are_refused(price: object) -> None:
-    with pytest.raises(ResponseValidationError) as info:
-        parse_image_search(items_body({"num_iid": 1, "price": price}))
-    assert "price" in str(info.value)
+def test_point10_absurd_prices_are_not_read_as_prices(price: object) -> None:
+    # Issue #18, point 7: the product stays, its price unknown, the value kept as sent.
+    (product,) = parse_image_search(items_body({"num_iid": 1, "price": price})).items
+    assert product.price is None
+    assert product.price_range is None
+    assert product.extra == {"price": price}
 
 
 @pytest.mark.parametrize(
@@ -160,6 +170,10 @@ def test_point11_loose_ids_are_refused(num_iid: object) -> None:
     with pytest.raises(ResponseValidationError) as info:
         parse_image_search(items_body({"num_iid": num_iid}))
     assert "num_iid" in str(info.value)
+    # Beside a good item, the item is dropped and counted (issue #18, point 7).
+    result = parse_image_search(items_body({"num_iid": 7}, {"num_iid": num_iid}))
+    assert [p.num_iid for p in result.items] == [7]
+    assert result.dropped_items == 1
 
 
 def test_point11_exact_ids_pass() -> None:
@@ -171,8 +185,9 @@ def test_point11_exact_ids_pass() -> None:
 
 def test_point11_sales_and_categories_refuse_signs_and_unicode_digits() -> None:
     for field, value in [("sales", "-1"), ("quantity", "\u0663"), ("category_id", "1_0")]:
-        with pytest.raises(ResponseValidationError):
-            parse_image_search(items_body({"num_iid": 1, field: value}))
+        (product,) = parse_image_search(items_body({"num_iid": 1, field: value})).items
+        assert getattr(product, field) is None
+        assert product.extra == {field: value}
 
 
 def outcome(body: bytes, loads: Any, monkeypatch: pytest.MonkeyPatch) -> object:

@@ -7,9 +7,12 @@ both engines, on asyncio and trio.
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import sys
 import traceback
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -30,6 +33,7 @@ from hiobuy_async import (
     ServerError,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
 UUID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 IMG = "https://example.com/a.jpg"
 TRANSPORTS = ["httpx", "httpx2", "aiohttp"]
@@ -324,3 +328,58 @@ async def test_point03d_a_numeric_ret_is_kept_as_sent(ret: object, anyio_backend
             await client.image_search(IMG, platform="1688")
     assert info.value.ret == ret
     assert type(info.value.ret) is type(ret)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize(
+    "quoted",
+    [UUID[:20] + "…", UUID[:8], "…" + UUID[10:22] + "…", UUID[-9:].upper()],
+    ids=["head", "first-8", "middle", "tail"],
+)
+async def test_point13_server_quoting_a_truncated_uuid_is_redacted(
+    quoted: str, transport: str, anyio_backend: str
+) -> None:
+    body = json.dumps({"ret": 0, "msg": f"unknown uuid '{quoted}'"}).encode()
+    answers = iter([http_response(200, body), http_response(401, f"uuid {quoted}?".encode())])
+
+    async def reply(_: bytes) -> bytes | None:
+        return next(answers)
+
+    async with (
+        echo_server(reply) as (base_url, _),
+        make_client(base_url, transport, anyio_backend) as client,
+    ):
+        with pytest.raises(APIError) as info:
+            await client.image_search(IMG, platform="1688")
+        assert "***" in (info.value.msg or "")
+        assert_no_uuid_in_error(info.value, fragment=8)
+        with pytest.raises(AuthenticationError) as refused:
+            await client.image_search(IMG, platform="1688")
+        assert_no_uuid_in_error(refused.value, fragment=8)
+
+
+async def test_point13_cli_never_prints_or_writes_a_truncated_uuid(
+    tmp_path: Path, anyio_backend: str
+) -> None:
+    body = json.dumps({"ret": 0, "msg": f"unknown uuid '{UUID[:20]}…'"}).encode()
+    output = tmp_path / "out.jsonl"
+    async with echo_server(canned(http_response(200, body))) as (base_url, _):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HIOBUY_")}
+        env.update(PYTHONPATH=str(ROOT), HIOBUY_UUID=UUID, HIOBUY_BASE_URL=base_url)
+        runs = [
+            ["search-many", "-p", "taobao", "--output", str(output)],
+            ["image-search", IMG, "-p", "taobao"],
+        ]
+        done = [
+            await anyio.run_process(
+                [sys.executable, "-m", "hiobuy_async", *args],
+                input=f"{IMG}\n".encode(),
+                env=env,
+                check=False,
+            )
+            for args in runs
+        ]
+    written = output.read_text(encoding="utf-8")
+    assert "unknown uuid" in written
+    for text in [written, *(run.stdout.decode() + run.stderr.decode() for run in done)]:
+        assert not leaks(text, 8), text

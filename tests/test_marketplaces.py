@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import typing
 import warnings
 
 import pytest
 
-from hiobuy_async import AsyncHiobuy, InputError, Marketplace, UnknownFilterWarning
+from hiobuy_async import AsyncHiobuy, InputError, Marketplace, PlatformName, UnknownFilterWarning
 from hiobuy_async.marketplaces import (
     DEFAULT_LOCALE,
     FILTERS_1688,
@@ -245,8 +246,9 @@ def test_validate_image_url_accepts_absolute_http_urls(url: str) -> None:
         ("javascript:alert(1)", "absolute"),
         ("https:///a.jpg", "absolute"),
         ("https://exa mple.com/a.jpg", "whitespace"),
-        (" https://example.com/a.jpg", "whitespace"),
-        ("https://example.com/a.jpg\n", "whitespace"),
+        ("https://example.com/a.jpg\n.png", "whitespace"),
+        ("not a url", "absolute http"),
+        ("   ", "empty"),
         ("https://example.com/a\tb.jpg", "whitespace"),
         ("https://example.com/a\x00.jpg", "control"),
         ("https://example.com/a\x7f.jpg", "control"),
@@ -259,6 +261,21 @@ def test_validate_image_url_accepts_absolute_http_urls(url: str) -> None:
 def test_validate_image_url_rejects(url: str, reason: str) -> None:
     with pytest.raises(InputError, match=reason):
         validate_image_url(url)
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        (" https://a.com/x.jpg ", "https://a.com/x.jpg"),
+        ("https://example.com/a.jpg\n", "https://example.com/a.jpg"),
+        ("//img.alicdn.com/x.jpg", "https://img.alicdn.com/x.jpg"),
+        ("\t//img.alicdn.com/x.jpg ", "https://img.alicdn.com/x.jpg"),
+    ],
+)
+def test_image_urls_are_stripped_and_protocol_relative_ones_get_https(
+    given: str, sent: str
+) -> None:
+    assert validate_image_url(given) == sent
 
 
 @pytest.mark.parametrize("value", [None, b"https://example.com/a.jpg", 42])
@@ -299,3 +316,20 @@ async def test_the_api_spelling_is_what_is_sent() -> None:
         await client.image_search(fake.sample_images()[0], platform="Taobao")
         await client.keyword_search("lamp", platform="1688", language="JA")
     assert [request.headers["Language"] for request in fake.requests] == ["en_US", "ja"]
+
+
+def test_a_filter_typo_warns_with_a_did_you_mean() -> None:
+    with pytest.warns(UnknownFilterWarning) as record:
+        sent = validate_filters(Marketplace.ALIBABA_1688, ["certifedFactory", "madeUpFilter"])
+    assert sent == ("certifedFactory", "madeUpFilter")  # still sent as given
+    (warning,) = record
+    message = str(warning.message)
+    assert "certifedFactory (did you mean certifiedFactory?)" in message
+    assert "madeUpFilter;" in message  # nothing close: no suggestion
+
+
+def test_every_platform_name_the_type_accepts_is_accepted_at_run_time() -> None:
+    names = typing.get_args(PlatformName)
+    assert {name.lower() for name in names} == {m.value for m in Marketplace}
+    for name in names:
+        assert validate_marketplace(name).value == name.lower()

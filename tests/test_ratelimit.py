@@ -1,11 +1,11 @@
-"""RateLimiter (GCRA) and PauseGate, with the clock under the test's control."""
+"""Pacer (GCRA) and PauseGate, with the clock under the test's control."""
 
 from __future__ import annotations
 
 import pytest
 
 from hiobuy_async import _ratelimit
-from hiobuy_async._ratelimit import PauseGate, RateLimiter
+from hiobuy_async._ratelimit import Pacer, PauseGate
 from hiobuy_async._retry import set_no_backoff
 
 pytestmark = pytest.mark.anyio
@@ -35,7 +35,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 
 async def test_slots_are_evenly_spaced_without_burst(clock: FakeClock) -> None:
-    limiter = RateLimiter(100.0)
+    limiter = Pacer(100.0)
     starts: list[float] = []
     for _ in range(5):
         await limiter.acquire()
@@ -44,7 +44,7 @@ async def test_slots_are_evenly_spaced_without_burst(clock: FakeClock) -> None:
 
 
 async def test_reservations_queue_up_for_simultaneous_callers(clock: FakeClock) -> None:
-    limiter = RateLimiter(10.0)
+    limiter = Pacer(10.0)
     # Callers arriving at the same instant each reserve the next slot.
     now = clock.now
     waits: list[float] = []
@@ -57,7 +57,7 @@ async def test_reservations_queue_up_for_simultaneous_callers(clock: FakeClock) 
 
 
 async def test_idle_time_is_not_saved_up_as_a_burst(clock: FakeClock) -> None:
-    limiter = RateLimiter(10.0)
+    limiter = Pacer(10.0)
     await limiter.acquire()
     clock.now += 60.0  # a long pause
     await limiter.acquire()

@@ -110,7 +110,10 @@ async def search(client: AsyncHiobuy) -> Any:
         (" 5 ", 5.0),
         ("0", 0.0),
         ("0.25", 0.25),
-        ("-3", 0.0),
+        ("-3", None),  # a wait in the past: absent
+        ("86400", 86400.0),
+        ("86401", None),  # more than the 24 h ceiling: absent
+        ("1765000000", None),  # a Unix timestamp where seconds were meant
         (None, None),
         ("", None),
         ("   ", None),
@@ -131,7 +134,8 @@ def test_parse_retry_after_http_date() -> None:
     header = email.utils.formatdate(moment, usegmt=True)
     assert header == "Wed, 21 Oct 2015 07:28:00 GMT"
     assert parse_retry_after(header, now=moment - 10) == pytest.approx(10.0)
-    assert parse_retry_after(header, now=moment + 10) == 0.0
+    assert parse_retry_after(header, now=moment + 10) is None  # in the past: absent
+    assert parse_retry_after(header, now=moment - 3 * 365 * 86400) is None  # years ahead
 
 
 def test_parse_retry_after_http_date_uses_the_clock() -> None:

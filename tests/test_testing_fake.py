@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from functools import partial
 
+import anyio
 import pytest
 
 from hiobuy_async import APIError, AuthenticationError, InputError
@@ -187,6 +189,29 @@ async def test_clear_forgets_requests_and_restarts_request_ids() -> None:
         result = await client.image_search(IMG, platform="1688")
     assert result.request_id == "fake-000001"
     assert fake.stats.requests == 1
+
+
+@pytest.mark.anyio
+async def test_clear_during_a_request_keeps_in_flight_counting() -> None:
+    fake = FakeHiobuy()
+    async with fake.client() as client, anyio.create_task_group() as tg:
+        fake.hold()
+        tg.start_soon(partial(client.image_search, IMG, platform="1688"))
+        with anyio.fail_after(5):
+            await fake.wait_for_in_flight(1)
+        fake.clear()  # releases the held request, which is still being handled
+        assert fake.in_flight == 1
+    assert fake.in_flight == 0
+    async with fake.client() as client, anyio.create_task_group() as tg:
+        fake.hold()
+        tg.start_soon(partial(client.image_search, IMG, platform="1688"))
+        tg.start_soon(partial(client.image_search, OTHER, platform="1688"))
+        with anyio.fail_after(5):
+            await fake.wait_for_in_flight(2)
+        assert fake.in_flight == 2
+        fake.release()
+    assert fake.in_flight == 0
+    assert fake.max_in_flight == 2
 
 
 def test_client_refuses_a_second_http_client() -> None:

@@ -59,7 +59,7 @@ RAW_CASES: list[tuple[str, str, dict[str, str], bytes]] = [
     ("POST", PATH, UUID, b'{"img":"ftp://a.example/x.jpg","platform":"1688"}'),
     ("POST", PATH, UUID, b'{"img":"https://a.example/unfetchable.jpg","platform":"1688"}'),
     ("GET", PATH, UUID, b""),
-    ("POST", "/api/client/third-purchase/preview-order", UUID, b"{}"),
+    ("POST", "/api/client/third-purchase/no-such-route", UUID, b"{}"),
 ]
 
 

@@ -23,6 +23,7 @@ from hiobuy_async import (
     APIStatusError,
     AsyncHiobuy,
     CertificateError,
+    InputError,
     ResponseValidationError,
 )
 from hiobuy_async._transport import _tls
@@ -194,3 +195,15 @@ async def test_one_ssl_context_per_process_shared_by_every_shard_and_client(
     async with make_client("https://other.test", transport, max_connections=1000):
         pass
     assert len(built) == 2
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_server_side_ssl_context_is_refused_at_construction(
+    ca: trustme.CA, transport: str, anyio_backend: str
+) -> None:
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.configure_trust(server_side)
+    async with tls_server(ok, ca) as served:
+        with pytest.raises(InputError, match="server-side"):
+            make_client(served.base_url, transport, ssl_context=server_side)
+        assert served.requests == []

@@ -480,11 +480,12 @@ async def test_environment_proxy_is_used_as_on_httpx(monkeypatch: pytest.MonkeyP
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
         target = "http://127.0.0.1:9"  # never reached: the proxy answers
+        # Plain http goes through a proxy only with allow_insecure_http=True.
         for transport in TRANSPORTS:
-            async with make_client(target, transport) as client:
+            async with make_client(target, transport, allow_insecure_http=True) as client:
                 await client.image_search(IMAGE, platform="taobao")
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-        async with make_client(target, "aiohttp") as client:
+        async with make_client(target, "aiohttp", allow_insecure_http=True) as client:
             with pytest.raises(APIConnectionError):
                 await client.image_search(IMAGE, platform="taobao")
     assert proxy.request_lines == [f"POST {target}{SEARCH_PATH} HTTP/1.1"] * len(TRANSPORTS)
@@ -504,13 +505,13 @@ def test_timeout_maps_to_aiohttp_phases() -> None:
 
 async def test_aiohttp_and_os_errors_are_classified() -> None:
     backend = AiohttpBackend(
-        base_url="http://127.0.0.1:1",
+        proxy=None,
         timeout=httpx.Timeout(1.0),
         max_connections=1,
         ssl_context=ssl.create_default_context(),
     )
     try:
-        timeouts = [asyncio.TimeoutError(), TimeoutError(), aiohttp.ServerTimeoutError("t")]
+        timeouts = [asyncio.TimeoutError(), TimeoutError(), aiohttp.ServerTimeoutError("t")]  # noqa: UP041 - the alias, as old code raises it
         timeouts += [
             getattr(aiohttp, name)("t")
             for name in ("ConnectionTimeoutError", "SocketTimeoutError")
@@ -609,6 +610,61 @@ def test_a_proxy_aiohttp_cannot_use_is_refused_at_construction(
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:1")
-    with pytest.raises(InputError, match="proxy"):
+    with pytest.raises(InputError, match="ALL_PROXY names a SOCKS proxy"):
         AsyncHiobuy("u", base_url="https://api.hiobuy.test", transport="aiohttp")
-    AsyncHiobuy("u", base_url="https://api.hiobuy.test", transport="httpx")  # httpx's own concern
+    monkeypatch.setitem(sys.modules, "socksio", None)  # not installed
+    with pytest.raises(InputError, match=r"ALL_PROXY .* needs the socksio package"):
+        AsyncHiobuy("u", base_url="https://api.hiobuy.test", transport="httpx")
+
+
+LEAKS = """
+import asyncio, gc, sys
+import anyio.from_thread
+from hiobuy_async import AsyncHiobuy, WrongEventLoopError
+from hiobuy_async.testing import FakeHiobuy
+
+IMAGE = "https://cbu01.alicdn.com/img/ibank/leak.jpg"
+with anyio.from_thread.start_blocking_portal() as portal, portal.wrap_async_context_manager(
+    FakeHiobuy().serve()
+) as base_url:
+    def client():
+        return AsyncHiobuy(FakeHiobuy.DEFAULT_UUID, base_url=base_url, transport="aiohttp")
+
+    async def leak():  # used, kept alive, never closed
+        leaked = client()
+        await leaked.image_search(IMAGE, platform="1688")
+        del leaked
+        gc.collect()
+        await asyncio.sleep(0)
+
+    asyncio.run(leak())
+    print("--- wrong loop", file=sys.stderr)
+    moved = client()
+
+    async def use():
+        await moved.image_search(IMAGE, platform="1688")
+
+    asyncio.run(use())
+    try:
+        asyncio.run(use())
+    except WrongEventLoopError:
+        print("WrongEventLoopError", file=sys.stderr)
+    del moved
+    gc.collect()
+"""
+
+
+def test_a_leaked_aiohttp_client_shows_only_the_sdks_warning() -> None:
+    done = subprocess.run(
+        [sys.executable, "-W", "default::ResourceWarning", "-c", LEAKS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    leaked, wrong_loop = done.stderr.split("--- wrong loop")
+    assert "ResourceWarning: unclosed <AsyncHiobuy" in leaked
+    assert "WrongEventLoopError" in wrong_loop
+    assert "ResourceWarning: unclosed <AsyncHiobuy" in wrong_loop
+    for noise in ("Unclosed client session", "Unclosed connector", "_Handler", "aiohttp"):
+        assert noise not in done.stderr, done.stderr

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from hiobuy_async import AsyncHiobuy, Ok, Outcome, QuotaExhaustedError
+from hiobuy_async import AsyncHiobuy, Ok, Outcome, PlatformName, QuotaExhaustedError
 from hiobuy_async.quota import RedisQuota
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class Settings:
     quota_key: str  # one per merchant account: every worker shares its quota
     rate: float  # requests per second for the whole cluster together
     expected_processes: int = 1  # while Redis is down, each paces at rate / this
-    platform: str = "1688"
+    platform: PlatformName = "1688"
     concurrency: int = 8  # requests in flight per worker process
     top: int = 3  # hits kept per image
     backend: str = "asyncio"  # or "trio": the SDK and the quota run on both

@@ -9,6 +9,7 @@ the exit codes listed in `--help`; never as a traceback (the hidden
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import sys
@@ -25,6 +26,7 @@ from .._exceptions import (
     AuthenticationError,
     HiobuyError,
     InputError,
+    OrderOutcomeUnknownError,
 )
 from ._args import PROG, CliError, ExitCode, parse_args
 from ._commands import Streams, run_command
@@ -100,6 +102,13 @@ def _describe(error: BaseException) -> tuple[str, ExitCode]:
         return error.message, error.code
     if isinstance(error, InputError):
         return cli_advice(str(error)), ExitCode.USAGE
+    if isinstance(error, OrderOutcomeUnknownError):
+        return (
+            f"{error}; idempotency key {error.idempotency_key}"
+            + (f", client reference {error.client_reference}" if error.client_reference else "")
+            + ": look the order up in the merchant console before placing it again",
+            ExitCode.OUTCOME_UNKNOWN,
+        )
     if isinstance(error, AuthenticationError):
         return f"the server refused the uuid: {error}", ExitCode.CONNECTION
     if isinstance(error, APIConnectionError):
@@ -132,10 +141,41 @@ def _one_line_warnings(stderr: TextIO) -> Iterator[None]:
             seen.add(text)
             print(terminal_text(f"{PROG}: warning: {text}", stderr), file=stderr, flush=True)
 
+    # The SDK's own warnings through logging (a Redis quota unreachable, once
+    # per outage) get the same one-line form, instead of logging's bare last resort.
+    logger = logging.getLogger("hiobuy_async")
+    handler: logging.Handler | None = None
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = _WarningLines(stderr)
+        logger.addHandler(handler)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
+        # Python hides ResourceWarning by default; here they would be other
+        # libraries' leaks (coredis leaves anyio streams unclosed on every
+        # failed connection to Redis), dozens a second. The SDK's own stay shown.
+        warnings.filterwarnings("ignore", category=ResourceWarning)
+        warnings.filterwarnings("always", category=ResourceWarning, module=r"hiobuy_async\b")
         warnings.showwarning = show
-        yield
+        try:
+            yield
+        finally:
+            if handler is not None:
+                logger.removeHandler(handler)
+
+
+class _WarningLines(logging.Handler):
+    """Prints log records of WARNING and above as `hiobuy-async: warning: ...` lines."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(logging.WARNING)
+        self.stream = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = terminal_text(f"{PROG}: warning: {record.getMessage()}", self.stream)
+            print(text, file=self.stream, flush=True)
+        except Exception:  # noqa: BLE001 - logging must never break the command
+            self.handleError(record)
 
 
 def _check_backend(backend: str) -> None:

@@ -25,6 +25,8 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     CONNECTION = 3
     INTERNAL = 4
+    OUTPUT = 5
+    OUTCOME_UNKNOWN = 6
     INTERRUPTED = 130
 
 
@@ -38,12 +40,17 @@ exit codes:
   {ExitCode.CONNECTION:<4} connection or server failure: unreachable server, uuid refused,
        server errors, malformed responses
   {ExitCode.INTERNAL:<4} internal error (a bug in hiobuy-async: please report it)
+  {ExitCode.OUTPUT:<4} cannot write the output (disk full...): the lines written are kept;
+       --resume continues once it can be written
+  {ExitCode.OUTCOME_UNKNOWN:<4} create-order: the order may or may not have been placed (its
+       answer was lost); look it up in the merchant console before anything else
   {ExitCode.INTERRUPTED:<4} interrupted (Ctrl-C); search-many and details-many keep the lines
        they wrote
 
 environment:
-  HIOBUY_UUID      the merchant uuid (or --uuid); never printed
-  HIOBUY_BASE_URL  the API base URL (or --base-url); default https://open.hiobuy.com
+  HIOBUY_UUID             the merchant uuid (or --uuid); never printed
+  HIOBUY_BASE_URL         the API base URL (or --base-url); default https://open.hiobuy.com
+  HIOBUY_REDIS_QUOTA_URL  the Redis server of --quota-key (or --redis-quota); never printed
 
 Try it with no account: {PROG} demo
 """
@@ -234,7 +241,8 @@ def _add_batch_options(parser: argparse.ArgumentParser, *, what: str) -> None:
         "--redis-quota",
         metavar="URL",
         help="share --rate-limit with every process using the same --quota-key, through "
-        "this Redis server (redis://host:port/db; needs hiobuy-async[redis])",
+        "this Redis server (redis://host:port/db; default: $HIOBUY_REDIS_QUOTA_URL, which "
+        "keeps a password out of sight; needs hiobuy-async[redis])",
     )
     group.add_argument(
         "--quota-key",
@@ -399,7 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Search the image URLs in FILE (one per line; blank lines and lines starting "
             "with # are skipped; '-' or no FILE reads stdin). Writes one JSON line per "
             'input as results arrive: {"line", "img", "platform", "language", "ok", '
-            '"error", "products"}; with --output, after a first line describing the run.'
+            '"error", "products"}; with --output, what the run was made from goes to '
+            "PATH.run.json, for --resume."
         ),
     )
     many.add_argument(
@@ -420,7 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Fetch the details of the product ids or URLs in FILE (one per line; blank "
             "lines and lines starting with # are skipped; '-' reads stdin). Writes one JSON "
             'line per input as results arrive: {"line", "product", "platform", "language", '
-            '"ok", "error", "details"}; with --output, after a first line describing the run.'
+            '"ok", "error", "details"}; with --output, what the run was made from goes to '
+            "PATH.run.json, for --resume."
         ),
     )
     bulk.add_argument(
@@ -492,7 +502,62 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds added before each answer, to mimic a real API (default: 0)",
     )
+    _add_order_commands(commands)
     return parser
+
+
+def _add_order_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    preview = _sub(
+        commands,
+        "preview-order",
+        help="quote the fees of an order (JSON file), without placing it",
+        description=(
+            "Ask HioBuy what an order would cost. FILE ('-': stdin) holds a JSON object: "
+            '{"platform": "taobao" or "1688", "lines": [{"goods_id", "sku_id", "quantity", '
+            '"spec_id" (1688)}], "address": {"receiver_name", "postcode", "province", "city", '
+            '"district", "address", "phone", "street" (optional)}}. Prints the fees as JSON.'
+        ),
+    )
+    preview.add_argument("file", metavar="FILE", help="the order, as JSON ('-' for stdin)")
+    _add_connection_options(preview)
+
+    create = _sub(
+        commands,
+        "create-order",
+        help="place a purchasing-agent order (JSON file): real money, sent at most once",
+        description=(
+            "Place the order in FILE ('-': stdin), a JSON object of create-order's documented "
+            "fields (scalars may be numbers: they are sent as strings; address is sent as "
+            "given). Prints the submission as JSON. HioBuy has no duplicate detection: give "
+            "each order its own --idempotency-key and keep --journal, so that running the "
+            f"command again never places it twice. Exit code {ExitCode.OUTCOME_UNKNOWN}: the "
+            "order may or may not have been placed; check the merchant console."
+        ),
+    )
+    create.add_argument("file", metavar="FILE", help="the order, as JSON ('-' for stdin)")
+    order = create.add_argument_group("order")
+    order.add_argument(
+        "--idempotency-key",
+        metavar="KEY",
+        help="this order's key (default: a fresh one, printed); with --journal, the same "
+        "key is never sent twice",
+    )
+    order.add_argument(
+        "--client-reference",
+        metavar="REF",
+        help="your reference, written into the order's remark (find the order by it)",
+    )
+    order.add_argument(
+        "--currency",
+        metavar="CODE",
+        help="the settlement currency, e.g. USD (default: the merchant's)",
+    )
+    order.add_argument(
+        "--journal",
+        metavar="FILE",
+        help="a SQLite file recording each key before and after sending (across runs)",
+    )
+    _add_connection_options(create)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -7,8 +7,8 @@ import argparse
 import ipaddress
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, closing, contextmanager, suppress
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -17,7 +17,7 @@ import attrs
 from .._batch import Failed, Ok, Outcome
 from .._client import AsyncHiobuy
 from .._config import check_language
-from .._exceptions import APIConnectionError
+from .._exceptions import APIConnectionError, ClientStateError, HiobuyError, InputError
 from .._pager import PagePosition
 from ..marketplaces import DEFAULT_LOCALE, Marketplace, validate_locale, validate_marketplace
 from ._args import SORTS, CliError, ExitCode
@@ -30,17 +30,24 @@ from ._jsonl import (
     open_output,
     product_dict,
     result_dict,
+    retryable,
     search_record,
 )
+from ._orders import create_order, preview_order
 from ._render import BatchRow, Renderer, summary_line
 from ._runs import (
+    OK,
+    RETRYABLE,
     InputFile,
-    Previous,
+    OutputIndex,
     check_resumable,
-    load_previous,
+    index_output,
     parse_inputs,
     read_inputs,
+    read_run,
+    repair_output,
     run_header,
+    write_run,
 )
 
 if TYPE_CHECKING:
@@ -139,18 +146,48 @@ class _Pacing:
     quota_key: str | None = None
 
 
+REDIS_QUOTA_URL = "HIOBUY_REDIS_QUOTA_URL"
+"""The environment variable that may hold `--redis-quota`'s URL (out of sight of `ps`)."""
+_REDIS_URL_FORM = "redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://... or unix:///PATH"
+
+
+def _check_redis_url(url: str) -> None:
+    """Refuse a URL coredis cannot use, as a usage error that never shows the URL (its password)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError for a port that is not a number
+        if parts.scheme in ("redis", "rediss"):
+            db = parts.path.strip("/")
+            usable = (
+                bool(parts.hostname) and (port is None or port > 0) and (not db or db.isdigit())
+            )
+        else:
+            usable = parts.scheme == "unix" and bool(parts.path)
+    except ValueError:
+        usable = False
+    if not usable:
+        raise CliError(f"--redis-quota: not a Redis URL; expected {_REDIS_URL_FORM}")
+
+
 def _pacing(args: argparse.Namespace) -> _Pacing:
     """Check the pacing options together, before anything is opened."""
     rate_limit = getattr(args, "rate_limit", None)
     redis_url = getattr(args, "redis_quota", None)
     key = getattr(args, "quota_key", None)
+    if redis_url is None and key is not None:
+        # Only a run that shares a quota reads the variable.
+        redis_url = os.environ.get(REDIS_QUOTA_URL) or None
     if redis_url is not None:
         if rate_limit is None:
             raise CliError("--redis-quota needs --rate-limit R: the rate all processes share")
         if not key:
             raise CliError("--redis-quota needs --quota-key K: the same name in every process")
+        _check_redis_url(redis_url)
     elif key is not None:
-        raise CliError("--quota-key names a quota shared through --redis-quota URL; add it")
+        raise CliError(
+            f"--quota-key names a quota shared through a Redis server: add --redis-quota URL, "
+            f"or set {REDIS_QUOTA_URL}"
+        )
     return _Pacing(rate_limit, redis_url, key)
 
 
@@ -196,7 +233,13 @@ async def _open_client(
         quota = None
         if pacing.redis_url is not None:
             # Entered in this task, the one that runs the client, as RedisQuota needs.
-            quota = await stack.enter_async_context(_redis_quota(pacing))
+            try:
+                quota = await stack.enter_async_context(_redis_quota(pacing))
+            except ValueError:
+                # A URL coredis cannot read after all: its text may hold the password.
+                raise CliError(
+                    f"--redis-quota: not a usable Redis URL; expected {_REDIS_URL_FORM}"
+                ) from None
         if fake is not None:
             base_url = await stack.enter_async_context(fake.serve())
             client = _new_client(fake.DEFAULT_UUID, base_url=base_url, quota=quota, **options)
@@ -359,6 +402,13 @@ class _Counts:
     done: int = 0
     ok: int = 0
     failed: int = 0
+    retryable: int = 0
+    """Of the failures, those a retry may fix."""
+
+
+def _reached_the_server(error: HiobuyError) -> bool:
+    """Tell whether a failure says the server answered (not: refused before any request)."""
+    return not isinstance(error, APIConnectionError | InputError | ClientStateError)
 
 
 @attrs.define
@@ -367,7 +417,8 @@ class _UnreachableGuard:
 
     If the first few outcomes all fail to connect, the server is down or the
     base URL is wrong: the batch stops with one error, and those inputs are
-    not written, so a `--resume` will search them again.
+    not written, so a `--resume` will search them again. An input refused
+    before any request (a CSV header) is written, but says nothing of the server.
     """
 
     threshold: int
@@ -387,6 +438,8 @@ class _UnreachableGuard:
                     ExitCode.CONNECTION,
                 )
             return []
+        if isinstance(outcome, Failed) and not _reached_the_server(outcome.error):
+            return [record]
         self.server_answered = True
         released, self.held = [*self.held, record], []
         return released
@@ -397,23 +450,38 @@ Record = Callable[[Any, int, str], dict[str, Any]]
 
 
 async def _run_batch(
-    stream_cm: Any,
-    pending: Sequence[tuple[int, str]],
+    stream_of: Callable[[Iterator[str]], Any],
+    pending: Iterator[tuple[int, str]],
     *,
+    total: int,
     base_url: str,
     record: Record,
     renderer: Renderer,
     on_record: JsonlWriter | None,
     progress: bool,
-) -> tuple[_Counts, list[tuple[int, Any]]]:
+    keep: list[tuple[int, Any]] | None = None,
+) -> _Counts:
+    """Run the inputs `pending` through a batch stream, writing each outcome as it finishes.
+
+    Nothing is kept per input but the few in flight (and the outcomes
+    themselves in `keep`, when given: the demo's dozen).
+    """
     counts = _Counts()
-    outcomes: list[tuple[int, Any]] = []
-    guard = _UnreachableGuard(min(UNREACHABLE_AFTER, len(pending)), base_url)
-    with renderer.progress(len(pending), enabled=progress) as bar:
-        async with stream_cm as stream:
+    in_flight: dict[int, tuple[int, str]] = {}
+
+    def items() -> Iterator[str]:
+        # The batch numbers its inputs in the order it pulls them.
+        for index, (line, text) in enumerate(pending):
+            in_flight[index] = (line, text)
+            yield text
+
+    guard = _UnreachableGuard(min(UNREACHABLE_AFTER, total), base_url)
+    with renderer.progress(total, enabled=progress) as bar:
+        async with stream_of(items()) as stream:
             async for outcome in stream:
-                line, text = pending[outcome.index]
-                outcomes.append((line, outcome))
+                line, text = in_flight.pop(outcome.index)
+                if keep is not None:
+                    keep.append((line, outcome))
                 for ready in guard.check(outcome, record(outcome, line, text)):
                     if on_record is not None:
                         on_record.write(ready)
@@ -422,8 +490,9 @@ async def _run_batch(
                     counts.ok += 1
                 else:
                     counts.failed += 1
+                    counts.retryable += retryable(outcome.error)
                 bar.update(done=counts.done, ok=counts.ok, failed=counts.failed)
-    return counts, outcomes
+    return counts
 
 
 def _same_file(output: str, source: str | int) -> bool:
@@ -465,14 +534,42 @@ def _has_content(path: str) -> bool:
         return False
 
 
-@attrs.frozen
+@attrs.define
 class _Plan:
-    """What a batch command is to do: the inputs left, and where the output stands."""
+    """What a batch command is to do: which inputs are left, and where the output stands."""
 
-    pending: list[tuple[int, str]]
-    skipped: int
-    previous: Previous | None
+    inputs: InputFile
+    index: OutputIndex | None
     header: dict[str, Any] | None
+    retry_failed: bool
+    pending: int = 0
+    skipped: int = 0
+    skipped_failed: int = 0
+    """Inputs skipped whose last record is a failure (they remain failures)."""
+    skipped_retryable: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if self.index is None:
+            self.pending = self.inputs.count
+            return
+        for line, text in self.inputs.lines():
+            status = self.index.status(line, text)
+            if self._done(status):
+                self.skipped += 1
+                self.skipped_failed += status != OK
+                self.skipped_retryable += status == RETRYABLE
+            else:
+                self.pending += 1
+
+    def _done(self, status: int) -> bool:
+        return status != 0 and (not self.retry_failed or status == OK)
+
+    def lines(self) -> Iterator[tuple[int, str]]:
+        """Read the inputs left to run, from the input file."""
+        for line, text in self.inputs.lines():
+            status = 0 if self.index is None else self.index.status(line, text)
+            if not self._done(status):
+                yield line, text
 
 
 def _check_output_options(args: argparse.Namespace, stdin: IO[str]) -> bool:
@@ -510,52 +607,59 @@ def _plan(
     resume: bool,
 ) -> _Plan:
     header = run_header(command, inputs, options.header()) if args.output else None
-    previous = load_previous(args.output) if resume else None
-    if previous is None:
-        return _Plan(list(inputs.lines), 0, None, header)
+    if not resume or not _has_content(args.output):
+        return _Plan(inputs, None, header, retry_failed=False)
     assert header is not None
     if not args.force:
-        check_resumable(previous, header, inputs, path=args.output)
-
-    def done(line: int, text: str) -> bool:
-        last = previous.last.get(line)
-        if last is None or last.get(key) != text:
-            return False
-        return not args.retry_failed or last.get("ok") is True
-
-    pending = [(line, text) for line, text in inputs.lines if not done(line, text)]
-    return _Plan(pending, len(inputs.lines) - len(pending), previous, header)
+        # Checked before the file is touched: a refused file stays as it was.
+        check_resumable(read_run(args.output), header, inputs, path=args.output)
+    index = index_output(args.output, key, last_line=inputs.last_line)
+    if index is not None:
+        repair_output(args.output, index)
+    return _Plan(inputs, index, header, retry_failed=args.retry_failed)
 
 
 @contextmanager
 def _output(args: argparse.Namespace, streams: Streams, plan: _Plan) -> Iterator[IO[str]]:
-    """Open `--output` (new, with its header; or appended to), or lend stdout."""
+    """Open `--output` (new, with its run file; or appended to), or lend stdout.
+
+    A failure to write (a full disk) is one `cannot write output` error,
+    whether it shows on a write or only when the file is closed.
+    """
     if not args.output:
         yield streams.stdout
         return
-    with open_output(args.output, resume=plan.previous is not None) as file:
-        if plan.previous is None:
+    file = open_output(args.output, resume=plan.index is not None)
+    try:
+        # A device (/dev/null) or a pipe gets no run file: it cannot be resumed.
+        if plan.index is None and os.path.isfile(args.output):
             assert plan.header is not None
-            JsonlWriter(file).write(plan.header)
+            write_run(args.output, plan.header)
         yield file
+    except BaseException:
+        with suppress(OSError):  # the error already in flight says it
+            file.close()
+        raise
+    try:
+        file.close()
+    except OSError as exc:
+        raise CliError(f"cannot write output: {exc.strerror or exc}", ExitCode.OUTPUT) from None
 
 
-def _failures_left(
-    inputs: InputFile,
-    plan: _Plan,
-    outcomes: Sequence[tuple[int, Any]],
-    key: str,
-) -> int:
-    """Count the inputs whose last line in the output is a failure, after this run."""
-    ok: dict[int, bool] = {}
-    if plan.previous is not None:
-        for line, text in inputs.lines:
-            last = plan.previous.last.get(line)
-            if last is not None and last.get(key) == text:
-                ok[line] = last.get("ok") is True
-    for line, outcome in outcomes:
-        ok[line] = isinstance(outcome, Ok)
-    return sum(1 for value in ok.values() if not value)
+def _failures_note(output: str, failed: int, retryable_count: int) -> str:
+    """Say what is left to do about the failures in an output."""
+    if retryable_count == failed:
+        return f"{failed} failed in {output}: --retry-failed runs them again"
+    refused = (
+        "refused for good (an input that is not valid, or a refusal by the API: "
+        "a retry would fail the same way; their lines say why)"
+    )
+    if not retryable_count:
+        return f"{failed} failed in {output}, {refused}"
+    return (
+        f"{failed} failed in {output}: {retryable_count} may succeed when retried "
+        f"(--retry-failed runs them again); {failed - retryable_count} {refused}"
+    )
 
 
 async def _batch_command(
@@ -577,43 +681,24 @@ async def _batch_command(
         inputs = parse_inputs("-", "".join(f"{url}\n" for url in fake.sample_images()).encode())
     else:
         inputs = read_inputs(args.file, streams.stdin)
-    plan = _plan(args, inputs, command=command, key=key, options=options, resume=resume)
-    if not inputs.lines:
-        renderer.note("no inputs in the file")
-    started = time.monotonic()
-    counts: _Counts = _Counts()
-    outcomes: list[tuple[int, Any]] = []
-    with _output(args, streams, plan) as out:
-        if plan.pending:
-            async with _open_client(
-                args, fake, max_connections=args.concurrency, pacing=pacing
-            ) as client:
-                items = [text for _, text in plan.pending]
-                batch: dict[str, Any] = {
-                    "platform": options.platform,
-                    "language": options.language,
-                    "use_platform": options.use_platform,
-                    "concurrency": args.concurrency,
-                }
-                defaults: dict[str, Any] = {
-                    "platform": options.platform,
-                    "language": options.language,
-                }
-                stream_cm: Any
-                if command == "search-many":
-                    stream_cm = client.search_stream(items, filters=options.filters, **batch)
-                    record: Record = lambda o, n, t: search_record(o, line=n, img=t, **defaults)  # noqa: E731
-                else:
-                    stream_cm = client.details_stream(items, **batch)
-                    record = lambda o, n, t: details_record(o, line=n, product=t, **defaults)  # noqa: E731
-                counts, outcomes = await _run_batch(
-                    stream_cm,
-                    plan.pending,
-                    base_url=client.base_url,
-                    record=record,
+    with closing(inputs):
+        plan = _plan(args, inputs, command=command, key=key, options=options, resume=resume)
+        if not inputs.count:
+            renderer.note("no inputs in the file")
+        started = time.monotonic()
+        counts = _Counts()
+        with _output(args, streams, plan) as out:
+            if plan.pending:
+                counts = await _run_pending(
+                    args,
+                    plan,
+                    out,
+                    fake=fake,
+                    pacing=pacing,
+                    options=options,
+                    command=command,
                     renderer=renderer,
-                    on_record=JsonlWriter(out),
-                    progress=streams.stderr.isatty(),
+                    streams=streams,
                 )
     renderer.note(
         summary_line(
@@ -624,10 +709,50 @@ async def _batch_command(
             skipped=plan.skipped,
         )
     )
-    left = _failures_left(inputs, plan, outcomes, key) if args.output else counts.failed
+    left = counts.failed + plan.skipped_failed
     if args.output and left:
-        renderer.note(f"{left} failed in {args.output}: --retry-failed runs them again")
+        retryable_left = counts.retryable + plan.skipped_retryable
+        renderer.note(_failures_note(args.output, left, retryable_left))
     return ExitCode.FAILED if left else ExitCode.OK
+
+
+async def _run_pending(
+    args: argparse.Namespace,
+    plan: _Plan,
+    out: IO[str],
+    *,
+    fake: FakeHiobuy | None,
+    pacing: _Pacing,
+    options: _QueryOptions,
+    command: str,
+    renderer: Renderer,
+    streams: Streams,
+) -> _Counts:
+    async with _open_client(args, fake, max_connections=args.concurrency, pacing=pacing) as client:
+        batch: dict[str, Any] = {
+            "platform": options.platform,
+            "language": options.language,
+            "use_platform": options.use_platform,
+            "concurrency": args.concurrency,
+        }
+        defaults: dict[str, Any] = {"platform": options.platform, "language": options.language}
+        stream_of: Callable[[Iterator[str]], Any]
+        if command == "search-many":
+            stream_of = lambda items: client.search_stream(items, filters=options.filters, **batch)  # noqa: E731
+            record: Record = lambda o, n, t: search_record(o, line=n, img=t, **defaults)  # noqa: E731
+        else:
+            stream_of = lambda items: client.details_stream(items, **batch)  # noqa: E731
+            record = lambda o, n, t: details_record(o, line=n, product=t, **defaults)  # noqa: E731
+        return await _run_batch(
+            stream_of,
+            plan.lines(),
+            total=plan.pending,
+            base_url=client.base_url,
+            record=record,
+            renderer=renderer,
+            on_record=JsonlWriter(out),
+            progress=streams.stderr.isatty(),
+        )
 
 
 async def search_many(args: argparse.Namespace, streams: Streams, renderer: Renderer) -> int:
@@ -685,20 +810,22 @@ async def demo(args: argparse.Namespace, streams: Streams, renderer: Renderer) -
             f"({options.language}) through the embedded fake HioBuy server at "
             f"{client.base_url}; no account or network needed."
         )
-        stream_cm = client.search_stream(
-            images,
-            platform=options.platform,
-            language=options.language,
-            concurrency=args.concurrency,
-        )
-        counts, outcomes = await _run_batch(
-            stream_cm,
-            pending,
+        outcomes: list[tuple[int, Any]] = []
+        counts = await _run_batch(
+            lambda items: client.search_stream(
+                items,
+                platform=options.platform,
+                language=options.language,
+                concurrency=args.concurrency,
+            ),
+            iter(pending),
+            total=len(pending),
             base_url=client.base_url,
             record=lambda o, n, t: {},
             renderer=renderer,
             on_record=None,
             progress=streams.stderr.isatty(),
+            keep=outcomes,
         )
         elapsed = time.monotonic() - started
         outcomes.sort(key=lambda pair: pair[0])
@@ -816,5 +943,7 @@ async def run_command(args: argparse.Namespace, streams: Streams, renderer: Rend
         "details-many": details_many,
         "demo": demo,
         "fake-server": fake_server,
+        "preview-order": preview_order,
+        "create-order": create_order,
     }
     return await commands[args.command](args, streams, renderer)

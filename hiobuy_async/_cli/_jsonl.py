@@ -13,10 +13,18 @@ from typing import IO, Any
 import attrs
 
 from .._batch import Failed, Ok, Outcome
-from .._exceptions import HiobuyError
+from .._exceptions import (
+    APIConnectionError,
+    CertificateError,
+    HiobuyError,
+    InputError,
+    RateLimitError,
+    ResponseValidationError,
+    ServerError,
+)
 from .._models import ImageSearchResult, Product, ProductDetails, Sku
 from ..marketplaces import DEFAULT_LOCALE, Marketplace
-from ._args import CliError
+from ._args import CliError, ExitCode
 
 __all__ = [
     "JsonlWriter",
@@ -28,6 +36,7 @@ __all__ = [
     "open_output",
     "product_dict",
     "result_dict",
+    "retryable",
     "search_record",
     "sku_dict",
 ]
@@ -81,16 +90,41 @@ def result_dict(
     }
 
 
-def error_dict(error: HiobuyError) -> dict[str, str]:
+def retryable(error: HiobuyError) -> bool:
+    """Tell whether running the same input again may succeed.
+
+    Args:
+        error: Why it failed.
+
+    Returns:
+        True for failures of the moment (the server unreachable, slow,
+        overloaded or rate limiting, a malformed answer); False for an
+        input refused before any request, a refusal by the API, or a
+        certificate that will not verify.
+    """
+    if isinstance(error, CertificateError):
+        return False
+    return isinstance(
+        error, APIConnectionError | RateLimitError | ServerError | ResponseValidationError
+    )
+
+
+def error_dict(error: HiobuyError, *, message: str | None = None) -> dict[str, Any]:
     """Describe an error for a JSON line.
 
     Args:
         error: The error.
+        message: What to say instead of `str(error)`.
 
     Returns:
-        `{"type": <class name>, "message": <str(error)>}`.
+        `{"type": <class name>, "message": <str(error)>, "retryable": <bool>}`:
+        `retryable` tells whether `--retry-failed` may make it succeed.
     """
-    return {"type": type(error).__name__, "message": str(error)}
+    return {
+        "type": type(error).__name__,
+        "message": str(error) if message is None else message,
+        "retryable": retryable(error),
+    }
 
 
 def _platform_of(query: object, default: Marketplace | None) -> str | None:
@@ -105,6 +139,12 @@ def _platform_of(query: object, default: Marketplace | None) -> str | None:
 def _language_of(query: object, default: str | None) -> str:
     value = getattr(query, "language", None) or default
     return value if isinstance(value, str) else DEFAULT_LOCALE
+
+
+def _looks_like_url(text: str) -> bool:
+    # What a person could have meant as a URL: the SDK's own message says
+    # what is wrong with it; anything else ("not a url", a CSV header) is no URL at all.
+    return "://" in text or text.startswith("//")
 
 
 def search_record(
@@ -129,13 +169,19 @@ def search_record(
         `{"line", "img", "platform", "language", "ok", "error", "products"}`.
     """
     failed = isinstance(outcome, Failed)
+    error = None
+    if isinstance(outcome, Failed):
+        message = None
+        if isinstance(outcome.error, InputError) and not _looks_like_url(img):
+            message = "not a URL: expected an image URL such as https://img.example.com/a.jpg"
+        error = error_dict(outcome.error, message=message)
     return {
         "line": line,
         "img": img,
         "platform": _platform_of(outcome.query, platform),
         "language": _language_of(outcome.query, language),
         "ok": not failed,
-        "error": error_dict(outcome.error) if isinstance(outcome, Failed) else None,
+        "error": error,
         "products": [product_dict(p) for p in outcome.result.items]
         if isinstance(outcome, Ok)
         else [],
@@ -286,7 +332,7 @@ class JsonlWriter:
         except BrokenPipeError:
             raise
         except OSError as exc:
-            raise CliError(f"cannot write output: {exc.strerror or exc}") from None
+            raise CliError(f"cannot write output: {exc.strerror or exc}", ExitCode.OUTPUT) from None
 
 
 def open_output(path: str, *, resume: bool) -> IO[str]:

@@ -1,90 +1,159 @@
 # SPDX-License-Identifier: MIT
 """Input files and resumable outputs: which lines are done, and from which run.
 
-An output written with `--output` starts with a header line naming the
-command, the input (path, size, SHA-256) and the options that change
-results. `--resume` reads it back and refuses to continue a file made from
-another input or with other options, so one file never mixes two runs. An
-input that only grew at its end (lines appended) is the same run continued:
-every earlier line keeps its number.
+An output written with `--output` holds nothing but result records, one a
+line. What it was made from (the command, the input's path, size and
+SHA-256, the options that change results) is kept beside it, in a run file
+(`PATH.run.json`). `--resume` reads that back and refuses to continue a file
+made from another input or with other options, so one file never mixes two
+runs; a refused file is left byte for byte as it was. An input that only
+grew at its end (lines appended) is the same run continued: every earlier
+line keeps its number.
+
+Nothing here holds a run's inputs or results in memory: inputs are read line
+by line (stdin is spooled to a temporary file), and a resumed output is
+indexed by line number only (4 bytes per input line).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
-from collections.abc import Mapping, Sequence
+import tempfile
+import zlib
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import suppress
 from typing import IO, Any
 
 import attrs
 
-from ._args import CliError
+from ._args import CliError, ExitCode
 
 __all__ = [
     "HEADER_KEY",
     "InputFile",
-    "Previous",
+    "OutputIndex",
     "check_resumable",
-    "load_previous",
+    "index_output",
     "parse_inputs",
     "read_inputs",
+    "read_run",
+    "repair_output",
+    "run_file",
     "run_header",
+    "write_run",
 ]
 
 HEADER_KEY = "hiobuy_async_run"
-"""The key that marks an output's header line; its value is the format's version."""
+"""The key that marks a run description; its value is the format's version."""
 HEADER_VERSION = 1
+_CHUNK = 1 << 20
 
 
-@attrs.frozen
 class InputFile:
-    """The inputs of a batch command, read whole.
+    """The inputs of a batch command, read line by line from a seekable file.
+
+    Args:
+        path: The path as given, or `"-"` for stdin.
+        source: The bytes, a seekable binary file (closed by `close()`).
+
+    Raises:
+        CliError: The bytes are not UTF-8 text.
 
     Attributes:
         path: The path as given, or `"-"` for stdin.
-        lines: `(line number, text)` of every input: numbers from 1, counting
-            blank and comment lines too (as `sed -n` does).
+        count: The inputs (lines that are neither blank nor comments).
+        last_line: The number of the last line holding an input (0 without any).
         size: The input's size in bytes.
         sha256: The SHA-256 of its bytes, in hex.
-        data: Its bytes.
     """
 
-    path: str
-    lines: tuple[tuple[int, str], ...]
-    size: int
-    sha256: str
-    data: bytes = attrs.field(repr=False)
+    def __init__(self, path: str, source: IO[bytes]) -> None:
+        self.path = path
+        self._source = source
+        digest = hashlib.sha256()
+        self.count = self.last_line = 0
+        for number, _ in self._scan(digest):
+            self.count += 1
+            self.last_line = number
+        self.size = source.tell()
+        self.sha256 = digest.hexdigest()
 
+    def _scan(self, digest: Any = None) -> Iterator[tuple[int, str]]:
+        # Split on b"\n" only: str.splitlines() also breaks on \x0b, \x1c or
+        # U+2028, which would shift the numbers away from what sed or an editor shows.
+        self._source.seek(0)
+        offset = 0
+        for number, raw in enumerate(self._source, 1):
+            if digest is not None:
+                digest.update(raw)
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                shown = "stdin" if self.path == "-" else self.path
+                raise CliError(
+                    f"{shown}: not UTF-8 text ({exc.reason} at byte {offset + exc.start})"
+                ) from None
+            offset += len(raw)
+            stripped = line.strip()
+            if stripped and not stripped.startswith("#"):
+                yield number, stripped
 
-def _parse_lines(text: str) -> tuple[tuple[int, str], ...]:
-    # Split on "\n" only: str.splitlines() also breaks on \x0b, \x1c or
-    # U+2028, which would shift the numbers away from what sed or an editor shows.
-    found = []
-    for number, line in enumerate(text.split("\n"), 1):
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            found.append((number, stripped))
-    return tuple(found)
+    def lines(self) -> Iterator[tuple[int, str]]:
+        """Read the inputs again, from the start.
 
+        Yields:
+            `(line number, text)` of every input: numbers from 1, counting
+            blank and comment lines too (as `sed -n` does).
+        """
+        yield from self._scan()
 
-def _read_stdin(stdin: IO[str]) -> bytes:
-    buffer = getattr(stdin, "buffer", None)
-    if buffer is not None:
-        data: bytes = buffer.read()
-        return data
-    return stdin.read().encode("utf-8", "surrogateescape")
+    def continues(self, size: int, sha256: str) -> bool:
+        """Tell whether this input is one of `size` bytes with lines appended.
+
+        Args:
+            size: The earlier input's size.
+            sha256: The earlier input's SHA-256.
+
+        Returns:
+            True when its first `size` bytes are that input and appending
+            did not lengthen its last line.
+        """
+        if size > self.size:
+            return False
+        self._source.seek(0)
+        digest = hashlib.sha256()
+        left = size
+        while left:
+            chunk = self._source.read(min(left, _CHUNK))
+            if not chunk:
+                return False
+            digest.update(chunk)
+            left -= len(chunk)
+        if digest.hexdigest() != sha256:
+            return False
+        if size in (0, self.size):
+            return True
+        self._source.seek(size - 1)
+        return b"\n" in self._source.read(2)
+
+    def close(self) -> None:
+        """Close the file the inputs are read from."""
+        self._source.close()
 
 
 def read_inputs(path: str | None, stdin: IO[str]) -> InputFile:
-    """Read the inputs: one a line, blank lines and `#` comments skipped.
+    """Open the inputs: one a line, blank lines and `#` comments skipped.
 
     Args:
-        path: The file, or `None` / `"-"` for stdin.
+        path: The file, or `None` / `"-"` for stdin (spooled to a temporary file).
         stdin: The standard input stream.
 
     Returns:
-        The inputs, with their line numbers and the file's fingerprint.
+        The inputs, with their fingerprint; `close()` them when done.
 
     Raises:
         CliError: The file cannot be read or is not UTF-8 text.
@@ -92,13 +161,23 @@ def read_inputs(path: str | None, stdin: IO[str]) -> InputFile:
     shown = "stdin" if path is None or path == "-" else path
     try:
         if path is None or path == "-":
-            data = _read_stdin(stdin)
+            source: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - InputFile closes it
+            buffer = getattr(stdin, "buffer", None)
+            if buffer is not None:
+                while chunk := buffer.read(_CHUNK):
+                    source.write(chunk)
+            else:
+                while text := stdin.read(_CHUNK):
+                    source.write(text.encode("utf-8", "surrogateescape"))
         else:
-            with open(path, "rb") as file:
-                data = file.read()
+            source = open(path, "rb")  # noqa: SIM115 - InputFile closes it
     except OSError as exc:
         raise CliError(f"cannot read {shown}: {exc.strerror or exc}") from None
-    return parse_inputs("-" if path is None else path, data)
+    try:
+        return InputFile("-" if path is None else path, source)
+    except BaseException:
+        source.close()
+        raise
 
 
 def parse_inputs(path: str, data: bytes) -> InputFile:
@@ -114,22 +193,11 @@ def parse_inputs(path: str, data: bytes) -> InputFile:
     Raises:
         CliError: The bytes are not UTF-8 text.
     """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        shown = "stdin" if path == "-" else path
-        raise CliError(f"{shown}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    return InputFile(
-        path=path,
-        lines=_parse_lines(text),
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        data=data,
-    )
+    return InputFile(path, io.BytesIO(data))
 
 
 def run_header(command: str, inputs: InputFile, options: Mapping[str, Any]) -> dict[str, Any]:
-    """Build the first line of an output file: what it was made from.
+    """Describe a run: what its output is made from.
 
     Args:
         command: The sub-command (`"search-many"`, `"details-many"`).
@@ -137,7 +205,7 @@ def run_header(command: str, inputs: InputFile, options: Mapping[str, Any]) -> d
         options: The options that change results (platform, language...).
 
     Returns:
-        The header record.
+        The run description, as the run file holds it.
     """
     path = inputs.path if inputs.path == "-" else os.path.abspath(inputs.path)
     return {
@@ -148,66 +216,219 @@ def run_header(command: str, inputs: InputFile, options: Mapping[str, Any]) -> d
     }
 
 
-@attrs.frozen
-class Previous:
-    """What an earlier run left in an output file.
+def run_file(output: str) -> str:
+    """Name the run file of an output.
+
+    Args:
+        output: The `--output` path.
+
+    Returns:
+        The path of the file describing its run, beside it: `PATH.run.json`.
+    """
+    return f"{output}.run.json"
+
+
+def write_run(output: str, header: Mapping[str, Any]) -> None:
+    """Write the run file of an output, atomically (a reader sees the old one or the new one).
+
+    Args:
+        output: The `--output` path.
+        header: The run description.
+
+    Raises:
+        CliError: It cannot be written (`ExitCode.OUTPUT`).
+    """
+    target = run_file(output)
+    directory = os.path.dirname(os.path.abspath(target))
+    temporary: str | None = None
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=".hiobuy-run-", dir=directory)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(json.dumps(header, ensure_ascii=False) + "\n")
+        os.replace(temporary, target)
+        temporary = None
+    except OSError as exc:
+        raise CliError(
+            f"cannot write output: {exc.strerror or exc} ({target})", ExitCode.OUTPUT
+        ) from None
+    finally:
+        if temporary is not None:
+            with suppress(OSError):
+                os.unlink(temporary)
+
+
+def read_run(output: str) -> Mapping[str, Any] | None:
+    """Read what an output was made from: its run file, or an older output's header line.
+
+    Args:
+        output: The `--output` path.
+
+    Returns:
+        The run description, or `None` when there is none.
+
+    Raises:
+        CliError: The run file exists but cannot be read.
+    """
+    path = run_file(output)
+    try:
+        with open(path, "rb") as file:
+            data = file.read(_CHUNK)
+    except FileNotFoundError:
+        # Outputs of hiobuy-async 0.1 started with the description instead.
+        try:
+            with open(output, "rb") as file:
+                data = file.readline(_CHUNK)
+        except OSError:
+            return None
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        header = json.loads(data)
+    except ValueError:
+        return None
+    return header if isinstance(header, dict) and HEADER_KEY in header else None
+
+
+OK = 1
+"""The status of a line whose last record succeeded."""
+RETRYABLE = 2
+"""The status of a line whose last record is a failure a retry may fix."""
+PERMANENT = 3
+"""The status of a line whose last record is a failure a retry would repeat."""
+
+_RETRYABLE_TYPES = frozenset(
+    {
+        "APIConnectionError",
+        "APITimeoutError",
+        "RateLimitError",
+        "QuotaExhaustedError",
+        "ServerError",
+        "ResponseValidationError",
+    }
+)
+
+
+def _status(record: Mapping[str, Any]) -> int:
+    if record.get("ok") is True:
+        return OK
+    error = record.get("error")
+    if not isinstance(error, Mapping):
+        return RETRYABLE
+    retryable = error.get("retryable")
+    if not isinstance(retryable, bool):  # written by hiobuy-async 0.1: told by the type
+        retryable = error.get("type") in _RETRYABLE_TYPES
+    return RETRYABLE if retryable else PERMANENT
+
+
+def _fingerprint(text: str) -> int:
+    # 30 bits of the text's CRC-32, the 2 low bits left for the status.
+    return zlib.crc32(text.encode("utf-8", "surrogatepass")) & ~3 & 0xFFFFFFFF
+
+
+@attrs.define
+class OutputIndex:
+    """What an earlier run left in an output: per input line, the fate of its last record.
+
+    Held as one 32-bit word per line number (a fingerprint of the input's
+    text and a status), never the records themselves.
 
     Attributes:
-        header: Its header line, or `None` when it has none.
-        last: The last record written for each input line number.
+        complete: The bytes of the output up to its last complete line.
+        size: The output's size in bytes (more than `complete` when its last
+            line was cut in half).
     """
 
-    header: Mapping[str, Any] | None
-    last: Mapping[int, Mapping[str, Any]]
+    complete: int
+    size: int
+    _words: array[int] = attrs.field(repr=False)
+
+    def status(self, line: int, text: str) -> int:
+        """Tell the fate of the last record of an input line.
+
+        Args:
+            line: The input's line number.
+            text: The input's text (a record of another text does not count).
+
+        Returns:
+            0 (no record of this input), `OK`, `RETRYABLE` or `PERMANENT`.
+        """
+        if not 0 < line < len(self._words):
+            return 0
+        word = self._words[line]
+        return word & 3 if word and word & ~3 == _fingerprint(text) else 0
 
 
-def load_previous(path: str) -> Previous | None:
-    """Read an output file back, for `--resume`.
+def index_output(path: str, key: str, *, last_line: int) -> OutputIndex | None:
+    """Index an output file by input line number, for `--resume`.
 
-    A last line without its newline (the run was killed mid-write) is cut
-    off the file, so that input is done again and the file stays valid
-    JSONL. Lines that are not records are ignored.
+    Lines that are not records, and records of line numbers past
+    `last_line`, are ignored; a last line without its newline (the run was
+    killed mid-write) is left out of the index (`repair_output` cuts it off).
 
     Args:
         path: The output file; it may not exist yet.
+        key: The field holding the input's text (`"img"`, `"product"`).
+        last_line: The highest line number the input has.
 
     Returns:
-        What it holds, or `None` when it is missing or empty.
+        The index, or `None` when the file is missing or empty.
 
     Raises:
-        CliError: The file exists but cannot be read or repaired.
+        CliError: The file exists but cannot be read.
     """
+    words = array("I", [0]) * (last_line + 1)
+    complete = 0
     try:
         with open(path, "rb") as file:
-            data = file.read()
+            for raw in file:
+                if not raw.endswith(b"\n"):
+                    size = complete + len(raw)
+                    break
+                complete += len(raw)
+                _index_line(raw, key, words)
+            else:
+                size = complete
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
-    complete = data.rfind(b"\n") + 1
-    if complete < len(data):
+    if size == 0:
+        return None
+    return OutputIndex(complete, size, words)
+
+
+def _index_line(raw: bytes, key: str, words: array[int]) -> None:
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return
+    if not isinstance(record, dict):
+        return
+    line, text = record.get("line"), record.get(key)
+    if (
+        isinstance(line, int)
+        and not isinstance(line, bool)
+        and 0 < line < len(words)
+        and isinstance(text, str)
+    ):
+        words[line] = _fingerprint(text) | _status(record)
+
+
+def repair_output(path: str, index: OutputIndex) -> None:
+    """Cut a half-written last line off an output accepted for resuming.
+
+    Args:
+        path: The output file.
+        index: Its index.
+
+    Raises:
+        CliError: The file cannot be truncated.
+    """
+    if index.complete < index.size:
         try:
-            os.truncate(path, complete)
+            os.truncate(path, index.complete)
         except OSError as exc:
             raise CliError(f"cannot repair {path}: {exc.strerror or exc}") from None
-    if complete == 0:
-        return None
-    header: Mapping[str, Any] | None = None
-    last: dict[int, Mapping[str, Any]] = {}
-    for number, line in enumerate(data[:complete].splitlines()):
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(record, dict):
-            continue
-        if number == 0 and HEADER_KEY in record:
-            header = record
-            continue
-        line_number = record.get("line")
-        if isinstance(line_number, int) and not isinstance(line_number, bool):
-            last[line_number] = record
-    return Previous(header=header, last=last)
 
 
 def _shown(value: object) -> str:
@@ -217,14 +438,8 @@ def _shown(value: object) -> str:
 def _input_mismatch(recorded: Mapping[str, Any], inputs: InputFile) -> str | None:
     size, digest = recorded.get("size"), recorded.get("sha256")
     if not isinstance(size, int) or not isinstance(digest, str):
-        return "its header does not describe its input"
-    continued = (
-        size <= inputs.size
-        and hashlib.sha256(inputs.data[:size]).hexdigest() == digest
-        # Appending must not have lengthened the old last line.
-        and (size in (0, inputs.size) or inputs.data[size - 1 : size + 1].find(b"\n") >= 0)
-    )
-    if continued:
+        return "its run file does not describe its input"
+    if size >= 0 and inputs.continues(size, digest):
         return None
     where = recorded.get("path", "?")
     return (
@@ -234,7 +449,7 @@ def _input_mismatch(recorded: Mapping[str, Any], inputs: InputFile) -> str | Non
 
 
 def check_resumable(
-    previous: Previous,
+    old: Mapping[str, Any] | None,
     header: Mapping[str, Any],
     inputs: InputFile,
     *,
@@ -243,20 +458,22 @@ def check_resumable(
     """Refuse to resume an output made by another run.
 
     Args:
-        previous: What the output holds.
-        header: The header this run would write.
+        old: What the output was made from (`read_run`), or `None`.
+        header: The description of this run.
         inputs: This run's input.
         path: The output file, for the message.
 
     Raises:
         CliError: The output does not come from this input and these options.
     """
-    old = previous.header
     reason: str | None
     if old is None:
-        reason = "it has no header line saying which input and options it was made from"
+        reason = (
+            f"it has no run file ({os.path.basename(run_file(path))}) saying which input "
+            "and options it was made from"
+        )
     elif old.get(HEADER_KEY) != HEADER_VERSION:
-        reason = f"its header is of an unknown version {_shown(old.get(HEADER_KEY))}"
+        reason = f"its run file is of an unknown version {_shown(old.get(HEADER_KEY))}"
     elif old.get("command") != header["command"]:
         reason = f"it was written by {_shown(old.get('command'))}, not {header['command']}"
     else:
@@ -273,7 +490,7 @@ def check_resumable(
 
 def _options_mismatch(recorded: object, wanted: Mapping[str, Any]) -> str | None:
     if not isinstance(recorded, Mapping):
-        return "its header does not list its options"
+        return "its run file does not list its options"
     changed: Sequence[str] = [
         f"--{name.replace('_', '-')} was {_shown(recorded.get(name))}, now {_shown(value)}"
         for name, value in wanted.items()

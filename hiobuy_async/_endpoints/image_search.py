@@ -16,6 +16,7 @@ from .._request import ApiRequest
 from ..marketplaces import (
     DEFAULT_LOCALE,
     Marketplace,
+    PlatformName,
     validate_filters,
     validate_image_url,
     validate_locale,
@@ -62,7 +63,7 @@ class ImageQuery:
     """
 
     img: str = attrs.field(repr=short_repr)
-    platform: Marketplace | str | None = None
+    platform: Marketplace | PlatformName | None = None
     language: str | None = None
     use_platform: bool | None = None
     filters: tuple[str, ...] | None = attrs.field(default=None, converter=_filters_tuple)
@@ -165,7 +166,7 @@ class ImageBatch:
     the validated query sent, which is also its de-duplication key.
     """
 
-    platform: Marketplace | str | None
+    platform: Marketplace | PlatformName | None
     language: str | None
     use_platform: bool
     filters: tuple[str, ...] | None
@@ -174,7 +175,7 @@ class ImageBatch:
     @classmethod
     def build(
         cls,
-        platform: Marketplace | str | None,
+        platform: Marketplace | PlatformName | None,
         language: str | None,
         use_platform: bool,
         filters: Iterable[str] | None,
@@ -259,6 +260,21 @@ class ImageBatch:
         )
         return sent, resolved
 
+    def require_platform(self, item: object) -> None:
+        """Refuse, for the whole batch, an input that leaves the platform to a batch without one.
+
+        Args:
+            item: A URL or an `ImageQuery` (anything else is left to `resolve`).
+
+        Raises:
+            InputError: The batch has no `platform` and the input names none.
+        """
+        if isinstance(item, str) or (isinstance(item, ImageQuery) and item.platform is None):
+            raise InputError(
+                "platform is required: pass platform='taobao' or '1688' to the batch "
+                "(or ImageQuery inputs that name their own)"
+            )
+
     def unresolved(self, item: object) -> ImageQuery:
         """The query an input stands for, the batch's values filled in, unvalidated.
 
@@ -292,13 +308,19 @@ def _result(
     items: tuple[Any, ...],
     total: int | None,
     request_id: str | None,
+    dropped: int,
 ) -> ImageSearchResult:
     try:
         api_type = to_optional_str(data.get("api_type"))
     except TypeError:
         raise ResponseValidationError("data.api_type is not a string") from None
     return ImageSearchResult(
-        items=items, total_results=total, api_type=api_type, request_id=request_id, raw=data
+        items=items,
+        total_results=total,
+        api_type=api_type,
+        request_id=request_id,
+        raw=data,
+        dropped_items=dropped,
     )
 
 
@@ -317,8 +339,8 @@ async def parse_image_search_data(
     Raises:
         ResponseValidationError: The answer does not have the documented shape.
     """
-    items, total = await parse_items(data)
-    return _result(data, items, total, request_id)
+    items, total, dropped = await parse_items(data)
+    return _result(data, items, total, request_id, dropped)
 
 
 async def aparse_image_search(body: bytes, *, request_id: str | None = None) -> ImageSearchResult:
@@ -367,8 +389,8 @@ def parse_image_search(body: bytes, *, request_id: str | None = None) -> ImageSe
     """
     data = parse_envelope(body, request_id=request_id)
     try:
-        items, total = parse_items_now(data)
-        return _result(data, items, total, request_id)
+        items, total, dropped = parse_items_now(data)
+        return _result(data, items, total, request_id, dropped)
     except ResponseValidationError as error:
         _annotate(error, body, request_id)
         raise

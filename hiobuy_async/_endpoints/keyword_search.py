@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import enum
+import unicodedata
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -28,6 +29,7 @@ from ._items import parse_items
 __all__ = [
     "KEYWORD_SEARCH_PATH",
     "MAX_KEYWORD_LENGTH",
+    "MAX_PAGE",
     "MAX_PAGE_SIZE",
     "KeywordQuery",
     "Price",
@@ -40,6 +42,8 @@ MAX_PAGE_SIZE = 50
 """The largest `page_size` the API serves."""
 MAX_KEYWORD_LENGTH = 200
 """The longest keyword accepted, in characters."""
+MAX_PAGE = 1_000_000
+"""The highest page number accepted."""
 
 Price = Decimal | int | str
 """A price bound: a `Decimal`, an `int` or a plain decimal string such as `"12.50"`."""
@@ -133,10 +137,20 @@ class KeywordQuery:
         )
 
 
+# Unicode spaces (U+3000, what Chinese and Japanese input methods type, the
+# no-break space U+00A0, ...) are ordinary in a search: each becomes a space.
+# Not tabs or line breaks (control characters, or of categories Zl and Zp).
+_UNICODE_SPACES = {
+    code: " "
+    for code in range(0x80, 0x3001)
+    if chr(code).isspace() and unicodedata.category(chr(code)) == "Zs"
+}
+
+
 def _check_keyword(keyword: object) -> str:
     if not isinstance(keyword, str):
         raise InputError(f"keyword must be a string, got {describe(keyword)}")
-    text = keyword.strip()
+    text = keyword.translate(_UNICODE_SPACES).strip()
     if not text:
         raise InputError("keyword must not be empty or only whitespace")
     if len(text) > MAX_KEYWORD_LENGTH:
@@ -148,16 +162,30 @@ def _check_keyword(keyword: object) -> str:
     return text
 
 
+SORT_NAMES: dict[str, Sort] = {
+    "price-asc": Sort.PRICE_ASC,
+    "price-desc": Sort.PRICE_DESC,
+    "sales-asc": Sort.SALES_ASC,
+    "sales-desc": Sort.SALES_DESC,
+    **{member.value: member for member in Sort},
+}
+"""Every spelling `sort=` accepts (in any letter case): the command line's names and the codes."""
+
+SortName = Literal[
+    "price-asc", "price-desc", "sales-asc", "sales-desc", "bid", "bid2", "sale", "sale2"
+]
+"""A `Sort` by name (as `--sort` spells it) or by the API's code."""
+
+
 def _check_sort(sort: object) -> Sort | None:
     if sort is None or isinstance(sort, Sort):
         return sort
     if isinstance(sort, str):
-        try:
-            return Sort(sort)
-        except ValueError:
-            pass
-    codes = ", ".join(f"Sort.{s.name} ({s.value!r})" for s in Sort)
-    raise InputError(f"sort must be one of {codes}, got {describe(sort)}")
+        found = SORT_NAMES.get(sort.strip().lower())
+        if found is not None:
+            return found
+    names = ", ".join(repr(name) for name in SORT_NAMES)
+    raise InputError(f"sort must be a Sort or one of {names}, got {describe(sort)}")
 
 
 def _check_price(name: str, value: object) -> Decimal:
@@ -177,7 +205,7 @@ def check_page(page: object) -> int:
     Raises:
         InputError: Not an integer of at least 1.
     """
-    return check_int("page", page, minimum=1, maximum=1_000_000)
+    return check_int("page", page, minimum=1, maximum=MAX_PAGE)
 
 
 def resolve_keyword_query(
@@ -250,7 +278,7 @@ async def parse_keyword_page(
     Raises:
         ResponseValidationError: The answer does not have the documented shape.
     """
-    products, total = await parse_items(data)
+    products, total, dropped = await parse_items(data)
     return KeywordSearchPage(
         items=products,
         page=page,
@@ -258,4 +286,5 @@ async def parse_keyword_page(
         total_results=total,
         request_id=request_id,
         raw=data,
+        dropped_items=dropped,
     )

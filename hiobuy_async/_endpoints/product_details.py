@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import anyio.lowlevel
 import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn
@@ -320,7 +321,59 @@ def parse_sku_properties(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _is_code(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _parse_properties_name(
+    text: str,
+) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """Split a SKU's `properties_name` into `(name, value)` pairs and their code pairs.
+
+    Onebound-style answers send `"0:0:Color:Red;1:0:Size:M"`: each part is a
+    property id, a value id, a name and a value. A part without two leading
+    codes is read as `parse_sku_properties` reads it.
+    """
+    pairs = []
+    codes = []
+    for part in text.translate(_SEPARATORS).split(";"):
+        fields = [field.strip() for field in part.split(":", 3)]
+        if len(fields) == 4 and _is_code(fields[0]) and _is_code(fields[1]):
+            codes.append((fields[0], fields[1]))
+            name, value = fields[2], fields[3]
+        else:
+            name, _, value = part.partition(":")
+            name, value = name.strip(), value.strip()
+        if name or value:
+            pairs.append((name, value))
+    return tuple(pairs), tuple(codes)
+
+
+def _property_codes(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """`pairs` when every one is a `(property id, value id)` code pair, else `()`."""
+    if pairs and all(_is_code(name) and _is_code(value) for name, value in pairs):
+        return pairs
+    return ()
+
+
+class _SkuFieldError(TypeError):
+    """A SKU field this module structures itself does not fit; the message names it."""
+
+
+def _properties_text(item: Mapping[str, Any], key: str) -> str:
+    value = item.get(key)
+    if isinstance(value, list) and all(isinstance(part, str) for part in value):
+        return ";".join(value)  # ["Color:Red", "Size:M"]
+    try:
+        return to_optional_str(value) or ""
+    except TypeError:
+        raise _SkuFieldError(
+            f"{key}: expected a string or a list of strings, got {type(value).__name__}"
+        ) from None
+
+
 _SKU_FIELDS = frozenset(a.name for a in attrs.fields(Sku)) - {"extra", "properties_text"}
+_SKU_KEYS = _SKU_FIELDS | {"properties_name"}
 _DETAILS_FIELDS = frozenset(a.name for a in attrs.fields(ProductDetails)) - {
     "extra",
     "request_id",
@@ -331,6 +384,7 @@ _DETAILS_KEYS = (_DETAILS_FIELDS - {"original_price"}) | {"orginal_price", "orig
 _SKU_OVERRIDES = {
     "properties": cattrs.override(omit=True),
     "properties_text": cattrs.override(omit=True),
+    "property_codes": cattrs.override(omit=True),
     "extra": cattrs.override(omit=True),
 }
 _DETAILS_OVERRIDES = {
@@ -376,12 +430,42 @@ def _why(
 def _structure_sku(item: object) -> Sku:
     if not isinstance(item, Mapping):
         raise TypeError(f"expected an object, got {type(item).__name__}")
-    text = to_optional_str(item.get("properties")) or ""
+    codes_text = _properties_text(item, "properties")
+    readable = _properties_text(item, "properties_name")
     sku = _sku_fields(item, Sku)
-    extra = {k: v for k, v in item.items() if k not in _SKU_FIELDS}
+    extra = {k: v for k, v in item.items() if k not in _SKU_KEYS}
+    if readable:
+        # `properties` is codes ("0:0;1:0"), `properties_name` the text.
+        properties, codes = _parse_properties_name(readable)
+        listed = _property_codes(parse_sku_properties(codes_text))
+        if codes_text and not listed:
+            extra["properties"] = item["properties"]  # not codes: keep it as sent
+        codes = codes or listed
+    else:
+        readable = codes_text
+        properties = parse_sku_properties(readable)
+        codes = _property_codes(properties)
     return attrs.evolve(
-        sku, properties=parse_sku_properties(text), properties_text=text, extra=extra
+        sku, properties=properties, properties_text=readable, property_codes=codes, extra=extra
     )
+
+
+def _structure_skus(raw_skus: list[Any], start: int, stop: int) -> list[Sku]:
+    skus = []
+    for index in range(start, min(stop, len(raw_skus))):
+        item = raw_skus[index]
+        try:
+            skus.append(_structure_sku(item))
+        except _SkuFieldError as exc:
+            raise ResponseValidationError(
+                f"data.skus.sku[{index}] does not fit the model: {exc}"
+            ) from None
+        except (cattrs.BaseValidationError, ValueError, TypeError, KeyError):
+            reason = _why(_explained_sku_fields, item, Sku)
+            raise ResponseValidationError(
+                f"data.skus.sku[{index}] does not fit the model: {reason}"
+            ) from None
+    return skus
 
 
 def _raw_skus(data: Mapping[str, Any]) -> list[Any]:
@@ -397,9 +481,17 @@ def _raw_skus(data: Mapping[str, Any]) -> list[Any]:
     return block
 
 
+# SKUs structured between two checkpoints of `parse_product_details`: a few
+# milliseconds of work, so that a product with 100,000 SKUs (a raised
+# `max_response_bytes`) does not block the event loop. Real products are one slice.
+_SKU_SLICE = 512
+
+
 async def parse_product_details(data: Mapping[str, Any], request_id: str | None) -> ProductDetails:
     """Turn a product details answer's `data` into `ProductDetails`.
 
+    Long SKU lists are structured in slices, with a checkpoint between two.
+
     Args:
         data: The envelope's `data`.
         request_id: The response's request id.
@@ -410,11 +502,16 @@ async def parse_product_details(data: Mapping[str, Any], request_id: str | None)
     Raises:
         ResponseValidationError: The answer does not have the documented shape.
     """
-    return parse_product_details_now(data, request_id)
+    raw_skus = _raw_skus(data)
+    skus = _structure_skus(raw_skus, 0, _SKU_SLICE)
+    for start in range(_SKU_SLICE, len(raw_skus), _SKU_SLICE):
+        await anyio.lowlevel.checkpoint()
+        skus.extend(_structure_skus(raw_skus, start, start + _SKU_SLICE))
+    return _details(data, skus, request_id)
 
 
 def parse_product_details_now(data: Mapping[str, Any], request_id: str | None) -> ProductDetails:
-    """`parse_product_details` in one synchronous step (an answer holds few SKUs).
+    """`parse_product_details` in one synchronous step, for code outside an event loop.
 
     Args:
         data: The envelope's `data`.
@@ -426,24 +523,28 @@ def parse_product_details_now(data: Mapping[str, Any], request_id: str | None) -
     Raises:
         ResponseValidationError: The answer does not have the documented shape.
     """
-    fields = dict(data)
-    # The API misspells the key; read the right spelling too, should it be fixed.
-    misspelt = fields.pop("orginal_price", None)
-    fields.setdefault("original_price", misspelt)
     raw_skus = _raw_skus(data)
-    skus = []
-    for index, item in enumerate(raw_skus):
-        try:
-            skus.append(_structure_sku(item))
-        except (cattrs.BaseValidationError, ValueError, TypeError, KeyError):
-            reason = _why(_explained_sku_fields, item, Sku)
-            raise ResponseValidationError(
-                f"data.skus.sku[{index}] does not fit the model: {reason}"
-            ) from None
+    return _details(data, _structure_skus(raw_skus, 0, len(raw_skus)), request_id)
+
+
+def _blank(value: object) -> bool:
+    return value is None or value == ""
+
+
+def _details(data: Mapping[str, Any], skus: list[Sku], request_id: str | None) -> ProductDetails:
+    fields = dict(data)
+    extra = {k: v for k, v in data.items() if k not in _DETAILS_KEYS}
+    # The API misspells the key; read the right spelling too, should it be
+    # fixed. A null or empty spelling does not hide the other one, and a
+    # misspelt value that is not used is kept in `extra`.
+    misspelt = fields.pop("orginal_price", None)
+    if _blank(fields.get("original_price")):
+        fields["original_price"] = misspelt
+    elif not _blank(misspelt):
+        extra["orginal_price"] = misspelt
     try:
         details = _details_fields(fields, ProductDetails)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError):
         reason = _why(_explained_details_fields, fields, ProductDetails)
         raise ResponseValidationError(f"product details do not fit the model: {reason}") from None
-    extra = {k: v for k, v in data.items() if k not in _DETAILS_KEYS}
     return attrs.evolve(details, skus=tuple(skus), extra=extra, request_id=request_id, raw=data)

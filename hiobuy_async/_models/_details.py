@@ -25,7 +25,12 @@ class Sku:
         properties: The options as `(name, value)` pairs, parsed from
             `properties_text` (`"Color:White;Size:S"` gives
             `(("Color", "White"), ("Size", "S"))`).
-        properties_text: The options exactly as the API sent them.
+        properties_text: The readable options exactly as the API sent them:
+            its `properties_name` when sent (onebound-style answers, where
+            `properties` holds only numeric codes), else its `properties`.
+        property_codes: The options as `(property id, value id)` code pairs,
+            when the API sent codes: `properties` `"0:0;1:0"`, or the codes
+            leading each part of `properties_name` (`"0:0:Color:Red"`).
         extra: Fields of the SKU that this model does not know, unchanged.
     """
 
@@ -35,6 +40,7 @@ class Sku:
     spec_id: str | None = None
     properties: tuple[tuple[str, str], ...] = ()
     properties_text: str = ""
+    property_codes: tuple[tuple[str, str], ...] = ()
     extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
 
 
@@ -46,10 +52,13 @@ class ProductDetails:
         num_iid: The marketplace's product id.
         title: The title in the requested `Language`.
         title_cn: The original Chinese title.
+        detail_url: The product's page on the marketplace, when sent.
+        pic_url: The product's main image, when sent.
         price: The lowest unit price.
         max_price: The highest unit price.
         original_price: The price before discounts (the API's key is
-            misspelt `orginal_price`; both spellings are read).
+            misspelt `orginal_price`; both spellings are read, and a null or
+            empty one does not hide the other).
         skus: The product's SKUs; empty for a product without options.
         shop_id: The anonymised shop id, for `AsyncHiobuy.shop_nick()` (1688).
         desc: The description, as HTML, unchanged (not sanitised: escape it
@@ -64,6 +73,8 @@ class ProductDetails:
     num_iid: int
     title: str | None = None
     title_cn: str | None = None
+    detail_url: str | None = None
+    pic_url: str | None = None
     price: Decimal | None = None
     max_price: Decimal | None = None
     original_price: Decimal | None = None

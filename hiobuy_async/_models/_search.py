@@ -22,12 +22,20 @@ class Product:
 
     Attributes:
         num_iid: The marketplace's product id (1688's `offerId` when the
-            search used `use_platform=True`).
+            search used `use_platform=True`: the other common fields are then
+            filled from 1688's `subject`, `subjectTrans`, `imageUrl`,
+            `priceInfo.price` and `monthSold`, `detail_url` from the offer id,
+            and every native field is kept in `extra`).
         title: The title in the requested `Language`.
         title_cn: The original Chinese title.
         detail_url: The product's page on the marketplace.
         pic_url: The product's main image.
-        price: The unit price, exact (`Decimal("21.80")`), never a float.
+        price: The unit price, exact (`Decimal("21.80")`), never a float;
+            `None` when the API sent none, or a value that is not one price
+            (then kept as sent in `extra["price"]`).
+        price_range: The lowest and highest unit price when the API sent a
+            range such as `"21.80-25.00"` (common on 1688) instead of one
+            price; `price` is then `None`.
         sales: Units sold, cumulative.
         seller_nick: The shop name; image search may put a trace token here.
         tags: Product tags.
@@ -37,7 +45,10 @@ class Product:
         top_category_id: Top-level category id.
         category_id: Leaf category id.
         extra: Fields of the item that this model does not know, unchanged
-            (for example 1688-native fields), so nothing the API sends is lost.
+            (for example 1688-native fields), so nothing the API sends is lost;
+            and the value as sent of any field that could not be read (a
+            price such as `"call us"`, a count such as `"1,000"`), the field
+            itself being `None`.
     """
 
     num_iid: int
@@ -46,6 +57,7 @@ class Product:
     detail_url: str | None = None
     pic_url: str | None = None
     price: Decimal | None = None
+    price_range: tuple[Decimal, Decimal] | None = None
     sales: int | None = None
     seller_nick: str | None = None
     tags: tuple[str, ...] = ()
@@ -64,12 +76,16 @@ class ImageSearchResult:
     Attributes:
         items: The products found, in the API's order; may be empty.
         total_results: The API's `total_results` (it looks like a cap, such as
-            1000, rather than a true count).
+            1000, rather than a true count), or 1688's `totalRecords`; `None`
+            when not sent or not a count (`-1`, `"1,000"`, `12.5`).
         api_type: The API's `api_type`. It says `"taobao"` even for 1688
             searches: do not derive the marketplace from it.
         request_id: The response's `x-request-id` header, when present.
         raw: The envelope's `data` mapping as received, for fields the models
             do not know.
+        dropped_items: Items of the answer left out of `items` because they
+            cannot be a `Product`: not an object, or without a usable id
+            (`num_iid`, or 1688's `offerId`). They stay in `raw`.
         from_cache: True when the answer came from the client's cache (no request was sent).
         cached_at: When a cached answer was received (UTC), or `None` for a fresh one.
     """
@@ -79,14 +95,24 @@ class ImageSearchResult:
     api_type: str | None = None
     request_id: str | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    dropped_items: int = 0
     from_cache: bool = attrs.field(default=False, repr=False, eq=False)
     cached_at: datetime | None = attrs.field(default=None, repr=False, eq=False)
 
 
 def _ends_results(page: KeywordSearchPage) -> bool:
-    if len(page.items) < page.page_size:
+    served, total = len(page.items) + page.dropped_items, page.total_results
+    if served == 0:
         return True
-    return page.total_results is not None and page.page * page.page_size >= page.total_results
+    if served >= page.page_size:
+        return total is not None and page.page * page.page_size >= total
+    if total is None:
+        return True
+    # A short page is the last one when the count agrees: at the size asked,
+    # it holds the end of the results; or, at the size served (an upstream
+    # capping page_size serves every page that short), no later page holds more.
+    before = (page.page - 1) * page.page_size
+    return before < total <= before + served or page.page * served >= total
 
 
 @attrs.frozen(slots=True)
@@ -97,11 +123,18 @@ class KeywordSearchPage:
         items: The products on this page, in the API's order; may be empty.
         page: The page number asked for (from 1).
         page_size: The page size asked for.
-        total_results: The API's `total_results`, when it sent one.
+        total_results: The API's `total_results` (or 1688's `totalRecords`),
+            when it sent a count.
         request_id: The response's `x-request-id` header, when present.
         raw: The envelope's `data` mapping as received.
-        is_last: True when no later page can hold more: the page is short or
-            empty, or `page * page_size` reaches `total_results`.
+        dropped_items: Items of the answer left out of `items` (not an
+            object, or without a usable id); the page as served held
+            `len(items) + dropped_items` products.
+        is_last: True when no later page can hold more: the page is empty;
+            or it is full and `page * page_size` reaches `total_results`; or
+            it is short and `total_results` does not say more remain (neither
+            at the size asked nor at the size served, as an upstream capping
+            `page_size` serves every page short).
         from_cache: True when the answer came from the client's cache (no request was sent).
         cached_at: When a cached answer was received (UTC), or `None` for a fresh one.
     """
@@ -112,6 +145,7 @@ class KeywordSearchPage:
     total_results: int | None = None
     request_id: str | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    dropped_items: int = 0
     is_last: bool = attrs.field(default=attrs.Factory(_ends_results, takes_self=True))
     from_cache: bool = attrs.field(default=False, repr=False, eq=False)
     cached_at: datetime | None = attrs.field(default=None, repr=False, eq=False)

@@ -8,32 +8,31 @@ decoder as on httpx, and redirects are never followed.
 
 Its connector refuses to reuse a pooled connection on which bytes arrived
 while it was idle (a response no request asked for, which aiohttp would hand
-to the next request), and a request whose reused connection turns out closed
-before any response is sent once more at once (see `AiohttpBackend.send`).
+to the next request). Nothing is resent here: a failed request is reported
+with what is known of its delivery (see `AiohttpBackend.delivery`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import importlib.util
 import ssl
 import time
-import urllib.request
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
-from urllib.parse import urlsplit
 
 import httpx
 
-from .._exceptions import InputError
+from .._exceptions import Delivery
 from ._body import BoundedBody, RawResponse
 
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["AiohttpBackend", "aiohttp_available", "client_timeout", "environment_proxy"]
+__all__ = ["AiohttpBackend", "aiohttp_available", "client_timeout"]
 
 ErrorKind = Literal["timeout", "connection"]
 
@@ -76,40 +75,6 @@ def client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
         sock_connect=connect,
         sock_read=timeout.read,
     )
-
-
-def environment_proxy(url: str) -> str | None:
-    """Find the proxy the environment asks for, for `url`, as httpx does.
-
-    Read once per session: aiohttp's own `trust_env` reads the environment
-    (and `~/.netrc`) on every request.
-
-    Args:
-        url: The base URL requests go to.
-
-    Returns:
-        The proxy URL (`HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY`), or None
-        when there is none or `NO_PROXY` exempts the host.
-
-    Raises:
-        InputError: The proxy is not an http(s) proxy, which aiohttp cannot use.
-    """
-    proxies = urllib.request.getproxies()
-    parts = urlsplit(url)
-    proxy = proxies.get(parts.scheme) or proxies.get("all")
-    if not proxy:
-        return None
-    host = parts.hostname or ""
-    if urllib.request.proxy_bypass(host):
-        return None
-    if "://" not in proxy:
-        proxy = "http://" + proxy
-    if urlsplit(proxy).scheme not in ("http", "https"):
-        raise InputError(
-            "the environment sets a non-http proxy, which transport='aiohttp' cannot use; "
-            "use transport='httpx'"
-        )
-    return proxy
 
 
 class _Attempt:
@@ -159,7 +124,7 @@ def _connector_class() -> type[aiohttp.TCPConnector]:
             self,
             req: aiohttp.ClientRequest,
             traces: list[Any],
-            timeout: aiohttp.ClientTimeout,
+            timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 - aiohttp's signature
         ) -> aiohttp.connector.Connection:
             # Each refused connection is closed, so this ends with a new one.
             for _ in range(self.limit + 1):
@@ -181,16 +146,16 @@ def _connector_class() -> type[aiohttp.TCPConnector]:
     return _Connector
 
 
-def _resendable(exc: Exception, attempt: _Attempt) -> bool:
-    """A reused connection failed before any byte of response: a stale keep-alive."""
+def _mark_not_sent(exc: Exception, attempt: _Attempt) -> None:
+    """Mark `exc` when the request provably never left (see `AiohttpBackend.delivery`)."""
     import aiohttp  # noqa: PLC0415 - optional extra
 
-    return (
-        attempt.reused
-        and attempt.protocol.hiobuy_received == attempt.received
-        and isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError)
-        and not isinstance(exc, asyncio.TimeoutError)
-    )
+    # ConnectionTimeoutError (aiohttp >= 3.10): connecting, or waiting for a
+    # pooled connection, timed out.
+    connect_timeout: Any = getattr(aiohttp, "ConnectionTimeoutError", ())
+    if attempt.protocol is None or isinstance(exc, aiohttp.ClientConnectorError | connect_timeout):
+        with contextlib.suppress(AttributeError):
+            exc._hiobuy_not_sent = True  # type: ignore[attr-defined]
 
 
 class AiohttpBackend:
@@ -200,7 +165,9 @@ class AiohttpBackend:
     every host (the SDK talks to one). Cookies are not kept.
 
     Args:
-        base_url: The API's base URL (for the proxy settings).
+        proxy: The proxy URL, found and checked once for every engine
+            (`_proxy.environment_proxy`), or None. aiohttp's own `trust_env`
+            is off: it would read the environment (and `~/.netrc`) on every request.
         timeout: The per-attempt timeout.
         max_connections: The pool size.
         ssl_context: The TLS settings (the process's shared context, see `_tls`).
@@ -212,14 +179,14 @@ class AiohttpBackend:
     def __init__(
         self,
         *,
-        base_url: str,
+        proxy: str | None,
         timeout: httpx.Timeout,
         max_connections: int,
         ssl_context: ssl.SSLContext,
     ) -> None:
         import aiohttp  # noqa: PLC0415 - optional extra
 
-        self._proxy = environment_proxy(base_url)
+        self._proxy = proxy
         connector = _connector_class()(
             limit=max_connections,
             limit_per_host=0,
@@ -236,13 +203,24 @@ class AiohttpBackend:
         )
         # aiohttp silently resends an idempotent request (GET: shop nick) once
         # on any connection failure, fresh connection or not: an attempt the
-        # retry policy never sees. The SDK resends stale keep-alives itself.
+        # retry policy never sees. The pipeline decides what is sent again.
         self._session._retry_connection = False
         self._connection_errors: tuple[type[BaseException], ...] = (aiohttp.ClientError, OSError)
 
     async def aclose(self) -> None:
         """Close the session and its connections."""
         await self._session.close()
+
+    def __del__(self) -> None:
+        # A leaked client (the SDK's own ResourceWarning says so) or one left on
+        # a closed loop: drop the session quietly, as aiohttp's own finaliser
+        # would, but without its "Unclosed client session" report of internals.
+        session = getattr(self, "_session", None)
+        if session is not None and not session.closed:
+            connector = session.connector
+            if connector is not None:
+                connector._close()  # closes the sockets; no await, no loop callback
+            session._connector = None
 
     def classify(self, exc: Exception) -> ErrorKind | None:
         """Tell which SDK error an aiohttp or asyncio failure becomes.
@@ -275,10 +253,8 @@ class AiohttpBackend:
     ) -> RawResponse:
         """Send a request and read the response in bounded memory.
 
-        A request whose reused keep-alive connection is found closed before
-        any response arrives (the server closed it as the request went out:
-        it never reached the application) is sent once more at once; that
-        second send is never repeated.
+        Sent once: a request whose reused keep-alive connection fails is
+        never resent here (the pipeline decides, see `delivery`).
 
         Args:
             method: The HTTP method.
@@ -294,21 +270,30 @@ class AiohttpBackend:
         attempt = _Attempt()
         token = _ATTEMPT.set(attempt)
         try:
-            try:
-                return await self._send_once(
-                    method, url, content, headers, max_bytes=max_bytes, started=started
-                )
-            except Exception as exc:
-                if not _resendable(exc, attempt):
-                    raise
-            # Outside the except block, so a failure of the second send does
-            # not carry the first one as its context.
-            _ATTEMPT.set(_Attempt())  # so its connection counts this request
             return await self._send_once(
                 method, url, content, headers, max_bytes=max_bytes, started=started
             )
+        except Exception as exc:
+            _mark_not_sent(exc, attempt)
+            raise
         finally:
             _ATTEMPT.reset(token)
+
+    def delivery(self, exc: Exception) -> Delivery:
+        """Tell whether a failed request provably never left.
+
+        Not sent: connecting failed (DNS, refused, TLS handshake, proxy),
+        connecting or waiting for a pooled connection timed out, or no
+        connection was handed to the request. Anything else may have reached
+        the server.
+
+        Args:
+            exc: What `send` raised.
+
+        Returns:
+            `"not_sent"` or `"maybe_delivered"`.
+        """
+        return "not_sent" if getattr(exc, "_hiobuy_not_sent", False) else "maybe_delivered"
 
     async def _send_once(
         self,

@@ -19,14 +19,16 @@ from .._exceptions import (
     APIConnectionError,
     APITimeoutError,
     CertificateError,
+    Delivery,
     HiobuyError,
     redact_error,
     redact_text,
 )
 from .._lifecycle import closed_error
-from ._aiohttp import aiohttp_available, environment_proxy
+from ._aiohttp import aiohttp_available
 from ._body import ACCEPT_ENCODING, RawResponse
 from ._httpx import HTTPX, HttpxBackend, HttpxLibrary
+from ._proxy import EnvironmentProxy, environment_proxy
 from ._tls import certificate_failure, shared_ssl_context
 
 if TYPE_CHECKING:
@@ -154,6 +156,8 @@ class _Backend(Protocol):
 
     def classify(self, exc: Exception) -> ErrorKind | None: ...
 
+    def delivery(self, exc: Exception) -> Delivery: ...
+
     async def aclose(self) -> None: ...
 
 
@@ -180,6 +184,12 @@ class HttpTransport:
         secret: A value to redact from every error message (the uuid).
         ssl_context: The trust store and TLS settings, instead of the default
             (certifi, or `SSL_CERT_FILE` / `SSL_CERT_DIR`).
+        allow_insecure_http: The client's `allow_insecure_http`: a plain-http
+            base URL goes through an environment proxy only with it (see `_proxy`).
+
+    Raises:
+        InputError: The environment's proxy variable is malformed, or names a
+            proxy the engine asked for cannot use.
     """
 
     def __init__(
@@ -194,6 +204,7 @@ class HttpTransport:
         user_agent: str,
         secret: str,
         ssl_context: ssl.SSLContext | None = None,
+        allow_insecure_http: bool = False,
     ) -> None:
         self._base_url = base_url
         self._timeout = timeout
@@ -208,6 +219,14 @@ class HttpTransport:
         }
         self._kind = kind
         self._backend: _Backend | None = None
+        # Read once, here: a malformed variable fails the construction, and
+        # the proxy's credentials are redacted like the uuid from then on.
+        self._proxy: EnvironmentProxy | None = None
+        if http_client is None:
+            self._proxy = environment_proxy(base_url, allow_insecure_http=allow_insecure_http)
+        self.proxy_secrets: tuple[str, ...] = self._proxy.secrets if self._proxy else ()
+        """The proxy's credentials: every error text is redacted of them, as of the uuid."""
+        self._secrets = (secret, *self.proxy_secrets)
         if http_client is not None:
             self._backend = HttpxBackend(
                 library=_library_of(http_client),
@@ -216,10 +235,10 @@ class HttpTransport:
                 http_client=http_client,
                 ssl_context=None,
             )
-        elif kind == "aiohttp":
-            # A proxy aiohttp cannot use is a configuration error: report it
-            # now, at construction, not as a failure of every request.
-            environment_proxy(base_url)
+        elif kind is not None and self._proxy is not None:
+            # A proxy the engine cannot use is a configuration error: report
+            # it now, at construction, not as a failure of every request.
+            self._proxy.check_engine(kind)
         self._owns_client = http_client is None
         self._closed = False
         self._opened_at = 0.0
@@ -258,11 +277,14 @@ class HttpTransport:
     def _make_backend(self) -> _Backend:
         kind = choose_engine(self._kind, on_asyncio=_running_on_asyncio())
         ssl_context = shared_ssl_context(self._base_url, self._ssl_context)
+        proxy = self._proxy
+        if proxy is not None:
+            proxy.check_engine(kind)
         if kind == "aiohttp":
             from ._aiohttp import AiohttpBackend  # noqa: PLC0415 - imports the optional extra
 
             return AiohttpBackend(
-                base_url=self._base_url,
+                proxy=None if proxy is None else proxy.url,
                 timeout=self._timeout,
                 max_connections=self._max_connections,
                 ssl_context=ssl_context,
@@ -274,6 +296,7 @@ class HttpTransport:
             http_client=None,
             ssl_context=ssl_context,
             default_headers=self._static_headers,
+            proxy=None if proxy is None else proxy.url,
         )
 
     async def aclose(self) -> None:
@@ -287,7 +310,7 @@ class HttpTransport:
             await self._backend.aclose()
 
     def _redact(self, text: str) -> str:
-        return redact_text(text, (self._secret,))
+        return redact_text(text, self._secrets)
 
     async def request(
         self,
@@ -359,7 +382,9 @@ class HttpTransport:
         """Map a failure while sending or reading to an SDK error (None: a bug, re-raise)."""
         if isinstance(exc, HiobuyError):
             # Its traceback's frames (the backend's) hold the request headers.
-            return redact_error(exc, self._secret)
+            for secret in self._secrets:
+                redact_error(exc, secret)
+            return exc
         kind = backend.classify(exc)
         if kind == "connection":
             failure = certificate_failure(exc)
@@ -369,12 +394,17 @@ class HttpTransport:
                         "TLS certificate verification failed: the server's certificate is not "
                         "trusted or not for this host (pass ssl_context= for a private CA)",
                         failure,
-                    )
+                    ),
+                    delivery="not_sent",
                 )
         if kind == "timeout":
-            return APITimeoutError(self._describe("request timed out", exc))
+            return APITimeoutError(
+                self._describe("request timed out", exc), delivery=backend.delivery(exc)
+            )
         if kind == "connection":
-            return APIConnectionError(self._describe("connection failed", exc))
+            return APIConnectionError(
+                self._describe("connection failed", exc), delivery=backend.delivery(exc)
+            )
         return None
 
     def _describe(self, what: str, exc: BaseException) -> str:

@@ -10,9 +10,9 @@ which fails if these internals move):
 - after a complete response, bytes h11 has already read past its end (a
   second response the server should not have sent) make the connection
   unusable: h11 would otherwise parse them as the answer to the next request;
-- the SDK's own pools count, per attempt, what is read from the socket, so a
-  request that finds its reused keep-alive connection closed, before any byte
-  of response, is sent once more at once (see `HttpxBackend.send`).
+- the SDK's own pools watch, per attempt, the connection written to, so a
+  failed request that never wrote a byte is known not sent (see
+  `HttpxBackend.delivery`); nothing is resent here: the pipeline decides.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import h11
 import httpcore
 import httpx
 
-from .._exceptions import InputError, ResponseValidationError
+from .._exceptions import Delivery, InputError, ResponseValidationError
 from ._body import BoundedBody, RawResponse, cap_whole_body
 
 __all__ = ["HTTPX", "SHARD_SIZE", "HttpxBackend", "HttpxLibrary", "make_timeout"]
@@ -324,14 +324,20 @@ def _drop_if_data_follows(response: Any) -> None:
         state.send_failed()
 
 
-def _resendable(exc: Exception, attempt: _Attempt, library: ModuleType) -> bool:
-    """A reused connection failed before any byte of response: a stale keep-alive."""
-    return (
-        attempt.reused
-        and attempt.received == 0
-        and isinstance(exc, library.TransportError)
-        and not isinstance(exc, library.TimeoutException)
-    )
+def _mark_not_sent(
+    exc: Exception, attempt: _Attempt, library: ModuleType, *, watched: bool
+) -> None:
+    """Mark `exc` when the request provably never left (see `HttpxBackend.delivery`)."""
+    not_sent = isinstance(
+        exc,
+        library.ConnectError
+        | library.ConnectTimeout
+        | library.PoolTimeout
+        | library.UnsupportedProtocol,
+    ) or (watched and attempt.stream is None)
+    if not_sent:
+        with contextlib.suppress(AttributeError):
+            exc._hiobuy_not_sent = True  # type: ignore[attr-defined]
 
 
 async def _abandon(response: Any, chunks: AsyncIterator[bytes]) -> None:
@@ -379,6 +385,9 @@ class HttpxBackend:
         default_headers: Headers every request of the SDK's own clients carries
             (`Accept`, `User-Agent`...), set on the clients once: merging them
             into each request's headers costs httpx a rebuild of its header list.
+        proxy: The proxy URL of the SDK's own clients, found and checked once
+            for every engine (`_proxy.environment_proxy`), or None; the
+            clients do not read the environment themselves (`trust_env=False`).
     """
 
     def __init__(
@@ -390,8 +399,10 @@ class HttpxBackend:
         http_client: Any | None,
         ssl_context: ssl.SSLContext | None,
         default_headers: Mapping[str, str] | None = None,
+        proxy: str | None = None,
     ) -> None:
         self._library = library.httpx
+        self._proxy = proxy
         self._timeout = timeout if library is HTTPX else library.httpx.Timeout(**timeout.as_dict())
         self._body_stream = library.body_stream
         self._owns_clients = http_client is None
@@ -417,6 +428,8 @@ class HttpxBackend:
             limits=self._httpx.Limits(max_connections=size, max_keepalive_connections=size),
             follow_redirects=False,
             headers=self._default_headers,
+            proxy=self._proxy,
+            trust_env=False,
             **self._tls,
         )
         _watch_connections(client)
@@ -471,13 +484,10 @@ class HttpxBackend:
         """Send a request and read the response in bounded memory.
 
         Called with a slot of the transport's limiter held, so no shard is
-        given more requests than it has connections. A request whose reused
-        keep-alive connection fails before any byte of response arrives (the
-        server closed it as the request went out: it never reached the
-        application) is sent once more at once, on the connection the pool
-        gives next (a new one when that was its only idle connection); that
-        second send is never repeated. Only the SDK's own pools can tell
-        this (not a caller's client).
+        given more requests than it has connections. Sent once: a request
+        whose reused keep-alive connection fails is never resent here (the
+        pipeline decides, and counts it as an attempt unless it provably
+        never left, see `delivery`).
 
         Args:
             method: The HTTP method.
@@ -495,28 +505,31 @@ class HttpxBackend:
         attempt = _Attempt()
         token = _ATTEMPT.set(attempt)
         try:
-            try:
-                return await self._send_once(
-                    shard.client,
-                    method,
-                    url,
-                    content,
-                    headers,
-                    max_bytes=max_bytes,
-                    started=started,
-                )
-            except Exception as exc:
-                if not _resendable(exc, attempt, self._library):
-                    raise
-            # Outside the except block, so a failure of the second send does
-            # not carry the first one as its context.
-            _ATTEMPT.set(_Attempt())  # so its connection counts this request
             return await self._send_once(
                 shard.client, method, url, content, headers, max_bytes=max_bytes, started=started
             )
+        except Exception as exc:
+            _mark_not_sent(exc, attempt, self._library, watched=self._owns_clients)
+            raise
         finally:
             _ATTEMPT.reset(token)
             shard.in_flight -= 1
+
+    def delivery(self, exc: Exception) -> Delivery:
+        """Tell whether a failed request provably never left.
+
+        Not sent: connecting failed or timed out (DNS, refused, TLS
+        handshake), no pooled connection came in time, or (on the SDK's own
+        pools, which watch their connections) no byte of the request was
+        written. Anything else may have reached the server.
+
+        Args:
+            exc: What `send` raised.
+
+        Returns:
+            `"not_sent"` or `"maybe_delivered"`.
+        """
+        return "not_sent" if getattr(exc, "_hiobuy_not_sent", False) else "maybe_delivered"
 
     def _parsed(self, url: str) -> Any:
         """The library's `URL` for a URL without a query, parsed once; others as given.

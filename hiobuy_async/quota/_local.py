@@ -8,7 +8,7 @@ import math
 import anyio
 
 from .._exceptions import InputError, QuotaExhaustedError
-from .._ratelimit import PauseGate
+from .._ratelimit import MAX_SERVER_WAIT, PauseGate, check_wait
 from ._gcra import Gcra
 
 __all__ = ["LocalQuota", "check_seconds", "exhausted_error"]
@@ -103,6 +103,8 @@ class LocalQuota:
         Raises:
             RateLimitError: At once, without waiting, while the quota is
                 exhausted; its `retry_after` is the number of seconds left.
+            APITimeoutError: At once, when the wait would outlast the
+                call's deadline.
         """
         self._raise_if_exhausted()
         gcra = self._gcra
@@ -123,6 +125,7 @@ class LocalQuota:
                         now = anyio.current_time()
                         reservation = gcra.reserve(now)
                         try:
+                            check_wait(reservation.slot - now, "the client's rate limit")
                             await anyio.sleep(reservation.slot - now)
                         except BaseException:
                             gcra.release(reservation)
@@ -135,12 +138,13 @@ class LocalQuota:
     async def pause_for(self, seconds: float) -> None:
         """Make every later `acquire()` wait until `seconds` from now (a `429`'s `Retry-After`).
 
-        A shorter pause never shortens one in force. Skipped under
+        A shorter pause never shortens one in force, and none lasts more than
+        24 hours. Skipped under
         [`no_backoff()`][hiobuy_async.testing.no_backoff], like every
         `Retry-After` wait.
 
         Args:
-            seconds: How long to hold every request off (finite, >= 0).
+            seconds: How long to hold every request off (finite, >= 0; 24 h at most).
 
         Raises:
             InputError: If `seconds` is negative or not finite.
@@ -153,12 +157,12 @@ class LocalQuota:
         """Mark the quota exhausted: every `acquire()` in the next `seconds` raises at once.
 
         Args:
-            seconds: How long the quota stays exhausted (finite, >= 0).
+            seconds: How long the quota stays exhausted (finite, >= 0; 24 h at most).
 
         Raises:
             InputError: If `seconds` is negative or not finite.
         """
-        until = anyio.current_time() + check_seconds(seconds)
+        until = anyio.current_time() + min(check_seconds(seconds), MAX_SERVER_WAIT)
         self._exhausted_until = max(self._exhausted_until, until)
         if self._wake is not None:
             self._wake.cancel()

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
@@ -41,7 +42,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 
 from .._exceptions import InputError
-from .._ratelimit import PauseGate
+from .._ratelimit import MAX_SERVER_WAIT, PauseGate, check_wait
 from .._retry import backoff_disabled
 from ._gcra import Gcra, check_rate
 from ._local import check_seconds, exhausted_error
@@ -53,6 +54,9 @@ if TYPE_CHECKING:
 __all__ = ["RedisQuota"]
 
 logger = logging.getLogger("hiobuy_async")
+
+_USERINFO = re.compile(r"//[^/?#]*@")
+_DIGITS = re.compile(r"[0-9]{1,18}")
 
 T = TypeVar("T")
 
@@ -147,7 +151,8 @@ class RedisQuota:
 
     Every process that opens a `RedisQuota` with the same `url` and `key`
     shares one GCRA (computed on the Redis server with its clock), one pause
-    and one "exhausted until". Open it with `async with`: opening connects
+    and one "exhausted until". Open it with `async with` (or give it unopened
+    to one `AsyncHiobuy(quota=...)`, which opens and closes it): opening connects
     and loads the quota's scripts, waiting at most 2 s (or `timeout`, if
     longer), and never fails because Redis does not answer. Requires
     Redis >= 5 and the extra `hiobuy-async[redis]`.
@@ -211,7 +216,7 @@ class RedisQuota:
         self._timeout = _positive("timeout", timeout)
         self._retry_interval = _positive("retry_interval", retry_interval)
         self._coredis = _import_coredis()
-        self.url = url
+        self._url = url
         self.key = key
         self.rate = float(rate)
         self.burst = burst
@@ -233,15 +238,26 @@ class RedisQuota:
         self._stack: AsyncExitStack | None = None
         self._closed = False
         self._down = False
+        self._warned_broken = False
+        self._garbled = False
         self._retry_at = -math.inf
 
     def __repr__(self) -> str:
         return f"RedisQuota(key={self.key!r}, rate={self.rate!r}, burst={self.burst!r})"
 
+    @property
+    def url(self) -> str:
+        """The Redis URL, its password (and user name) replaced by `***`."""
+        return _USERINFO.sub("//***@", self._url, count=1)
+
+    def _unopened(self) -> bool:
+        """True until `async with` (or a client given it) opens it."""
+        return self._stack is None and not self._closed
+
     async def __aenter__(self) -> RedisQuota:
         if self._stack is not None or self._closed:
             raise RuntimeError("a RedisQuota can be opened only once")
-        client = self._coredis.Redis.from_url(self.url, decode_responses=True)
+        client = self._coredis.Redis.from_url(self._url, decode_responses=True)
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(client)
             # Entered after the client, so it ends first: slots being given
@@ -283,7 +299,9 @@ class RedisQuota:
         stack, self._stack = self._stack, None
         self._task_group = None
         if stack is not None:
-            await stack.__aexit__(exc_type, exc, tb)
+            # Not handed the block's error: the task groups would wrap it in
+            # an ExceptionGroup (two of them). It leaves the block as raised.
+            await stack.__aexit__(None, None, None)
 
     async def aclose(self) -> None:
         """Close the Redis connections (idempotent); later `acquire()` calls raise `RuntimeError`.
@@ -305,7 +323,10 @@ class RedisQuota:
         if self._closed:
             raise RuntimeError("this RedisQuota is closed")
         if self._client is None:
-            raise RuntimeError("open the RedisQuota first: `async with RedisQuota(...) as quota:`")
+            raise RuntimeError(
+                "open the RedisQuota first: `async with RedisQuota(...) as quota:`, or "
+                "`async with AsyncHiobuy(quota=RedisQuota(...))`"
+            )
 
     async def _call(self, request: Callable[[], Awaitable[T]]) -> T | None:
         """One Redis round trip bounded by `timeout`; `None` when Redis did not answer."""
@@ -370,27 +391,103 @@ class RedisQuota:
                 keys=self._keys, args=[self._interval_us, self._tolerance_us, honour_pause]
             )
         )
-        if reply is None:
-            now = anyio.current_time()
-            reservation = self._fallback.reserve(now)
-            try:
-                await anyio.sleep(reservation.slot - now)
-            except BaseException:
-                self._fallback.release(reservation)
-                raise
-            return True
-        status, wait_us, *slot = (str(part) for part in reply)
-        wait = int(wait_us) / _MICRO
-        if int(status) == _EXHAUSTED:
+        parsed = None if reply is None else self._parse_reply(reply)
+        if parsed is None:
+            return await self._pace_locally()
+        status, wait, slot = parsed
+        if status != _GO and wait > MAX_SERVER_WAIT:
+            # Written by something else than this SDK (which caps what it
+            # writes): no server wait lasts that long.
+            self._broken("a pause or exhaustion of %.3g s, more than 24 h", wait)
+            return await self._pace_locally()
+        if status == _GO and wait > self.max_plausible_wait:
+            self._release_later(*slot)
+            self._broken("a rate-limit slot %.3g s ahead", wait)
+            return await self._pace_locally()
+        if status == _EXHAUSTED:
             self._exhausted_until = max(self._exhausted_until, anyio.current_time() + wait)
             raise exhausted_error(wait)
-        if int(status) == _PAUSED:
+        if status == _PAUSED:
             self._pause.pause_for(wait)
             return False
         try:
+            check_wait(wait, "the shared rate limit")
             await anyio.sleep(wait)
         except BaseException:
             self._release_later(*slot)
+            raise
+        return True
+
+    def _parse_reply(self, reply: object) -> tuple[int, float, list[str]] | None:
+        """Read ACQUIRE_LUA's reply; `None` (Redis treated as down) when it has another shape.
+
+        Something else answering on that port, or another script under the
+        same name, must not fail every call: the quota paces locally, as when
+        Redis does not answer, with one warning.
+        """
+        parts = [str(part) for part in reply] if isinstance(reply, list | tuple) else []
+        if (
+            len(parts) in (2, 4)
+            and all(_DIGITS.fullmatch(part) for part in parts)
+            and int(parts[0]) in (_GO, _PAUSED, _EXHAUSTED)
+            and (len(parts) == 4 or int(parts[0]) != _GO)
+        ):
+            if self._garbled:
+                self._garbled = False
+                logger.info(
+                    "Redis quota %r answers as expected again: shared pacing resumed", self.key
+                )
+            return int(parts[0]), int(parts[1]) / _MICRO, parts[2:]
+        self._retry_at = anyio.current_time() + self._retry_interval
+        if not self._garbled:
+            self._garbled = True
+            logger.warning(
+                "Redis quota %r got an unusable reply (%.60r): pacing locally at %.3g "
+                "requests/s (rate / expected_processes) until Redis answers as expected",
+                self.key,
+                reply,
+                self.rate / self.expected_processes,
+            )
+        return None
+
+    @property
+    def max_plausible_wait(self) -> float:
+        """The longest slot wait a legitimate schedule can hand out, in seconds.
+
+        Each process sharing the key holds at most one reservation at a time
+        (its callers queue behind one lock), so a slot is at most
+        `expected_processes + burst` intervals ahead; twice that, plus a
+        second for clocks and round trips, is the bound. A longer wait means
+        broken shared state (the Redis clock stepped back, a failover to a
+        replica whose clock is behind, a stray writer): it is never slept.
+        """
+        intervals = self.expected_processes + self.burst
+        return 2.0 * intervals * self._interval_us / _MICRO + 1.0
+
+    def _broken(self, what: str, wait: float) -> None:
+        if self._warned_broken:
+            return
+        self._warned_broken = True
+        logger.warning(
+            "Redis quota %r holds " + what + ", which no schedule of %d process(es) at "
+            "%.3g requests/s can produce: ignored, pacing locally at %.3g requests/s "
+            "(logged once per quota)",
+            self.key,
+            wait,
+            self.expected_processes,
+            self.rate,
+            self.rate / self.expected_processes,
+        )
+
+    async def _pace_locally(self) -> bool:
+        """Wait for a slot of the local fallback (`rate / expected_processes`)."""
+        now = anyio.current_time()
+        reservation = self._fallback.reserve(now)
+        try:
+            check_wait(reservation.slot - now, "the rate limit")
+            await anyio.sleep(reservation.slot - now)
+        except BaseException:
+            self._fallback.release(reservation)
             raise
         return True
 
@@ -420,7 +517,7 @@ class RedisQuota:
             InputError: If `seconds` is negative or not finite.
             RuntimeError: If the quota is not open, or closed.
         """
-        seconds = check_seconds(seconds)
+        seconds = min(check_seconds(seconds), MAX_SERVER_WAIT)
         self._check_open()
         self._pause.pause_for(seconds)
         if self._wake is not None:
@@ -438,7 +535,7 @@ class RedisQuota:
             InputError: If `seconds` is negative or not finite.
             RuntimeError: If the quota is not open, or closed.
         """
-        seconds = check_seconds(seconds)
+        seconds = min(check_seconds(seconds), MAX_SERVER_WAIT)
         self._check_open()
         self._exhausted_until = max(self._exhausted_until, anyio.current_time() + seconds)
         if self._wake is not None:

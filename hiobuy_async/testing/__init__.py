@@ -22,7 +22,7 @@ from __future__ import annotations
 from ._backoff import no_backoff
 from ._fake import FAKE_BASE_URL, FakeHiobuy, FakeStats
 from ._faults import Fault
-from ._records import HeaderMap, RecordedRequest
+from ._records import HeaderMap, RecordedOrder, RecordedRequest
 from ._routes import EndpointName
 from ._transport import FakeTransport
 from ._wire import FakeRequest, FakeResponse
@@ -37,6 +37,7 @@ __all__ = [
     "FakeTransport",
     "Fault",
     "HeaderMap",
+    "RecordedOrder",
     "RecordedRequest",
     "no_backoff",
 ]

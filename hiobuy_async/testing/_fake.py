@@ -15,12 +15,12 @@ import httpx
 import httpx2
 
 from .._client import AsyncHiobuy
-from . import _catalog, _routes
+from . import _catalog, _create_order, _routes
 from ._call import Call, Settings
 from ._faults import Fault, FaultQueue
 from ._handler import answer, apply_fault
 from ._image_search import RESULTS_PER_SEARCH
-from ._records import HeaderMap, RecordedRequest
+from ._records import HeaderMap, RecordedOrder, RecordedRequest
 from ._routes import EndpointName
 from ._server import serve
 from ._transport import FakeTransport
@@ -57,11 +57,12 @@ class FakeStats:
 class FakeHiobuy:
     """An in-memory model of HioBuy's client API, for tests, demos and benchmarks.
 
-    It serves image search, keyword search, product details and shop nick
-    from one deterministic catalog, so the endpoints agree on an id: a
-    product found by a search has details with the same `title`/`title_cn`
-    and a `[price, max_price]` range holding the search price and every SKU
-    price, and its details' `shop_id` resolves in shop-nick (on 1688).
+    It serves image search, keyword search, product details, shop nick,
+    order preview and create-order from one deterministic catalog, so the
+    endpoints agree on an id: a product found by a search has details with
+    the same `title`/`title_cn` and a `[price, max_price]` range holding the
+    search price and every SKU price, and its details' `shop_id` resolves in
+    shop-nick (on 1688).
     Answers never change between runs or processes. Titles follow the
     `Language` header; `use_platform="1"` gives 1688-native item fields.
 
@@ -86,6 +87,12 @@ class FakeHiobuy:
     - Shop ids carry a check suffix: those from 1688 details resolve, those
       from Taobao details get `ret=0` (shop-nick is 1688 only), and
       `unknown_shop_id()` gets `ret=0` "shop not found".
+    - Order preview quotes catalog SKUs (by `goods_id` and `sku_id`):
+      shipping is free from 99.00 of goods up. Create-order records every
+      order it accepts in `orders` and, like the real API, never
+      de-duplicates: a request sent twice is two orders. Faults that hit
+      after processing (`reset`, `stall`, a 5xx) record the order first;
+      `refuse`, `rate_limit` and `api_error` record none.
 
     Failures are scripted with `fail_next()` and `fail_matching()`. Plug it
     in process with `client()` or `transport()`, or over real sockets with
@@ -135,6 +142,7 @@ class FakeHiobuy:
 
     def _reset_counters(self) -> None:
         self._requests: list[RecordedRequest] = []
+        self._orders: list[RecordedOrder] = []
         self._count = 0
         self._connections = 0
         self._faulted = 0
@@ -171,7 +179,9 @@ class FakeHiobuy:
 
         A request's subject is what it is about: the image URL (image search),
         the keyword (keyword search), the product id or URL as sent
-        (details), the `shop_id` (shop nick). Rules are checked before the
+        (details), the `shop_id` (shop nick), the first line's `goods_id`
+        (order preview), the `remark` (create-order: it holds the
+        `client_reference`). Rules are checked before the
         `fail_next` queue, in the order added.
 
         Args:
@@ -181,7 +191,8 @@ class FakeHiobuy:
             fault: The fault.
             times: How many matching requests to fail, or `None` for all.
             endpoint: Only requests to this endpoint: `"image_search"`,
-                `"keyword_search"`, `"product_details"` or `"shop_nick"`.
+                `"keyword_search"`, `"product_details"`, `"shop_nick"`,
+                `"preview_order"` or `"create_order"`.
             subject: Only requests whose subject equals this, e.g.
                 `fail_matching(endpoint="product_details", subject="808368541552",
                 fault=Fault.status(503))`.
@@ -232,9 +243,15 @@ class FakeHiobuy:
         await event.wait()
 
     def clear(self) -> None:
-        """Forget recorded requests, scripted faults and counters; release; latency 0."""
+        """Forget recorded requests, scripted faults and counters; release; latency 0.
+
+        Requests still being handled stay counted in `in_flight` (and
+        `max_in_flight` restarts from it) until they end.
+        """
         self._faults.clear()
+        in_flight = self._in_flight
         self._reset_counters()
+        self._in_flight = self._max_in_flight = in_flight
         self.latency = 0.0
         self.release()
 
@@ -244,6 +261,16 @@ class FakeHiobuy:
     def requests(self) -> list[RecordedRequest]:
         """The requests received so far, oldest first (a copy)."""
         return list(self._requests)
+
+    @property
+    def orders(self) -> list[RecordedOrder]:
+        """The orders create-order accepted so far, oldest first (a copy).
+
+        A request that reached the fake and was processed counts, whatever
+        its answer became afterwards (a reset, a stall, a 5xx): these are the
+        orders a merchant would find in the console.
+        """
+        return list(self._orders)
 
     @property
     def in_flight(self) -> int:
@@ -357,15 +384,42 @@ class FakeHiobuy:
                 await event.wait()
             if self.latency > 0:
                 await anyio.sleep(self.latency)
-            if fault is not None and fault.kind == "stall":
-                await anyio.sleep(fault.seconds)
             settings = Settings(self.results_per_search, self.keyword_ignores_page)
             response = answer(
                 request, call, route, uuids=self.uuids, request_id=request_id, settings=settings
             )
+            if route is not None and route.name == "create_order":
+                response = self._record_order(request, call, response, fault, request_id)
+            if fault is not None and fault.kind == "stall":
+                await anyio.sleep(fault.seconds)
             return response if fault is None else apply_fault(fault, response, request_id)
         finally:
             self._in_flight -= 1
+
+    def _record_order(
+        self,
+        request: FakeRequest,
+        call: Call,
+        response: FakeResponse,
+        fault: Fault | None,
+        request_id: str,
+    ) -> FakeResponse:
+        """Record an accepted order (unless a fault refuses it unprocessed); number it."""
+        if response.status != 200 or not response.body.startswith(b'{"ret":1,'):
+            return response
+        if fault is not None and not fault.records_order:
+            return response
+        number = len(self._orders) + 1
+        self._orders.append(
+            RecordedOrder(
+                number=number,
+                body=call.document,
+                currency=request.header("currency"),
+                request_id=request_id,
+                time=time.monotonic(),
+            )
+        )
+        return attrs.evolve(response, body=_create_order.accepted(number))
 
     def _notify_in_flight(self) -> None:
         waiting = []

@@ -10,7 +10,7 @@ import attrs
 
 __all__ = ["Fault", "FaultKind", "FaultQueue"]
 
-FaultKind = Literal["status", "rate_limit", "stall", "reset", "malformed", "api_error"]
+FaultKind = Literal["status", "rate_limit", "stall", "reset", "malformed", "api_error", "refuse"]
 
 _ERROR_PAGE = (
     "<html>\r\n<head><title>{status}</title></head>\r\n<body>\r\n"
@@ -30,9 +30,15 @@ def _phrase(code: int) -> str:
 class Fault:
     """One scripted failure; build it with a constructor such as `Fault.status(503)`.
 
+    On create-order, whether the fake records the order depends on the
+    fault: `refuse`, `rate_limit`, `api_error` and a status below 500
+    record nothing (the request was refused unprocessed); `reset`, `stall`,
+    `malformed` and a 5xx `status` hit after the order was recorded (its
+    answer is lost, the order exists).
+
     Attributes:
         kind: What happens: `"status"`, `"rate_limit"`, `"stall"`, `"reset"`,
-            `"malformed"` or `"api_error"`.
+            `"malformed"`, `"api_error"` or `"refuse"`.
         status_code: The HTTP status, for `status` and `rate_limit`.
         body: The response body, for `status`.
         retry_after: The `Retry-After` seconds, for `rate_limit` (`None`: no header).
@@ -111,6 +117,27 @@ class Fault:
             The fault.
         """
         return cls(kind="reset")
+
+    @classmethod
+    def refuse(cls) -> Fault:
+        """Close the connection without answering and without processing the request.
+
+        Like a server that refused the request before reading it: no order
+        is recorded. Over sockets the connection closes without a byte of
+        answer; in process the transport raises `RemoteProtocolError`. The
+        client cannot tell whether the request was processed.
+
+        Returns:
+            The fault.
+        """
+        return cls(kind="refuse")
+
+    @property
+    def records_order(self) -> bool:
+        """Whether a create-order hit by this fault is recorded (processed) first."""
+        if self.kind == "status":
+            return self.status_code >= 500
+        return self.kind in ("reset", "stall", "malformed")
 
     @classmethod
     def malformed(cls) -> Fault:

@@ -109,4 +109,6 @@ def apply_fault(fault: Fault, normal: FakeResponse, request_id: str) -> FakeResp
         return attrs.evolve(normal, status=200, body=normal.body[: len(normal.body) // 2])
     if fault.kind == "reset":
         return attrs.evolve(normal, cut_at=len(normal.body) // 2)
+    if fault.kind == "refuse":
+        return attrs.evolve(normal, drop=True)
     return normal  # a stall answers normally, late

@@ -10,7 +10,7 @@ import attrs
 
 from ._faults import Fault
 
-__all__ = ["REDACTED", "SECRET_HEADERS", "HeaderMap", "RecordedRequest"]
+__all__ = ["REDACTED", "SECRET_HEADERS", "HeaderMap", "RecordedOrder", "RecordedRequest"]
 
 REDACTED = "***"
 """What a recorded secret header value is replaced with."""
@@ -98,3 +98,28 @@ class RecordedRequest:
     request_id: str = ""
     fault: Fault | None = None
     endpoint: str | None = None
+
+
+@attrs.frozen
+class RecordedOrder:
+    """One order the fake accepted (create-order): what a merchant would see twice if sent twice.
+
+    Attributes:
+        number: The order's number, from 1 (`data.fake_order_no` is `FAKE` and it).
+        body: The decoded JSON body as received.
+        currency: The `Currency` header, if any.
+        request_id: The `x-request-id` the fake answered with.
+        time: `time.monotonic()` when it was recorded.
+    """
+
+    number: int
+    body: Any = attrs.field(repr=False)
+    currency: str | None
+    request_id: str
+    time: float
+
+    @property
+    def remark(self) -> str | None:
+        """The order's `remark` (where `client_reference` is written), if any."""
+        remark = self.body.get("remark") if isinstance(self.body, dict) else None
+        return remark if isinstance(remark, str) else None

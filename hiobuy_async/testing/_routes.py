@@ -6,7 +6,8 @@ A route names its endpoint, and gives the function that checks a request
 from that query (`body`), and the one that says what `fail_matching(subject=...)`
 compares (`subject`). Serving a fifth endpoint is one module with those
 three functions (and a catalog function if it needs new data), plus one
-entry below.
+entry below. A route with a side effect (create-order) is also named in
+`FakeHiobuy.handle`, which records what it accepts.
 """
 
 from __future__ import annotations
@@ -16,12 +17,26 @@ from typing import Any, Generic, Literal, TypeVar
 
 import attrs
 
-from . import _image_search, _keyword_search, _product_details, _shop_nick
+from . import (
+    _create_order,
+    _image_search,
+    _keyword_search,
+    _preview_order,
+    _product_details,
+    _shop_nick,
+)
 from ._call import Call, Refusal, Settings
 
 __all__ = ["ENDPOINTS", "ROUTES", "EndpointName", "Route", "find"]
 
-EndpointName = Literal["image_search", "keyword_search", "product_details", "shop_nick"]
+EndpointName = Literal[
+    "image_search",
+    "keyword_search",
+    "product_details",
+    "shop_nick",
+    "preview_order",
+    "create_order",
+]
 """The name of an endpoint the fake serves (`fail_matching(endpoint=...)`, `RecordedRequest`)."""
 Q = TypeVar("Q")
 
@@ -79,6 +94,22 @@ ROUTES: tuple[Route[Any], ...] = (
         _shop_nick.parse,
         _shop_nick.body,
         _shop_nick.subject,
+    ),
+    Route(
+        "preview_order",
+        "POST",
+        _preview_order.PREVIEW_ORDER_PATH,
+        _preview_order.parse,
+        _preview_order.body,
+        _preview_order.subject,
+    ),
+    Route(
+        "create_order",
+        "PUT",
+        _create_order.CREATE_ORDER_PATH,
+        _create_order.parse,
+        _create_order.body,
+        _create_order.subject,
     ),
 )
 ENDPOINTS: frozenset[str] = frozenset(route.name for route in ROUTES)

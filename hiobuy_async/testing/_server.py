@@ -106,6 +106,8 @@ async def _serve_connection(
                 if request is None:
                     return
                 response = await handle(request)
+                if response.drop:
+                    return  # closed without a byte of answer
                 await stream.send(_encode(conn, response))
                 if response.cut_at is not None or conn.our_state is h11.MUST_CLOSE:
                     return

@@ -106,6 +106,10 @@ class FakeTransport(httpx.AsyncBaseTransport):
                 response = await self._fake.handle(fake_request)
         except TimeoutError:
             raise library.ReadTimeout("the fake did not answer in time", request=request) from None
+        if response.drop:
+            raise library.RemoteProtocolError(
+                "Server disconnected without sending a response (Fault.refuse)", request=request
+            )
         headers = [*response.headers, ("content-length", str(len(response.body)))]
         answer: httpx.Response = library.Response(
             response.status,

@@ -62,12 +62,14 @@ class FakeResponse:
             carrier sets it from `body`).
         body: The full body.
         cut_at: When set, send only `body[:cut_at]`, then break the connection.
+        drop: Close the connection without sending anything (`Fault.refuse()`).
     """
 
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
     cut_at: int | None = None
+    drop: bool = False
 
 
 Handler = Callable[[FakeRequest], Awaitable[FakeResponse]]
