@@ -636,6 +636,7 @@ class AsyncHiobuy:
         platform: Marketplace | PlatformName,
         lines: Iterable[OrderLine],
         address: Address,
+        cache_ttl: float | timedelta | None = None,
     ) -> OrderPreview:
         """Ask HioBuy what an order would cost: goods, domestic shipping, total.
 
@@ -649,6 +650,10 @@ class AsyncHiobuy:
                 `spec_id` (`"0"` for a product without variants).
             address: The delivery address (personal data: never shown in an
                 error or a log line).
+            cache_ttl: A quote is live, so it is not cached unless asked:
+                with a client `cache`, keep this quote for `cache_ttl`
+                (seconds or a `timedelta`) and answer the same preview from
+                it meanwhile. The key holds the address only as a hash.
 
         Returns:
             The fees, as exact `Decimal`s.
@@ -659,7 +664,9 @@ class AsyncHiobuy:
             HiobuyError: The call failed; see `image_search` for the errors.
         """
         request = preview_order_request(platform=platform, lines=lines, address=address)
-        return await self._call_hiding(request, personal_texts((request.json or {})["address"]))
+        ttl = check_cache_ttl(cache_ttl)
+        texts = personal_texts((request.json or {})["address"])
+        return await self._call_hiding(request, texts, cache_ttl=ttl)
 
     async def create_order(
         self,
@@ -724,12 +731,14 @@ class AsyncHiobuy:
 
         return await self._orders.submit(key, fingerprint(body, chosen), reference, send)
 
-    async def _call_hiding(self, request: ApiRequest[T], texts: tuple[str, ...]) -> T:
+    async def _call_hiding(
+        self, request: ApiRequest[T], texts: tuple[str, ...], *, cache_ttl: float | None = None
+    ) -> T:
         """Run `request` with `texts` (an address) redacted from every error it raises."""
         with ExitStack() as stack:
             for text in texts:
                 stack.enter_context(redacting(text))
-            return await self._pipeline.call(request)
+            return await self._pipeline.call(request, cache_ttl=cache_ttl)
 
     async def resolve_order(
         self,

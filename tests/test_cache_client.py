@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ import anyio
 import attrs
 import pytest
 from test_cache import Clock, files_bytes
+from test_endpoint_create_order import ORDER
+from test_endpoint_preview_order import ADDRESS, PERSONAL
 
 from hiobuy_async import (
     APIError,
@@ -25,6 +28,7 @@ from hiobuy_async import (
     ImageSearchResult,
     InputError,
     Ok,
+    OrderLine,
     Progress,
     QuotaExhaustedError,
 )
@@ -411,3 +415,46 @@ async def test_a_client_refuses_a_cache_that_is_not_one() -> None:
     cache = MemoryCache()
     assert AsyncHiobuy(UUID_A, cache=cache).cache is cache
     assert AsyncHiobuy(UUID_A).cache is None
+
+
+async def test_preview_order_is_cached_only_when_the_call_asks(
+    served: tuple[FakeHiobuy, str], tmp_path: Path
+) -> None:
+    fake, base_url = served
+    async with SQLiteCache(tmp_path / "cache.db") as cache, client(base_url, cache) as hiobuy:
+        details = await hiobuy.product_details(642895393547, platform="1688", cache_ttl=0)
+        line = OrderLine.from_sku(details, details.skus[0], quantity=2)
+        fake.clear()
+        quotes = [
+            await hiobuy.preview_order(platform="1688", lines=[line], address=ADDRESS)
+            for _ in range(2)
+        ]
+        assert not any(quote.from_cache for quote in quotes)  # a live quote by default
+        assert len(fake.requests) == 2
+        assert (await cache.stats()).entries == 0
+        asked = [
+            await hiobuy.preview_order(
+                platform="1688", lines=[line], address=ADDRESS, cache_ttl=timedelta(minutes=5)
+            )
+            for _ in range(2)
+        ]
+        assert [quote.from_cache for quote in asked] == [False, True]
+        assert asked[1] == asked[0]  # exact Decimal fees, the same after the round trip
+        assert isinstance(asked[1].payment_fee, Decimal)
+        assert len(fake.requests) == 3
+    stored = files_bytes(tmp_path, "cache.db")
+    for personal in PERSONAL:
+        assert personal.encode() not in stored
+
+
+async def test_create_order_is_never_cached(
+    served: tuple[FakeHiobuy, str], make_cache: MakeCache
+) -> None:
+    fake, base_url = served
+    cache = make_cache()
+    async with client(base_url, cache) as hiobuy:
+        for key in ("order-1", "order-2"):
+            await hiobuy.create_order(ORDER, idempotency_key=key)
+    assert len(fake.orders) == 2
+    assert await entries(cache) == 0
+    await cache.aclose()

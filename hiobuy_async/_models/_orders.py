@@ -10,6 +10,7 @@ repr shows no field, and no error or log line of the SDK quotes one.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -123,6 +124,9 @@ class OrderPreview:
         extra: Fields of `data` that this model does not know, unchanged.
         request_id: The response's `x-request-id` header, when present.
         raw: The envelope's `data` mapping as received.
+        from_cache: True when the quote came from the client's cache (asked
+            for with `cache_ttl=`; no request was sent).
+        cached_at: When a cached quote was received (UTC), or `None` for a fresh one.
     """
 
     goods_fee: Decimal | None = None
@@ -132,6 +136,8 @@ class OrderPreview:
     extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
     request_id: str | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    from_cache: bool = attrs.field(default=False, repr=False, eq=False)
+    cached_at: datetime | None = attrs.field(default=None, repr=False, eq=False)
 
 
 @attrs.frozen(slots=True)
