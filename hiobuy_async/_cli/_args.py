@@ -150,7 +150,9 @@ SORTS = {
 """`--sort` names and the API codes they stand for (the codes are accepted too)."""
 
 
-def _add_connection_options(parser: argparse.ArgumentParser) -> None:
+def _add_connection_options(parser: argparse.ArgumentParser, *, cache: bool = True) -> None:
+    if cache:  # every read command
+        _add_cache_option(parser)
     group = parser.add_argument_group("connection")
     group.add_argument(
         "--uuid",
@@ -276,6 +278,15 @@ def _add_batch_options(parser: argparse.ArgumentParser, *, what: str) -> None:
         "--force",
         action="store_true",
         help="--resume even an output made from another input or with other options",
+    )
+
+
+def _add_cache_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument_group("cache").add_argument(
+        "--cache",
+        metavar="PATH",
+        help="answer repeated reads from this SQLite file (created if missing) and store "
+        "successful answers in it for 24 h; processes may share it. A hit sends no request",
     )
 
 
@@ -476,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
         rate_limit=None,
         redis_quota=None,
         quota_key=None,
+        cache=None,
     )
 
     server = _sub(
@@ -503,7 +515,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds added before each answer, to mimic a real API (default: 0)",
     )
     _add_order_commands(commands)
+    _add_cache_command(commands)
     return parser
+
+
+def _add_cache_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    cache = _sub(
+        commands,
+        "cache",
+        help="count or empty a --cache file",
+        description="stats: count the entries of a --cache file; clear: drop them all.",
+    )
+    cache.add_argument("action", choices=("stats", "clear"), help="stats or clear")
+    cache.add_argument("path", metavar="PATH", help="the SQLite file given to --cache")
 
 
 def _add_order_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -519,7 +543,7 @@ def _add_order_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
         ),
     )
     preview.add_argument("file", metavar="FILE", help="the order, as JSON ('-' for stdin)")
-    _add_connection_options(preview)
+    _add_connection_options(preview, cache=False)
 
     create = _sub(
         commands,
@@ -557,7 +581,7 @@ def _add_order_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
         metavar="FILE",
         help="a SQLite file recording each key before and after sending (across runs)",
     )
-    _add_connection_options(create)
+    _add_connection_options(create, cache=False)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

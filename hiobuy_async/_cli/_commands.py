@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager, closing, contextmana
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import anyio
 import attrs
 
 from .._batch import Failed, Ok, Outcome
@@ -19,6 +20,7 @@ from .._client import AsyncHiobuy
 from .._config import check_language
 from .._exceptions import APIConnectionError, ClientStateError, HiobuyError, InputError
 from .._pager import PagePosition
+from ..cache import SQLiteCache
 from ..marketplaces import DEFAULT_LOCALE, Marketplace, validate_locale, validate_marketplace
 from ._args import SORTS, CliError, ExitCode
 from ._jsonl import (
@@ -230,6 +232,9 @@ async def _open_client(
     }
     uuid = _check_credentials(args)
     async with AsyncExitStack() as stack:
+        path = getattr(args, "cache", None)
+        if path is not None:
+            options["cache"] = await stack.enter_async_context(SQLiteCache(path))
         quota = None
         if pacing.redis_url is not None:
             # Entered in this task, the one that runs the client, as RedisQuota needs.
@@ -924,6 +929,36 @@ async def fake_server(args: argparse.Namespace, streams: Streams, renderer: Rend
     return ExitCode.OK
 
 
+async def cache(args: argparse.Namespace, streams: Streams, renderer: Renderer) -> int:
+    """Run `cache stats PATH` or `cache clear PATH`.
+
+    Args:
+        args: The parsed command line.
+        streams: The standard streams.
+        renderer: The terminal output.
+
+    Returns:
+        The exit code.
+    """
+    if not await anyio.Path(args.path).is_file():
+        raise CliError(f"no cache file at {args.path}")
+    async with SQLiteCache(args.path) as store:
+        stats = await store.stats()
+        if args.action == "clear":
+            await store.clear()
+        if not store.available:
+            raise CliError(f"{args.path} is not a usable cache file (locked, damaged or not one)")
+    if args.action == "clear":
+        print(f"{args.path}: {stats.entries} entries dropped", file=streams.stdout, flush=True)
+    else:
+        print(
+            f"{args.path}: {stats.entries} entries, {stats.data_bytes} bytes",
+            file=streams.stdout,
+            flush=True,
+        )
+    return ExitCode.OK
+
+
 async def run_command(args: argparse.Namespace, streams: Streams, renderer: Renderer) -> int:
     """Run the sub-command named on the command line.
 
@@ -945,5 +980,6 @@ async def run_command(args: argparse.Namespace, streams: Streams, renderer: Rend
         "fake-server": fake_server,
         "preview-order": preview_order,
         "create-order": create_order,
+        "cache": cache,
     }
     return await commands[args.command](args, streams, renderer)

@@ -244,7 +244,7 @@ def details_dict(details: ProductDetails) -> dict[str, Any]:
     data = {
         f.name: _plain(getattr(details, f.name))
         for f in attrs.fields(ProductDetails)
-        if f.name not in ("raw", "skus")
+        if f.name not in ("raw", "skus", "from_cache", "cached_at")
     }
     data["skus"] = [sku_dict(s) for s in details.skus]
     return data

@@ -118,6 +118,11 @@ class RedisCache:
         self._stack: AsyncExitStack | None = None
         self._closed = False
 
+    @property
+    def available(self) -> bool:
+        """False from a failure of the store until it works again (calls meanwhile go uncached)."""
+        return not self._outage.down
+
     def __repr__(self) -> str:
         return f"RedisCache(prefix={self.prefix!r}, ttl={self.ttl!r})"
 

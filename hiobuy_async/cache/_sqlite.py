@@ -115,6 +115,11 @@ class SQLiteCache:
         self._limiter = anyio.CapacityLimiter(1)
         self._closed = False
 
+    @property
+    def available(self) -> bool:
+        """False from a failure of the store until it works again (calls meanwhile go uncached)."""
+        return not self._outage.down
+
     def __repr__(self) -> str:
         return f"SQLiteCache({str(self.path)!r}, ttl={self.ttl!r})"
 
