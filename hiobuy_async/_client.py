@@ -777,6 +777,7 @@ class AsyncHiobuy:
         filters: Iterable[str] | None,
         *,
         stacklevel: int,
+        cache_ttl: float | None = None,
     ) -> _batch.Fanout[ImageQuery, ImageQuery, ResolvedQuery, ImageSearchResult]:
         inputs = ImageBatch.build(
             platform,
@@ -794,7 +795,11 @@ class AsyncHiobuy:
             on_body: _batch.OnBody,
         ) -> ImageSearchResult:
             return await pipeline.call(
-                query.request(), hooks=hooks, on_retry=on_retry, on_body=on_body
+                query.request(),
+                hooks=hooks,
+                on_retry=on_retry,
+                on_body=on_body,
+                cache_ttl=cache_ttl,
             )
 
         return _batch.Fanout(
@@ -807,7 +812,11 @@ class AsyncHiobuy:
         )
 
     def _details_fanout(
-        self, platform: Marketplace | str | None, language: str | None, use_platform: bool
+        self,
+        platform: Marketplace | str | None,
+        language: str | None,
+        use_platform: bool,
+        cache_ttl: float | None = None,
     ) -> _batch.Fanout[DetailsQuery, ProductRef | DetailsQuery, DetailsQuery, ProductDetails]:
         inputs = DetailsBatch.build(platform, self._language_for(language), use_platform)
         pipeline = self._pipeline
@@ -819,7 +828,11 @@ class AsyncHiobuy:
             on_body: _batch.OnBody,
         ) -> ProductDetails:
             return await pipeline.call(
-                query.request(), hooks=hooks, on_retry=on_retry, on_body=on_body
+                query.request(),
+                hooks=hooks,
+                on_retry=on_retry,
+                on_body=on_body,
+                cache_ttl=cache_ttl,
             )
 
         return _batch.Fanout(
@@ -839,6 +852,7 @@ class AsyncHiobuy:
         on_error: Literal["collect", "raise"] = "collect",
         progress: Callable[[Progress], object] | None = None,
         retry_budget: float = 0.2,
+        cache_ttl: float | timedelta | None = None,
     ) -> list[Outcome[ImageQuery, ImageSearchResult]]:
         """Search many images with bounded concurrency; results in input order.
 
@@ -862,6 +876,9 @@ class AsyncHiobuy:
             progress: Called with a `Progress` snapshot after each input.
             retry_budget: Retries allowed across the batch, as a fraction of
                 first attempts (0.2: a failing API sees at most ~1.2x load).
+            cache_ttl: With a client `cache`: how long each answer is kept
+                (seconds or a `timedelta`); `0` bypasses the cache for the
+                batch; `None` for the cache's TTL.
 
         Returns:
             One `Ok` or `Failed` per input, in input order (duplicates share
@@ -872,7 +889,10 @@ class AsyncHiobuy:
             AuthenticationError: The uuid was refused (the batch stops).
             HiobuyError: With `on_error="raise"`, the first failure.
         """
-        fanout = self._image_fanout(platform, language, use_platform, filters, stacklevel=3)
+        ttl = check_cache_ttl(cache_ttl)
+        fanout = self._image_fanout(
+            platform, language, use_platform, filters, stacklevel=3, cache_ttl=ttl
+        )
         return await _batch.many(
             fanout,
             images,
@@ -896,6 +916,7 @@ class AsyncHiobuy:
         on_error: Literal["collect", "raise"] = "collect",
         progress: Callable[[Progress], object] | None = None,
         retry_budget: float = 0.2,
+        cache_ttl: float | timedelta | None = None,
     ) -> AbstractAsyncContextManager[_batch.BatchStream[Outcome[ImageQuery, ImageSearchResult]]]:
         """Search many images; yield outcomes as they complete.
 
@@ -918,6 +939,8 @@ class AsyncHiobuy:
             progress: Called with a `Progress` snapshot after each input.
             retry_budget: Retries allowed across the batch, as a fraction of
                 first attempts (0.2: at most ~1.2x load on a failing API).
+            cache_ttl: With a client `cache`: how long each answer is kept;
+                `0` bypasses the cache for the batch.
 
         Returns:
             An async context manager whose value is an async iterator of `Ok`
@@ -940,9 +963,12 @@ class AsyncHiobuy:
                     print(outcome.index, outcome)
             ```
         """
+        ttl = check_cache_ttl(cache_ttl)
 
         def fanout() -> _batch.Fanout[ImageQuery, ImageQuery, ResolvedQuery, ImageSearchResult]:
-            return self._image_fanout(platform, language, use_platform, filters, stacklevel=5)
+            return self._image_fanout(
+                platform, language, use_platform, filters, stacklevel=5, cache_ttl=ttl
+            )
 
         return _batch.stream(
             fanout,
@@ -967,6 +993,7 @@ class AsyncHiobuy:
         on_error: Literal["collect", "raise"] = "collect",
         progress: Callable[[Progress], object] | None = None,
         retry_budget: float = 0.2,
+        cache_ttl: float | timedelta | None = None,
     ) -> list[Ok[DetailsQuery, ProductDetails] | Failed[DetailsQuery | ProductRef]]:
         """Fetch many products' details with bounded concurrency; results in input order.
 
@@ -993,6 +1020,9 @@ class AsyncHiobuy:
             progress: Called with a `Progress` snapshot after each input.
             retry_budget: Retries allowed across the batch, as a fraction of
                 first attempts (0.2: a failing API sees at most ~1.2x load).
+            cache_ttl: With a client `cache`: how long each answer is kept
+                (seconds or a `timedelta`); `0` bypasses the cache for the
+                batch; `None` for the cache's TTL.
 
         Returns:
             One `Ok` or `Failed` per input, in input order. Each `query` is
@@ -1006,7 +1036,7 @@ class AsyncHiobuy:
             AuthenticationError: The uuid was refused (the batch stops).
             HiobuyError: With `on_error="raise"`, the first failure.
         """
-        fanout = self._details_fanout(platform, language, use_platform)
+        fanout = self._details_fanout(platform, language, use_platform, check_cache_ttl(cache_ttl))
         return await _batch.many(
             fanout,
             products,
@@ -1029,6 +1059,7 @@ class AsyncHiobuy:
         on_error: Literal["collect", "raise"] = "collect",
         progress: Callable[[Progress], object] | None = None,
         retry_budget: float = 0.2,
+        cache_ttl: float | timedelta | None = None,
     ) -> AbstractAsyncContextManager[
         _batch.BatchStream[Ok[DetailsQuery, ProductDetails] | Failed[DetailsQuery | ProductRef]]
     ]:
@@ -1050,6 +1081,8 @@ class AsyncHiobuy:
             progress: Called with a `Progress` snapshot after each input.
             retry_budget: Retries allowed across the batch, as a fraction of
                 first attempts.
+            cache_ttl: With a client `cache`: how long each answer is kept;
+                `0` bypasses the cache for the batch.
 
         Returns:
             An async context manager whose value is an async iterator of `Ok`
@@ -1071,11 +1104,12 @@ class AsyncHiobuy:
                         print(outcome.index, outcome.result.title)
             ```
         """
+        ttl = check_cache_ttl(cache_ttl)
 
         def fanout() -> _batch.Fanout[
             DetailsQuery, ProductRef | DetailsQuery, DetailsQuery, ProductDetails
         ]:
-            return self._details_fanout(platform, language, use_platform)
+            return self._details_fanout(platform, language, use_platform, ttl)
 
         return _batch.stream(
             fanout,

@@ -458,3 +458,36 @@ async def test_create_order_is_never_cached(
     assert len(fake.orders) == 2
     assert await entries(cache) == 0
     await cache.aclose()
+
+
+async def test_batch_cache_ttl_zero_refreshes_and_a_short_one_expires(
+    served: tuple[FakeHiobuy, str],
+) -> None:
+    fake, base_url = served
+    clock = Clock()
+    cache = MemoryCache(clock=clock)
+    products = [642895393547, 642895393548, 642895393549]
+    images = [f"https://cdn.test/ttl/{n}.jpg" for n in range(3)]
+    async with client(base_url, cache) as hiobuy:
+        await hiobuy.details_many(products, platform="1688")
+        refreshed = await hiobuy.details_many(products, platform="1688", cache_ttl=0)
+        assert not any(isinstance(o, Ok) and o.result.from_cache for o in refreshed)
+        assert len(fake.requests) == 6
+        async with hiobuy.search_stream(
+            images, platform="1688", cache_ttl=timedelta(seconds=10)
+        ) as stream:
+            assert len([outcome async for outcome in stream]) == 3
+        clock.now += 9
+        hits = await hiobuy.search_many(images, platform="1688")
+        assert all(isinstance(o, Ok) and o.result.from_cache for o in hits)
+        clock.now += 1
+        async with hiobuy.details_stream(products, platform="1688") as details:
+            outcomes = [outcome async for outcome in details]
+        assert all(isinstance(o, Ok) and o.result.from_cache for o in outcomes)  # 24 h
+        misses = await hiobuy.search_many(images, platform="1688")
+        assert not any(isinstance(o, Ok) and o.result.from_cache for o in misses)
+        assert len(fake.requests) == 12
+        with pytest.raises(InputError):
+            await hiobuy.search_many(images, platform="1688", cache_ttl=-1)
+        with pytest.raises(InputError):
+            hiobuy.details_stream(products, platform="1688", cache_ttl="1h")  # type: ignore[arg-type]
