@@ -106,7 +106,9 @@ async def test_use_platform_returns_1688_native_fields() -> None:
         )
     assert [p.num_iid for p in native.items] == [p.num_iid for p in plain.items]
     first = native.items[0]
-    assert first.title is None
+    # Native items fill the common fields, and keep every native key in extra.
+    assert (first.title, first.title_cn) == (plain.items[0].title, plain.items[0].title_cn)
+    assert first.price == plain.items[0].price
     assert first.extra["subjectTrans"] == plain.items[0].title
     assert first.extra["subject"] == plain.items[0].title_cn
     assert first.extra["priceInfo"]["price"] == str(plain.items[0].price)
