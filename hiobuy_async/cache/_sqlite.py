@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import TypeVar
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 
 from ._protocol import CacheEntry, CacheStats
@@ -112,7 +113,9 @@ class SQLiteCache:
         )
         self._connection: sqlite3.Connection | None = None
         self._lock = threading.Lock()
-        self._limiter = anyio.CapacityLimiter(1)
+        # One worker thread at a time on the connection, per event loop (a
+        # limiter belongs to the loop that first used it).
+        self._limiter: tuple[object, anyio.CapacityLimiter] | None = None
         self._closed = False
 
     @property
@@ -148,6 +151,12 @@ class SQLiteCache:
             raise
         return connection
 
+    def _loop_limiter(self) -> anyio.CapacityLimiter:
+        token = anyio.lowlevel.current_token()
+        if self._limiter is None or self._limiter[0] != token:
+            self._limiter = (token, anyio.CapacityLimiter(1))
+        return self._limiter[1]
+
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T | None:
         """Run `work` on the connection in a worker thread; `None` when the file failed."""
         if self._closed:
@@ -162,7 +171,7 @@ class SQLiteCache:
                 return work(self._connection)
 
         try:
-            result = await anyio.to_thread.run_sync(locked, limiter=self._limiter)
+            result = await anyio.to_thread.run_sync(locked, limiter=self._loop_limiter())
         except (sqlite3.Error, OSError) as error:
             self._outage.failed(error)
             return None
@@ -269,4 +278,4 @@ class SQLiteCache:
                     connection.close()
 
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(close, limiter=self._limiter)
+            await anyio.to_thread.run_sync(close, limiter=self._loop_limiter())
