@@ -353,3 +353,16 @@ async def test_sqlite_cache_clear_and_stats(tmp_path: Path) -> None:
         assert stats.data_bytes > 100
         await cache.clear()
         assert (await cache.stats()).entries == 0
+
+
+def test_one_sqlite_cache_serves_successive_event_loops(tmp_path: Path) -> None:
+    cache = SQLiteCache(tmp_path / "cache.db")
+
+    async def round_trip(value: bytes) -> bytes | None:
+        await cache.set("k", value)
+        entry = await cache.get("k")
+        return None if entry is None else entry.data
+
+    for backend, value in [("asyncio", b"1"), ("trio", b"2"), ("asyncio", b"3")]:
+        assert anyio.run(round_trip, value, backend=backend) == value
+    anyio.run(cache.aclose)
