@@ -214,7 +214,7 @@ class CachedCalls:
         if stored is not None:
             try:
                 result = _mark(await request.parse(*stored), entry.cached_at)
-            except ResponseValidationError:
+            except HiobuyError:  # the parser refuses it (ResponseValidationError): damaged
                 result = None
         if result is None:
             await self._safely(lambda: self.cache.delete(key))
@@ -256,7 +256,7 @@ class CachedCalls:
             await flight.done.wait()
             if flight.settled:
                 if flight.error is not None:
-                    raise copy.copy(flight.error)
+                    raise _shared(flight.error)
                 assert flight.result is not None
                 return flight.result
             # The call it waited for was cancelled: look again, or send.
@@ -287,6 +287,14 @@ class CachedCalls:
             del self._flights[key]
             flight.done.set()
         return result
+
+
+def _shared(error: HiobuyError) -> HiobuyError:
+    """A copy of the error a waiter raises (its own traceback), or the error itself."""
+    try:
+        return copy.copy(error)
+    except Exception:  # noqa: BLE001 - an error class whose copy fails is raised as is
+        return error
 
 
 def _mark(result: T, cached_at: float) -> T | None:
