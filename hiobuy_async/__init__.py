@@ -53,6 +53,7 @@ from ._models import (
 )
 from ._outcomes import Failed, Ok, Outcome, Progress
 from ._pager import KeywordPager, PagePosition, PagerItems
+from ._serialise import converter, to_jsonable
 from ._streams import DetailsStream, SearchStream
 from ._version import __version__
 from .marketplaces import LOCALES, Marketplace, PlatformName, UnknownFilterWarning
@@ -110,4 +111,6 @@ __all__ = [
     "UnknownFilterWarning",
     "WrongEventLoopError",
     "__version__",
+    "converter",
+    "to_jsonable",
 ]
