@@ -34,6 +34,7 @@ from ._exceptions import (
     ServerError,
     WrongEventLoopError,
 )
+from ._meta import ResponseMeta
 from ._models import (
     Address,
     ImageSearchResult,
@@ -100,6 +101,7 @@ __all__ = [
     "Progress",
     "QuotaExhaustedError",
     "RateLimitError",
+    "ResponseMeta",
     "ResponseValidationError",
     "SearchStream",
     "ServerError",

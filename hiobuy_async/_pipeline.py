@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -50,6 +51,7 @@ from ._exceptions import (
     sanitise_excerpt,
 )
 from ._lifecycle import Lifecycle, closed_error
+from ._meta import from_response, with_meta
 from ._ratelimit import CALL_DEADLINE
 from ._request import ApiRequest
 from ._retry import (
@@ -211,7 +213,7 @@ class Pipeline:
                 await self._gate(hooks)
                 sends.count += 1
                 sends.in_flight = True
-                result = await self._attempt(request, number, on_body)
+                result = await self._attempt(request, number, on_body, sends)
                 sends.in_flight = False
                 return result
             except HiobuyError as error:
@@ -219,7 +221,9 @@ class Pipeline:
                 # Raised from here without the frames below (they hold the
                 # request headers and the body) and without its chain.
                 failure = redact_error(error, self._uuid.reveal())
-            raise await self._shared_wait(failure)
+            shared = await self._shared_wait(failure)
+            shared.meta = failure.meta
+            raise shared
 
         try:
             return await retry_call(
@@ -263,7 +267,11 @@ class Pipeline:
         )
 
     async def _attempt(
-        self, request: ApiRequest[T], number: int, on_body: Callable[[bytes], None] | None
+        self,
+        request: ApiRequest[T],
+        number: int,
+        on_body: Callable[[bytes], None] | None,
+        sends: _Sends | None = None,
     ) -> T:
         raw = await self._transport.request(
             request.method,
@@ -280,17 +288,32 @@ class Pipeline:
         _log_response(request, raw, number)
         if on_body is not None and 200 <= raw.status_code < 300:
             on_body(raw.body)
-        return await _result(request, raw)
+        meta = from_response(
+            status_code=raw.status_code,
+            headers=raw.headers,
+            request_id=raw.request_id,
+            attempts=number if sends is None else sends.count,
+            elapsed=raw.elapsed if sends is None else time.perf_counter() - sends.started,
+            engine=self._transport.kind_in_use,
+            redact=redact_text,
+        )
+        try:
+            result = await _result(request, raw)
+        except HiobuyError as error:
+            error.meta = meta  # an answer came: what it said
+            raise
+        return with_meta(result, meta)
 
 
 class _Sends:
-    """What one call put on the wire: how many requests, and whether one is in flight."""
+    """What one call put on the wire: how many requests, whether one is in flight, since when."""
 
-    __slots__ = ("count", "in_flight")
+    __slots__ = ("count", "in_flight", "started")
 
     def __init__(self) -> None:
         self.count = 0
         self.in_flight = False
+        self.started = time.perf_counter()
 
 
 def _may_have_acted(error: HiobuyError) -> bool:
@@ -318,6 +341,7 @@ def _outcome_unknown(
         request_id=cause.request_id,
     )
     unknown.__cause__ = cause
+    unknown.meta = cause.meta
     return unknown
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 import cattrs
+from cattrs.gen import make_dict_unstructure_fn
 
 __all__ = ["converter", "to_jsonable"]
 
@@ -79,7 +80,15 @@ def _make_converter() -> cattrs.Converter:
         lambda t: getattr(t, "__origin__", None) is Mapping,
         lambda value, _: dict(value) if isinstance(value, Mapping) else _refuse(value),
     )
+    # A result's `meta` (the HTTP answer's headers, timings) is no part of its data.
+    conv.register_unstructure_hook_factory(
+        _has_meta, lambda cls: make_dict_unstructure_fn(cls, conv, meta=cattrs.override(omit=True))
+    )
     return conv
+
+
+def _has_meta(cls: Any) -> bool:
+    return attrs.has(cls) and "meta" in attrs.fields_dict(cls)
 
 
 def _refuse(value: object) -> dict[str, Any]:
@@ -93,7 +102,8 @@ converter: cattrs.Converter = _make_converter()
 `KeywordSearchPage`, `Product`, `ProductDetails`, `Sku`, `ShopNick`,
 `OrderPreview`, `OrderSubmission`) into dicts, lists, strings, ints, bools
 and `None`: `json.dumps` takes it as it is. Amounts are exact strings
-(`"21.80"`), ids exact ints, tuples lists; `extra` and `raw` are kept.
+(`"21.80"`), ids exact ints, tuples lists; `extra` and `raw` are kept, `meta`
+(the HTTP answer's headers and timings) is left out.
 `converter.structure(data, type(result))` gives back a result equal to the
 original (`extra` and `raw` compare by nothing, as on every result).
 """

@@ -9,6 +9,8 @@ from typing import Any
 
 import attrs
 
+from .._meta import ResponseMeta
+
 __all__ = ["ProductDetails", "Sku"]
 
 
@@ -63,8 +65,12 @@ class ProductDetails:
         desc: The description, as HTML, unchanged (not sanitised: escape it
             before showing it in a page).
         extra: Fields of `data` that this model does not know, unchanged.
-        request_id: The response's `x-request-id` header, when present.
+        request_id: The response's `x-request-id` header, when present (not compared).
         raw: The envelope's `data` mapping as received.
+        meta: What the HTTP answer said (`ResponseMeta`: status, redacted
+            headers, request id, attempts, elapsed time, engine); `None` for
+            a result not read from an answer. Not compared: results equal but
+            for their metadata compare equal.
     """
 
     num_iid: int
@@ -79,5 +85,6 @@ class ProductDetails:
     shop_id: str | None = None
     desc: str | None = attrs.field(default=None, repr=False)
     extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
-    request_id: str | None = None
+    request_id: str | None = attrs.field(default=None, eq=False)
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    meta: ResponseMeta | None = attrs.field(default=None, eq=False, repr=False)

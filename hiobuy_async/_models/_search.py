@@ -9,6 +9,8 @@ from typing import Any
 
 import attrs
 
+from .._meta import ResponseMeta
+
 __all__ = ["ImageSearchResult", "KeywordSearchPage", "Product"]
 
 
@@ -79,20 +81,25 @@ class ImageSearchResult:
             when not sent or not a count (`-1`, `"1,000"`, `12.5`).
         api_type: The API's `api_type`. It says `"taobao"` even for 1688
             searches: do not derive the marketplace from it.
-        request_id: The response's `x-request-id` header, when present.
+        request_id: The response's `x-request-id` header, when present (not compared).
         raw: The envelope's `data` mapping as received, for fields the models
             do not know.
         dropped_items: Items of the answer left out of `items` because they
             cannot be a `Product`: not an object, or without a usable id
             (`num_iid`, or 1688's `offerId`). They stay in `raw`.
+        meta: What the HTTP answer said (`ResponseMeta`: status, redacted
+            headers, request id, attempts, elapsed time, engine); `None` for
+            a result not read from an answer. Not compared: results equal but
+            for their metadata compare equal.
     """
 
     items: tuple[Product, ...]
     total_results: int | None = None
     api_type: str | None = None
-    request_id: str | None = None
+    request_id: str | None = attrs.field(default=None, eq=False)
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
     dropped_items: int = 0
+    meta: ResponseMeta | None = attrs.field(default=None, eq=False, repr=False)
 
 
 def _ends_results(page: KeywordSearchPage) -> bool:
@@ -120,7 +127,7 @@ class KeywordSearchPage:
         page_size: The page size asked for.
         total_results: The API's `total_results` (or 1688's `totalRecords`),
             when it sent a count.
-        request_id: The response's `x-request-id` header, when present.
+        request_id: The response's `x-request-id` header, when present (not compared).
         raw: The envelope's `data` mapping as received.
         dropped_items: Items of the answer left out of `items` (not an
             object, or without a usable id); the page as served held
@@ -130,13 +137,18 @@ class KeywordSearchPage:
             it is short and `total_results` does not say more remain (neither
             at the size asked nor at the size served, as an upstream capping
             `page_size` serves every page short).
+        meta: What the HTTP answer said (`ResponseMeta`: status, redacted
+            headers, request id, attempts, elapsed time, engine); `None` for
+            a result not read from an answer. Not compared: results equal but
+            for their metadata compare equal.
     """
 
     items: tuple[Product, ...]
     page: int
     page_size: int
     total_results: int | None = None
-    request_id: str | None = None
+    request_id: str | None = attrs.field(default=None, eq=False)
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
     dropped_items: int = 0
     is_last: bool = attrs.field(default=attrs.Factory(_ends_results, takes_self=True))
+    meta: ResponseMeta | None = attrs.field(default=None, eq=False, repr=False)

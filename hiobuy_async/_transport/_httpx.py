@@ -582,6 +582,7 @@ class HttpxBackend:
             request_id=request_id,
             retry_after=response_headers.get("retry-after"),
             elapsed=time.perf_counter() - started,
+            headers=tuple(response_headers.items()),
         )
 
 
