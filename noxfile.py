@@ -192,6 +192,7 @@ def bench(session: nox.Session) -> None:
     cli = ["--cli-inputs=10000,100000", "--cli-items=1", "--cli-resume-inputs=10000,1000000"]
     session.run("python", "-m", "bench.memory", "--only-cli", *cli)
     session.run("python", "-m", "bench.blocking")
+    session.run("python", "-m", "bench.with_options")  # a client view's cost (issue #19)
     # The quota run (issue #17): the SDK against aiohttp + aiolimiter by hand,
     # one process and four sharing a RedisQuota (needs redis-server on PATH).
     session.install(".[aiohttp,redis]", "aiolimiter")

@@ -29,7 +29,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -64,6 +64,9 @@ from ._retry import (
 )
 from ._transport import HttpTransport, RawResponse
 from .quota import Quota
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Pipeline", "Secret"]
 
@@ -122,6 +125,32 @@ class Pipeline:
         self.retry_policy = retry_policy
         self.deadline = deadline
         self.quota = quota
+        self.timeout: httpx.Timeout | None = None
+        """Each attempt's timeout, when a client view overrides the transport's."""
+
+    def view(
+        self,
+        *,
+        retry_policy: RetryPolicy,
+        deadline: float | None,
+        timeout: httpx.Timeout | None,
+    ) -> Pipeline:
+        """Return a pipeline sharing this one's transport, quota and lifecycle, with other options.
+
+        Args:
+            retry_policy: The view's retries.
+            deadline: The view's deadline.
+            timeout: The view's per-attempt timeout, or `None` for the transport's.
+
+        Returns:
+            The new pipeline (cheap: a few attribute copies).
+        """
+        view = object.__new__(Pipeline)
+        view.__dict__.update(self.__dict__)
+        view.retry_policy = retry_policy
+        view.deadline = deadline
+        view.timeout = timeout
+        return view
 
     async def call(
         self,
@@ -279,6 +308,7 @@ class Pipeline:
             json=request.json,
             params=request.params,
             headers=_headers(self._uuid, request.language, request.currency),
+            attempt_timeout=self.timeout,
         )
         if raw.request_id:
             # A server may echo the uuid in its request id: it reaches results and logs.

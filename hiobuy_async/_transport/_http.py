@@ -152,6 +152,7 @@ class _Backend(Protocol):
         *,
         max_bytes: int,
         started: float,
+        attempt_timeout: httpx.Timeout | None = None,
     ) -> RawResponse: ...
 
     def classify(self, exc: Exception) -> ErrorKind | None: ...
@@ -320,6 +321,7 @@ class HttpTransport:
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str],
+        attempt_timeout: httpx.Timeout | None = None,
     ) -> RawResponse:
         """Send one request and read the response in bounded memory.
 
@@ -329,6 +331,8 @@ class HttpTransport:
             json: The JSON body, if any (`Content-Type` is sent only with one).
             params: The query string's parameters, URL-encoded here.
             headers: Extra request headers (credentials, `Language`).
+            attempt_timeout: This request's timeout, instead of the transport's
+                (a client view's `with_options(timeout=...)`).
 
         Returns:
             The response; its body is complete for 2xx, possibly truncated otherwise.
@@ -365,6 +369,7 @@ class HttpTransport:
                     request_headers,
                     max_bytes=self._max_response_bytes,
                     started=started,
+                    attempt_timeout=attempt_timeout,
                 )
         except Exception as exc:
             # A pool closed under a request fails it in the library's own way:
