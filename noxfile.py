@@ -26,6 +26,8 @@ TEST_DEPS = [
     "rich>=13",
     "orjson>=3.9",
     "fastapi>=0.110",
+    "opentelemetry-api>=1.27",
+    "opentelemetry-sdk>=1.27",
     "starlette>=0.37",
     "pytest-examples>=0.0.18",  # lints and runs the code blocks of the docs (tests/test_docs.py)
 ]

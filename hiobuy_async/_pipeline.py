@@ -29,7 +29,9 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -62,6 +64,7 @@ from ._retry import (
     parse_retry_after,
     retry_call,
 )
+from ._tracing import Telemetry, telemetry
 from ._transport import HttpTransport, RawResponse
 from .quota import Quota
 
@@ -73,6 +76,9 @@ __all__ = ["Pipeline", "Secret"]
 logger = logging.getLogger("hiobuy_async")
 
 T = TypeVar("T")
+
+_TELEMETRY: ContextVar[Telemetry | None] = ContextVar("hiobuy_telemetry", default=None)
+"""The running call's spans and metrics, for its attempts and quota waits."""
 
 
 class Secret:
@@ -179,6 +185,32 @@ class Pipeline:
             HiobuyError: The call failed for good; `error.endpoint` names the
                 endpoint.
         """
+        tel = telemetry()
+        if tel is None:
+            return await self._call(request, hooks=hooks, on_retry=on_retry, on_body=on_body)
+        token = _TELEMETRY.set(tel)
+        try:
+            with tel.call_span(request) as span:
+                try:
+                    result = await self._call(
+                        request, hooks=hooks, on_retry=on_retry, on_body=on_body
+                    )
+                except Exception as error:
+                    tel.end_call(span, request, None, error)
+                    raise
+                tel.end_call(span, request, result, None)
+                return result
+        finally:
+            _TELEMETRY.reset(token)
+
+    async def _call(
+        self,
+        request: ApiRequest[T],
+        *,
+        hooks: RetryHooks | None,
+        on_retry: Callable[[HiobuyError], None] | None,
+        on_body: Callable[[bytes], None] | None,
+    ) -> T:
         # One cancel scope per call: aclose() cancels it, and the deadline ends it.
         scope = self._lifecycle.start_call(self.deadline)
         sends = _Sends()
@@ -222,10 +254,14 @@ class Pipeline:
 
         Every request on the wire passes here, at the moment it is sent.
         """
+        tel = _TELEMETRY.get()
+        started = time.perf_counter() if tel is not None else 0.0
         if hooks is None:
             await self.quota.acquire()
         else:
             await hooks.before_attempt(self.quota.acquire)
+        if tel is not None:
+            tel.quota_waited(time.perf_counter() - started)
 
     async def _retried(
         self,
@@ -302,14 +338,19 @@ class Pipeline:
         on_body: Callable[[bytes], None] | None,
         sends: _Sends | None = None,
     ) -> T:
-        raw = await self._transport.request(
-            request.method,
-            request.path,
-            json=request.json,
-            params=request.params,
-            headers=_headers(self._uuid, request.language, request.currency),
-            attempt_timeout=self.timeout,
-        )
+        tel = _TELEMETRY.get()
+        if tel is None:
+            raw = await self._send(request)
+        else:
+            with tel.attempt_span(request, self._server(), number) as record:
+                try:
+                    raw = await self._send(request)
+                except HiobuyError as error:
+                    record.error_type = type(error).__name__
+                    raise
+                record.status_code = raw.status_code
+                if raw.status_code >= 400:
+                    record.error_type = str(raw.status_code)
         if raw.request_id:
             # A server may echo the uuid in its request id: it reaches results and logs.
             request_id = redact_text(raw.request_id, (self._uuid.reveal(),))
@@ -333,6 +374,22 @@ class Pipeline:
             error.meta = meta  # an answer came: what it said
             raise
         return with_meta(result, meta)
+
+    async def _send(self, request: ApiRequest[Any]) -> RawResponse:
+        return await self._transport.request(
+            request.method,
+            request.path,
+            json=request.json,
+            params=request.params,
+            headers=_headers(self._uuid, request.language, request.currency),
+            attempt_timeout=self.timeout,
+        )
+
+    def _server(self) -> tuple[str, str, int]:
+        """The base URL's scheme, host and port, for span attributes (never credentials)."""
+        parts = urlsplit(self._transport.base_url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return parts.scheme, parts.hostname or "", port
 
 
 class _Sends:

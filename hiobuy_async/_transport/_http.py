@@ -249,6 +249,11 @@ class HttpTransport:
         self._slots: anyio.CapacityLimiter | None = None
 
     @property
+    def base_url(self) -> str:
+        """The API's base URL (no credentials: the constructor refuses them)."""
+        return self._base_url
+
+    @property
     def kind_in_use(self) -> TransportKind | None:
         """The engine in use: `"httpx"`, `"httpx2"`, `"aiohttp"`, or None before the first use."""
         return None if self._backend is None else self._backend.kind
