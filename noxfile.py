@@ -28,6 +28,8 @@ TEST_DEPS = [
     "fastapi>=0.110",
     "opentelemetry-api>=1.27",
     "opentelemetry-sdk>=1.27",
+    "opentelemetry-instrumentation-httpx>=0.66b0",  # its httpx2 instrumentor too
+    "opentelemetry-instrumentation-aiohttp-client>=0.66b0",
     "starlette>=0.37",
     "pytest-examples>=0.0.18",  # lints and runs the code blocks of the docs (tests/test_docs.py)
 ]

@@ -7,8 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import attrs
+import httpx
 import pytest
 from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor, HTTPXClientInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -240,3 +243,32 @@ async def test_a_provider_set_after_import_is_used(monkeypatch: pytest.MonkeyPat
     assert [s.name for s in exporter.get_finished_spans() if s.name.startswith("hiobuy.")] == [
         "hiobuy.image_search"
     ]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_http_instrumentors_add_no_duplicate_span_under_the_attempt(
+    transport: str, anyio_backend: str, otel: Otel
+) -> None:
+    provider = trace.get_tracer_provider()  # the fixture's
+    instrumentors = [HTTPXClientInstrumentor(), HTTPX2ClientInstrumentor()]
+    if anyio_backend == "asyncio":
+        instrumentors.append(AioHttpClientInstrumentor())
+    for instrumentor in instrumentors:
+        instrumentor.instrument(tracer_provider=provider)
+    try:
+        fake = FakeHiobuy(uuids=[CANARY])
+        async with fake.serve() as base_url:
+            async with make_client(base_url, transport) as client:
+                await client.image_search(IMAGES[0], platform="1688")
+            async with httpx.AsyncClient() as plain:  # the app's own client: still traced
+                await plain.get(base_url + "/elsewhere")
+    finally:
+        for instrumentor in instrumentors:
+            instrumentor.uninstrument()
+    client_spans = [s for s in otel.finished() if s.kind == SpanKind.CLIENT]
+    (attempt,) = [s for s in client_spans if s.name.startswith("POST ")]
+    (call,) = otel.named("hiobuy.")
+    assert attempt.parent is not None
+    assert attempt.parent.span_id == call.context.span_id
+    assert [s.name for s in client_spans if s is not attempt] == ["GET"]  # the plain request only
+    assert CANARY not in everything_recorded(otel)
