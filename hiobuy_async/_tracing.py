@@ -73,6 +73,7 @@ class Instruments:
 
 
 _instruments: dict[int, tuple[Any, Instruments]] = {}
+_tracers: dict[int, tuple[Any, Any]] = {}
 
 
 _NO_PROVIDER = frozenset(
@@ -261,7 +262,10 @@ def telemetry() -> Telemetry | None:
     provider = trace.get_tracer_provider()
     tracer = None
     if not _is_noop(provider):
-        tracer = provider.get_tracer("hiobuy_async")
+        known = _tracers.get(id(provider))
+        if known is None or known[0] is not provider:
+            known = _tracers[id(provider)] = (provider, provider.get_tracer("hiobuy_async"))
+        tracer = known[1]
     meter_provider = metrics.get_meter_provider()
     instruments = None
     if not _is_noop(meter_provider):
