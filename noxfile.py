@@ -26,6 +26,10 @@ TEST_DEPS = [
     "rich>=13",
     "orjson>=3.9",
     "fastapi>=0.110",
+    "opentelemetry-api>=1.27",
+    "opentelemetry-sdk>=1.27",
+    "opentelemetry-instrumentation-httpx>=0.66b0",  # its httpx2 instrumentor too
+    "opentelemetry-instrumentation-aiohttp-client>=0.66b0",
     "starlette>=0.37",
     "pytest-examples>=0.0.18",  # lints and runs the code blocks of the docs (tests/test_docs.py)
 ]
@@ -193,6 +197,9 @@ def bench(session: nox.Session) -> None:
     cli = ["--cli-inputs=10000,100000", "--cli-items=1", "--cli-resume-inputs=10000,1000000"]
     session.run("python", "-m", "bench.memory", "--only-cli", *cli)
     session.run("python", "-m", "bench.blocking")
+    session.run("python", "-m", "bench.with_options")  # a client view's cost (issue #19)
+    session.install("opentelemetry-sdk")
+    session.run("python", "-m", "bench.tracing")  # absent / no provider / provider (issue #19)
     # The quota run (issue #17): the SDK against aiohttp + aiolimiter by hand,
     # one process and four sharing a RedisQuota (needs redis-server on PATH).
     session.install(".[aiohttp,redis]", "aiolimiter")

@@ -34,6 +34,7 @@ from ._exceptions import (
     ServerError,
     WrongEventLoopError,
 )
+from ._meta import ResponseMeta
 from ._models import (
     Address,
     ImageSearchResult,
@@ -53,6 +54,7 @@ from ._models import (
 )
 from ._outcomes import Failed, Ok, Outcome, Progress
 from ._pager import KeywordPager, PagePosition, PagerItems
+from ._serialise import converter, to_jsonable
 from ._streams import DetailsStream, SearchStream
 from ._version import __version__
 from .marketplaces import LOCALES, Marketplace, PlatformName, UnknownFilterWarning
@@ -99,6 +101,7 @@ __all__ = [
     "Progress",
     "QuotaExhaustedError",
     "RateLimitError",
+    "ResponseMeta",
     "ResponseValidationError",
     "SearchStream",
     "ServerError",
@@ -110,4 +113,6 @@ __all__ = [
     "UnknownFilterWarning",
     "WrongEventLoopError",
     "__version__",
+    "converter",
+    "to_jsonable",
 ]

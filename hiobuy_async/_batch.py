@@ -48,6 +48,7 @@ from ._exceptions import (
 from ._outcomes import Failed, Ok, Outcome, Progress
 from ._ratelimit import Pacer, PauseGate
 from ._retry import RetryBudget, RetryHooks
+from ._tracing import telemetry
 
 __all__ = [
     "DEDUPE_BUDGET",
@@ -583,9 +584,32 @@ async def _run_workers(
     concurrency: int,
     cancel_scope: anyio.CancelScope | None = None,
 ) -> None:
-    async with anyio.create_task_group() as workers:
-        for _ in range(concurrency):
-            workers.start_soon(batch.worker, cancel_scope or workers.cancel_scope)
+    tel = telemetry()
+    if tel is None:
+        async with anyio.create_task_group() as workers:
+            for _ in range(concurrency):
+                workers.start_soon(batch.worker, cancel_scope or workers.cancel_scope)
+        return
+    # One span for the batch, current while the workers start: each item's
+    # call span is its child, and ends with the item (none is kept open).
+    with tel.batch_span(batch.fanout.what) as span:
+        error: str | None = None
+        try:
+            async with anyio.create_task_group() as workers:
+                for _ in range(concurrency):
+                    workers.start_soon(batch.worker, cancel_scope or workers.cancel_scope)
+        except BaseException as exc:
+            error = type(_alone(exc)).__name__
+            raise
+        finally:
+            tel.end_batch(
+                span,
+                inputs=batch.done,
+                ok=batch.ok,
+                failed=batch.failed,
+                retries=batch.retries,
+                error=error,
+            )
 
 
 def stream(

@@ -11,6 +11,8 @@ from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
+import attrs
+
 from . import _batch
 from ._cached import CachedCalls, check_cache_ttl
 from ._config import (
@@ -39,7 +41,7 @@ from ._endpoints.product_details import (
 )
 from ._endpoints.shop_nick import shop_nick_request
 from ._exceptions import InputError, redacting
-from ._lifecycle import Lifecycle
+from ._lifecycle import Lifecycle, closed_error
 from ._models import (
     Address,
     ImageSearchResult,
@@ -80,6 +82,16 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_DEADLINE = 120.0
 DEFAULT_MAX_CONNECTIONS = 32
 DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024
+
+
+class _Unset:
+    """The default of `with_options`' arguments: keep the client's setting."""
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET: Any = _Unset()
 
 
 def _check_quota(rate_limit: float | None, quota: Quota | None) -> Quota:
@@ -267,6 +279,74 @@ class AsyncHiobuy:
     def __repr__(self) -> str:
         state = "closed" if self.is_closed else "open"
         return f"<AsyncHiobuy base_url={self._base_url!r} {state}, {self._lifecycle.describe()}>"
+
+    def with_options(
+        self,
+        *,
+        timeout: float | httpx.Timeout | httpx2.Timeout = _UNSET,
+        max_retries: int = _UNSET,
+        deadline: float | None = _UNSET,
+        language: str | None = _UNSET,
+        currency: str | None = _UNSET,
+        max_retry_after: float = _UNSET,
+    ) -> AsyncHiobuy:
+        """Return a view of this client whose calls use other options.
+
+        The view shares everything else: the connection pool, the quota (its
+        pacing and `429` pauses), the order guard and journal, the event
+        loop. It is cheap enough to make per request (docs/performance.md),
+        e.g. `client.with_options(deadline=2)` in a web route with a 2-second
+        budget. Every method works on it: single calls, pagers, batches.
+        Closing a view (`aclose()`, `async with`) does nothing; closing the
+        client closes (and cancels the calls of) every view. Arguments not
+        given keep this client's (or this view's) setting.
+
+        Args:
+            timeout: Per-attempt timeout, as for `AsyncHiobuy`.
+            max_retries: Retries after a failed attempt.
+            deadline: Seconds one call may take across all its attempts and
+                waits, or `None` for no total deadline.
+            language: The default locale for searches, or `None` for the API's.
+            currency: The `Currency` `create_order` sends, or `None`.
+            max_retry_after: The longest `Retry-After` slept for.
+
+        Returns:
+            The view (an `AsyncHiobuy`).
+
+        Raises:
+            InputError: An argument is invalid (checked as the constructor does).
+            ClientClosedError: This client is closed.
+        """
+        if self.is_closed:
+            raise closed_error()
+        pipeline = self._pipeline
+        policy = pipeline.retry_policy
+        if max_retries is not _UNSET or max_retry_after is not _UNSET:
+            if max_retry_after is not _UNSET:
+                check_positive("max_retry_after", max_retry_after)
+            policy = attrs.evolve(
+                policy,
+                max_retries=policy.max_retries if max_retries is _UNSET else max_retries,
+                max_retry_after=(
+                    policy.max_retry_after if max_retry_after is _UNSET else max_retry_after
+                ),
+            )
+        if deadline is _UNSET:
+            deadline = pipeline.deadline
+        elif deadline is not None:
+            check_positive("deadline", deadline)
+        view = object.__new__(_ClientView)
+        view.__dict__.update(self.__dict__)
+        view._pipeline = pipeline.view(
+            retry_policy=policy,
+            deadline=deadline,
+            timeout=pipeline.timeout if timeout is _UNSET else make_timeout(timeout),
+        )
+        if language is not _UNSET:
+            view._language = check_language(language)
+        if currency is not _UNSET:
+            view._currency = None if currency is None else check_currency(currency)
+        return view
 
     @property
     def quota(self) -> Quota:
@@ -1131,3 +1211,35 @@ def _cached_calls(
     assert cache is not None
     namespace = merchant_namespace(uuid, base_url)
     return CachedCalls(cache, namespace=namespace, max_bytes=max_bytes)
+
+
+class _ClientView(AsyncHiobuy):
+    """What `AsyncHiobuy.with_options` returns: the client's pool and state, other options.
+
+    Made without `__init__`: its attributes are the client's, but for its
+    own pipeline (retries, deadline, timeout), language and currency.
+    Closing it does nothing; the client it came from owns the pool.
+    """
+
+    def __repr__(self) -> str:
+        state = "closed" if self.is_closed else "open"
+        return f"<AsyncHiobuy view base_url={self._base_url!r} {state}>"
+
+    async def __aenter__(self) -> AsyncHiobuy:
+        """Check the client is open (the view opens nothing of its own).
+
+        Returns:
+            The view.
+
+        Raises:
+            WrongEventLoopError: The client was first used on another event loop or thread.
+            ClientClosedError: The client is closed.
+        """
+        self._lifecycle.check()
+        return self
+
+    async def aclose(self) -> None:
+        """Do nothing: the client the view came from owns the pool (closing it closes the view)."""
+
+    def __del__(self) -> None:
+        pass

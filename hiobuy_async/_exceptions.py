@@ -28,7 +28,10 @@ import functools
 import re
 from collections.abc import Iterable
 from contextvars import ContextVar, Token
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from ._meta import ResponseMeta
 
 __all__ = [
     "APIConnectionError",
@@ -219,12 +222,17 @@ class HiobuyError(Exception):
             `"keyword_search"`, `"product_details"`, `"shop_nick"`,
             `"preview_order"` or `"create_order"`), set on every error raised
             after a request was built; `None` otherwise.
+        meta: What the last answer of the call said (`ResponseMeta`: status,
+            redacted headers, request id, attempts, elapsed time, engine),
+            when an answer came (an error status, a `ret != 1` envelope, a
+            body that could not be read); `None` when none did.
     """
 
     message: str
     request_id: str | None
     body_excerpt: str | None
     endpoint: str | None
+    meta: ResponseMeta | None = None
 
     def __init__(
         self,

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeAlias
 import attrs
 
 from ._exceptions import HiobuyError
+from ._meta import ResponseMeta
 from ._validation import describe
 
 if sys.version_info >= (3, 13):
@@ -77,6 +78,15 @@ class Failed(Generic[Q_co]):
     index: int
     query: Q_co = attrs.field(repr=short_repr)
     error: HiobuyError
+
+    @property
+    def meta(self) -> ResponseMeta | None:
+        """What the last answer to this input said, when one came (`error.meta`).
+
+        `None` for an input that was never sent or got no answer (a timeout,
+        a connection failure).
+        """
+        return self.error.meta
 
 
 Outcome: TypeAlias = Ok[Q_co, R_co] | Failed[Q_co]

@@ -27,8 +27,11 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -51,6 +54,7 @@ from ._exceptions import (
     sanitise_excerpt,
 )
 from ._lifecycle import Lifecycle, closed_error
+from ._meta import from_response, with_meta
 from ._ratelimit import CALL_DEADLINE
 from ._request import ApiRequest
 from ._retry import (
@@ -61,14 +65,21 @@ from ._retry import (
     parse_retry_after,
     retry_call,
 )
+from ._tracing import Telemetry, telemetry
 from ._transport import HttpTransport, RawResponse
 from .quota import Quota
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Pipeline", "Secret"]
 
 logger = logging.getLogger("hiobuy_async")
 
 T = TypeVar("T")
+
+_TELEMETRY: ContextVar[Telemetry | None] = ContextVar("hiobuy_telemetry", default=None)
+"""The running call's spans and metrics, for its attempts and quota waits."""
 
 
 class Secret:
@@ -124,6 +135,32 @@ class Pipeline:
         self.retry_policy = retry_policy
         self.deadline = deadline
         self.quota = quota
+        self.timeout: httpx.Timeout | None = None
+        """Each attempt's timeout, when a client view overrides the transport's."""
+
+    def view(
+        self,
+        *,
+        retry_policy: RetryPolicy,
+        deadline: float | None,
+        timeout: httpx.Timeout | None,
+    ) -> Pipeline:
+        """Return a pipeline sharing this one's transport, quota and lifecycle, with other options.
+
+        Args:
+            retry_policy: The view's retries.
+            deadline: The view's deadline.
+            timeout: The view's per-attempt timeout, or `None` for the transport's.
+
+        Returns:
+            The new pipeline (cheap: a few attribute copies).
+        """
+        view = object.__new__(Pipeline)
+        view.__dict__.update(self.__dict__)
+        view.retry_policy = retry_policy
+        view.deadline = deadline
+        view.timeout = timeout
+        return view
 
     async def call(
         self,
@@ -194,6 +231,32 @@ class Pipeline:
             HiobuyError: The call failed for good; `error.endpoint` names the
                 endpoint.
         """
+        tel = telemetry()
+        if tel is None:
+            return await self._call(request, hooks=hooks, on_retry=on_retry, on_body=on_body)
+        token = _TELEMETRY.set(tel)
+        try:
+            with tel.call_span(request) as span:
+                try:
+                    result = await self._call(
+                        request, hooks=hooks, on_retry=on_retry, on_body=on_body
+                    )
+                except Exception as error:
+                    tel.end_call(span, request, None, error)
+                    raise
+                tel.end_call(span, request, result, None)
+                return result
+        finally:
+            _TELEMETRY.reset(token)
+
+    async def _call(
+        self,
+        request: ApiRequest[T],
+        *,
+        hooks: RetryHooks | None,
+        on_retry: Callable[[HiobuyError], None] | None,
+        on_body: Callable[[bytes], None] | None,
+    ) -> T:
         # One cancel scope per call: aclose() cancels it, and the deadline ends it.
         scope = self._lifecycle.start_call(self.deadline)
         sends = _Sends()
@@ -237,10 +300,14 @@ class Pipeline:
 
         Every request on the wire passes here, at the moment it is sent.
         """
+        tel = _TELEMETRY.get()
+        started = time.perf_counter() if tel is not None else 0.0
         if hooks is None:
             await self.quota.acquire()
         else:
             await hooks.before_attempt(self.quota.acquire)
+        if tel is not None:
+            tel.quota_waited(time.perf_counter() - started)
 
     async def _retried(
         self,
@@ -257,7 +324,7 @@ class Pipeline:
                 await self._gate(hooks)
                 sends.count += 1
                 sends.in_flight = True
-                result = await self._attempt(request, number, on_body)
+                result = await self._attempt(request, number, on_body, sends)
                 sends.in_flight = False
                 return result
             except HiobuyError as error:
@@ -265,7 +332,9 @@ class Pipeline:
                 # Raised from here without the frames below (they hold the
                 # request headers and the body) and without its chain.
                 failure = redact_error(error, self._uuid.reveal())
-            raise await self._shared_wait(failure)
+            shared = await self._shared_wait(failure)
+            shared.meta = failure.meta
+            raise shared
 
         try:
             return await retry_call(
@@ -309,15 +378,25 @@ class Pipeline:
         )
 
     async def _attempt(
-        self, request: ApiRequest[T], number: int, on_body: Callable[[bytes], None] | None
+        self,
+        request: ApiRequest[T],
+        number: int,
+        on_body: Callable[[bytes], None] | None,
+        sends: _Sends | None = None,
     ) -> T:
-        raw = await self._transport.request(
-            request.method,
-            request.path,
-            json=request.json,
-            params=request.params,
-            headers=_headers(self._uuid, request.language, request.currency),
-        )
+        tel = _TELEMETRY.get()
+        if tel is None:
+            raw = await self._send(request)
+        else:
+            with tel.attempt_span(request, self._server(), number) as record:
+                try:
+                    raw = await self._send(request)
+                except HiobuyError as error:
+                    record.error_type = type(error).__name__
+                    raise
+                record.status_code = raw.status_code
+                if raw.status_code >= 400:
+                    record.error_type = str(raw.status_code)
         if raw.request_id:
             # A server may echo the uuid in its request id: it reaches results and logs.
             request_id = redact_text(raw.request_id, (self._uuid.reveal(),))
@@ -326,17 +405,48 @@ class Pipeline:
         _log_response(request, raw, number)
         if on_body is not None and 200 <= raw.status_code < 300:
             on_body(raw.body)
-        return await _result(request, raw)
+        meta = from_response(
+            status_code=raw.status_code,
+            headers=raw.headers,
+            request_id=raw.request_id,
+            attempts=number if sends is None else sends.count,
+            elapsed=raw.elapsed if sends is None else time.perf_counter() - sends.started,
+            engine=self._transport.kind_in_use,
+            redact=redact_text,
+        )
+        try:
+            result = await _result(request, raw)
+        except HiobuyError as error:
+            error.meta = meta  # an answer came: what it said
+            raise
+        return with_meta(result, meta)
+
+    async def _send(self, request: ApiRequest[Any]) -> RawResponse:
+        return await self._transport.request(
+            request.method,
+            request.path,
+            json=request.json,
+            params=request.params,
+            headers=_headers(self._uuid, request.language, request.currency),
+            attempt_timeout=self.timeout,
+        )
+
+    def _server(self) -> tuple[str, str, int]:
+        """The base URL's scheme, host and port, for span attributes (never credentials)."""
+        parts = urlsplit(self._transport.base_url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return parts.scheme, parts.hostname or "", port
 
 
 class _Sends:
-    """What one call put on the wire: how many requests, and whether one is in flight."""
+    """What one call put on the wire: how many requests, whether one is in flight, since when."""
 
-    __slots__ = ("count", "in_flight")
+    __slots__ = ("count", "in_flight", "started")
 
     def __init__(self) -> None:
         self.count = 0
         self.in_flight = False
+        self.started = time.perf_counter()
 
 
 def _may_have_acted(error: HiobuyError) -> bool:
@@ -364,6 +474,7 @@ def _outcome_unknown(
         request_id=cause.request_id,
     )
     unknown.__cause__ = cause
+    unknown.meta = cause.meta
     return unknown
 
 

@@ -7,7 +7,6 @@ import codecs
 import json
 import re
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import IO, Any
 
 import attrs
@@ -23,6 +22,7 @@ from .._exceptions import (
     ServerError,
 )
 from .._models import ImageSearchResult, Product, ProductDetails, Sku
+from .._serialise import converter
 from ..marketplaces import DEFAULT_LOCALE, Marketplace
 from ._args import CliError, ExitCode
 
@@ -42,17 +42,6 @@ __all__ = [
 ]
 
 
-def _plain(value: object) -> Any:
-    if isinstance(value, Decimal):
-        # A string keeps the exact price ("21.80"); a JSON number could not.
-        return str(value)
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
 def product_dict(product: Product) -> dict[str, Any]:
     """Turn a product into JSON-ready data: price as a string, tags as a list.
 
@@ -62,7 +51,8 @@ def product_dict(product: Product) -> dict[str, Any]:
     Returns:
         A dict with every field of `Product`, `extra` included.
     """
-    return {f.name: _plain(getattr(product, f.name)) for f in attrs.fields(Product)}
+    data: dict[str, Any] = converter.unstructure(product)
+    return data
 
 
 def result_dict(
@@ -229,7 +219,8 @@ def sku_dict(sku: Sku) -> dict[str, Any]:
     Returns:
         A dict with every field of `Sku`.
     """
-    return {f.name: _plain(getattr(sku, f.name)) for f in attrs.fields(Sku)}
+    data: dict[str, Any] = converter.unstructure(sku)
+    return data
 
 
 def details_dict(details: ProductDetails) -> dict[str, Any]:
@@ -241,12 +232,9 @@ def details_dict(details: ProductDetails) -> dict[str, Any]:
     Returns:
         A dict with every field of `ProductDetails` but `raw`, SKUs as dicts.
     """
-    data = {
-        f.name: _plain(getattr(details, f.name))
-        for f in attrs.fields(ProductDetails)
-        if f.name not in ("raw", "skus", "from_cache", "cached_at")
-    }
-    data["skus"] = [sku_dict(s) for s in details.skus]
+    data: dict[str, Any] = converter.unstructure(details)
+    for name in ("raw", "from_cache", "cached_at"):
+        data.pop(name, None)
     return data
 
 

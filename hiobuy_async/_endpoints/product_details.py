@@ -378,6 +378,7 @@ _DETAILS_FIELDS = frozenset(a.name for a in attrs.fields(ProductDetails)) - {
     "extra",
     "request_id",
     "raw",
+    "meta",
 }
 _DETAILS_KEYS = (_DETAILS_FIELDS - {"original_price"}) | {"orginal_price", "original_price"}
 
@@ -392,6 +393,7 @@ _DETAILS_OVERRIDES = {
     "extra": cattrs.override(omit=True),
     "request_id": cattrs.override(omit=True),
     "raw": cattrs.override(omit=True),
+    "meta": cattrs.override(omit=True),
 }
 # Each model twice: fast, and with detailed validation to say which field
 # failed (run only on a failure, on that one object).

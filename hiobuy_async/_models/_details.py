@@ -10,6 +10,8 @@ from typing import Any
 
 import attrs
 
+from .._meta import ResponseMeta
+
 __all__ = ["ProductDetails", "Sku"]
 
 
@@ -64,10 +66,14 @@ class ProductDetails:
         desc: The description, as HTML, unchanged (not sanitised: escape it
             before showing it in a page).
         extra: Fields of `data` that this model does not know, unchanged.
-        request_id: The response's `x-request-id` header, when present.
+        request_id: The response's `x-request-id` header, when present (not compared).
         raw: The envelope's `data` mapping as received.
         from_cache: True when the answer came from the client's cache (no request was sent).
         cached_at: When a cached answer was received (UTC), or `None` for a fresh one.
+        meta: What the HTTP answer said (`ResponseMeta`: status, redacted
+            headers, request id, attempts, elapsed time, engine); `None` for
+            a result not read from an answer. Not compared: results equal but
+            for their metadata compare equal.
     """
 
     num_iid: int
@@ -82,7 +88,8 @@ class ProductDetails:
     shop_id: str | None = None
     desc: str | None = attrs.field(default=None, repr=False)
     extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
-    request_id: str | None = None
+    request_id: str | None = attrs.field(default=None, eq=False)
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
     from_cache: bool = attrs.field(default=False, repr=False, eq=False)
     cached_at: datetime | None = attrs.field(default=None, repr=False, eq=False)
+    meta: ResponseMeta | None = attrs.field(default=None, eq=False, repr=False)

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from .._exceptions import InputError
+from .._meta import ResponseMeta
 from ._details import ProductDetails, Sku
 
 __all__ = [
@@ -122,11 +123,15 @@ class OrderPreview:
         freight_fee: The domestic shipping (`freightFee`).
         is_free: Whether the domestic shipping is free (`isFree`).
         extra: Fields of `data` that this model does not know, unchanged.
-        request_id: The response's `x-request-id` header, when present.
+        request_id: The response's `x-request-id` header, when present (not compared).
         raw: The envelope's `data` mapping as received.
         from_cache: True when the quote came from the client's cache (asked
             for with `cache_ttl=`; no request was sent).
         cached_at: When a cached quote was received (UTC), or `None` for a fresh one.
+        meta: What the HTTP answer said (`ResponseMeta`: status, redacted
+            headers, request id, attempts, elapsed time, engine); `None` for
+            a result not read from an answer. Not compared: results equal but
+            for their metadata compare equal.
     """
 
     goods_fee: Decimal | None = None
@@ -134,10 +139,11 @@ class OrderPreview:
     freight_fee: Decimal | None = None
     is_free: bool | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
-    request_id: str | None = None
+    request_id: str | None = attrs.field(default=None, eq=False)
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
     from_cache: bool = attrs.field(default=False, repr=False, eq=False)
     cached_at: datetime | None = attrs.field(default=None, repr=False, eq=False)
+    meta: ResponseMeta | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(slots=True)
@@ -271,11 +277,16 @@ class OrderSubmission:
     Attributes:
         idempotency_key: The key the order was submitted under.
         client_reference: The caller's reference, if one was given.
-        request_id: The response's `x-request-id` header, when present.
+        request_id: The response's `x-request-id` header, when present (not compared).
         data: The envelope's `data` as received.
+        meta: What the HTTP answer said (`ResponseMeta`: status, redacted
+            headers, request id, attempts, elapsed time, engine); `None` for
+            a result not read from an answer. Not compared: results equal but
+            for their metadata compare equal.
     """
 
     idempotency_key: str
     client_reference: str | None = None
-    request_id: str | None = None
+    request_id: str | None = attrs.field(default=None, eq=False)
     data: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    meta: ResponseMeta | None = attrs.field(default=None, eq=False, repr=False)

@@ -10,6 +10,8 @@ from typing import Any
 
 import attrs
 
+from .._meta import ResponseMeta
+
 __all__ = ["ImageSearchResult", "KeywordSearchPage", "Product"]
 
 
@@ -80,7 +82,7 @@ class ImageSearchResult:
             when not sent or not a count (`-1`, `"1,000"`, `12.5`).
         api_type: The API's `api_type`. It says `"taobao"` even for 1688
             searches: do not derive the marketplace from it.
-        request_id: The response's `x-request-id` header, when present.
+        request_id: The response's `x-request-id` header, when present (not compared).
         raw: The envelope's `data` mapping as received, for fields the models
             do not know.
         dropped_items: Items of the answer left out of `items` because they
@@ -88,16 +90,21 @@ class ImageSearchResult:
             (`num_iid`, or 1688's `offerId`). They stay in `raw`.
         from_cache: True when the answer came from the client's cache (no request was sent).
         cached_at: When a cached answer was received (UTC), or `None` for a fresh one.
+        meta: What the HTTP answer said (`ResponseMeta`: status, redacted
+            headers, request id, attempts, elapsed time, engine); `None` for
+            a result not read from an answer. Not compared: results equal but
+            for their metadata compare equal.
     """
 
     items: tuple[Product, ...]
     total_results: int | None = None
     api_type: str | None = None
-    request_id: str | None = None
+    request_id: str | None = attrs.field(default=None, eq=False)
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
     dropped_items: int = 0
     from_cache: bool = attrs.field(default=False, repr=False, eq=False)
     cached_at: datetime | None = attrs.field(default=None, repr=False, eq=False)
+    meta: ResponseMeta | None = attrs.field(default=None, eq=False, repr=False)
 
 
 def _ends_results(page: KeywordSearchPage) -> bool:
@@ -125,7 +132,7 @@ class KeywordSearchPage:
         page_size: The page size asked for.
         total_results: The API's `total_results` (or 1688's `totalRecords`),
             when it sent a count.
-        request_id: The response's `x-request-id` header, when present.
+        request_id: The response's `x-request-id` header, when present (not compared).
         raw: The envelope's `data` mapping as received.
         dropped_items: Items of the answer left out of `items` (not an
             object, or without a usable id); the page as served held
@@ -137,15 +144,20 @@ class KeywordSearchPage:
             `page_size` serves every page short).
         from_cache: True when the answer came from the client's cache (no request was sent).
         cached_at: When a cached answer was received (UTC), or `None` for a fresh one.
+        meta: What the HTTP answer said (`ResponseMeta`: status, redacted
+            headers, request id, attempts, elapsed time, engine); `None` for
+            a result not read from an answer. Not compared: results equal but
+            for their metadata compare equal.
     """
 
     items: tuple[Product, ...]
     page: int
     page_size: int
     total_results: int | None = None
-    request_id: str | None = None
+    request_id: str | None = attrs.field(default=None, eq=False)
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
     dropped_items: int = 0
     is_last: bool = attrs.field(default=attrs.Factory(_ends_results, takes_self=True))
     from_cache: bool = attrs.field(default=False, repr=False, eq=False)
     cached_at: datetime | None = attrs.field(default=None, repr=False, eq=False)
+    meta: ResponseMeta | None = attrs.field(default=None, eq=False, repr=False)

@@ -250,6 +250,7 @@ class AiohttpBackend:
         *,
         max_bytes: int,
         started: float,
+        attempt_timeout: httpx.Timeout | None = None,
     ) -> RawResponse:
         """Send a request and read the response in bounded memory.
 
@@ -263,6 +264,7 @@ class AiohttpBackend:
             headers: All request headers.
             max_bytes: The cap on a decoded 2xx body.
             started: When the transport took the request (`time.perf_counter()`).
+            attempt_timeout: This request's timeout, instead of the session's.
 
         Returns:
             The response.
@@ -271,7 +273,13 @@ class AiohttpBackend:
         token = _ATTEMPT.set(attempt)
         try:
             return await self._send_once(
-                method, url, content, headers, max_bytes=max_bytes, started=started
+                method,
+                url,
+                content,
+                headers,
+                max_bytes=max_bytes,
+                started=started,
+                attempt_timeout=attempt_timeout,
             )
         except Exception as exc:
             _mark_not_sent(exc, attempt)
@@ -304,7 +312,11 @@ class AiohttpBackend:
         *,
         max_bytes: int,
         started: float,
+        attempt_timeout: httpx.Timeout | None = None,
     ) -> RawResponse:
+        extra: dict[str, Any] = (
+            {} if attempt_timeout is None else {"timeout": client_timeout(attempt_timeout)}
+        )
         response = await self._session.request(
             method,
             url,
@@ -312,6 +324,7 @@ class AiohttpBackend:
             headers=headers,
             allow_redirects=False,
             proxy=self._proxy,
+            **extra,
         )
         try:
             status = response.status
@@ -346,4 +359,5 @@ class AiohttpBackend:
             request_id=request_id,
             retry_after=response_headers.get("retry-after"),
             elapsed=time.perf_counter() - started,
+            headers=tuple(response_headers.items()),
         )

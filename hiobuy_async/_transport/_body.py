@@ -33,6 +33,7 @@ class RawResponse:
     request_id: str | None
     retry_after: str | None
     elapsed: float
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class _BoundedDecoder:

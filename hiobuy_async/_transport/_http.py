@@ -152,6 +152,7 @@ class _Backend(Protocol):
         *,
         max_bytes: int,
         started: float,
+        attempt_timeout: httpx.Timeout | None = None,
     ) -> RawResponse: ...
 
     def classify(self, exc: Exception) -> ErrorKind | None: ...
@@ -248,6 +249,11 @@ class HttpTransport:
         self._slots: anyio.CapacityLimiter | None = None
 
     @property
+    def base_url(self) -> str:
+        """The API's base URL (no credentials: the constructor refuses them)."""
+        return self._base_url
+
+    @property
     def kind_in_use(self) -> TransportKind | None:
         """The engine in use: `"httpx"`, `"httpx2"`, `"aiohttp"`, or None before the first use."""
         return None if self._backend is None else self._backend.kind
@@ -320,6 +326,7 @@ class HttpTransport:
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str],
+        attempt_timeout: httpx.Timeout | None = None,
     ) -> RawResponse:
         """Send one request and read the response in bounded memory.
 
@@ -329,6 +336,8 @@ class HttpTransport:
             json: The JSON body, if any (`Content-Type` is sent only with one).
             params: The query string's parameters, URL-encoded here.
             headers: Extra request headers (credentials, `Language`).
+            attempt_timeout: This request's timeout, instead of the transport's
+                (a client view's `with_options(timeout=...)`).
 
         Returns:
             The response; its body is complete for 2xx, possibly truncated otherwise.
@@ -365,6 +374,7 @@ class HttpTransport:
                     request_headers,
                     max_bytes=self._max_response_bytes,
                     started=started,
+                    attempt_timeout=attempt_timeout,
                 )
         except Exception as exc:
             # A pool closed under a request fails it in the library's own way:

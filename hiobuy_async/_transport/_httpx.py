@@ -480,6 +480,7 @@ class HttpxBackend:
         *,
         max_bytes: int,
         started: float,
+        attempt_timeout: httpx.Timeout | None = None,
     ) -> RawResponse:
         """Send a request and read the response in bounded memory.
 
@@ -496,6 +497,7 @@ class HttpxBackend:
             headers: All request headers.
             max_bytes: The cap on a decoded 2xx body.
             started: When the transport took the request (`time.perf_counter()`).
+            attempt_timeout: This request's timeout, instead of the backend's.
 
         Returns:
             The response.
@@ -506,7 +508,16 @@ class HttpxBackend:
         token = _ATTEMPT.set(attempt)
         try:
             return await self._send_once(
-                shard.client, method, url, content, headers, max_bytes=max_bytes, started=started
+                shard.client,
+                method,
+                url,
+                content,
+                headers,
+                max_bytes=max_bytes,
+                started=started,
+                attempt_timeout=self._timeout
+                if attempt_timeout is None
+                else self._library.Timeout(**attempt_timeout.as_dict()),
             )
         except Exception as exc:
             _mark_not_sent(exc, attempt, self._library, watched=self._owns_clients)
@@ -556,9 +567,10 @@ class HttpxBackend:
         *,
         max_bytes: int,
         started: float,
+        attempt_timeout: Any,
     ) -> RawResponse:
         request = client.build_request(
-            method, self._parsed(url), content=content, headers=headers, timeout=self._timeout
+            method, self._parsed(url), content=content, headers=headers, timeout=attempt_timeout
         )
         if content is not None:
             request.stream = self._body_stream(content)
@@ -582,6 +594,7 @@ class HttpxBackend:
             request_id=request_id,
             retry_after=response_headers.get("retry-after"),
             elapsed=time.perf_counter() - started,
+            headers=tuple(response_headers.items()),
         )
 
 
