@@ -229,6 +229,23 @@ def test_help_documents_exit_codes_once() -> None:
     assert "130" in proc.stdout
 
 
+def test_version_is_0_2_0_as_in_pyproject_and_the_changelog() -> None:
+    # 0.1.0 was printed while the CHANGELOG's large "Unreleased" section shipped under it.
+    import re  # noqa: PLC0415 - only this test reads the project's metadata
+    import tomllib  # noqa: PLC0415
+
+    root = Path(__file__).parent.parent
+    declared = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    released = re.findall(r"^## \[(\d[^\]]*)\]", (root / "CHANGELOG.md").read_text("utf-8"), re.M)
+    proc = run_cli("--version")
+
+    assert proc.returncode == 0, proc.stderr
+    # A stale editable install still says the old version: reinstall (`pip install -e .`).
+    assert proc.stdout == "hiobuy-async 0.2.0\n"
+    assert declared["version"] == "0.2.0"
+    assert released[0] == "0.2.0"
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery differs on Windows")
 def test_fake_server_serves_other_processes_until_ctrl_c() -> None:
     server = subprocess.Popen(
