@@ -64,8 +64,9 @@ def loopback_client() -> LoopbackClient:
     return make
 
 
-# aiohttp runs on asyncio only; under trio `transport="aiohttp"` is httpx's
-# own, which the "httpx" case of the same test already covers. So a test
+# aiohttp runs on asyncio only; under trio `transport="aiohttp"` is httpx2,
+# which the "httpx2" case of the same test already covers (engine lists are
+# helpers.ENGINES, the SDK's own, so every one has that case). So a test
 # parametrised over engines has no aiohttp case on trio: it is deselected at
 # collection (it does not exist), never skipped at run time.
 _ENGINE_PARAMS = ("transport", "engine")
