@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import attrs
 import pytest
+from helpers import make_client
 
 from hiobuy_async import AsyncHiobuy
 from hiobuy_async._retry import set_no_backoff
@@ -54,7 +55,7 @@ def loopback_client() -> LoopbackClient:
     """Make clients for a served fake, with a tiny backoff (Retry-After waits stay real)."""
 
     def make(base_url: str, **kwargs: object) -> AsyncHiobuy:
-        client = AsyncHiobuy(FakeHiobuy.DEFAULT_UUID, base_url=base_url, **kwargs)  # type: ignore[arg-type]
+        client = make_client(base_url, **kwargs)  # type: ignore[arg-type]
         client._pipeline.retry_policy = attrs.evolve(
             client._pipeline.retry_policy, initial_backoff=0.001
         )
@@ -63,8 +64,9 @@ def loopback_client() -> LoopbackClient:
     return make
 
 
-# aiohttp runs on asyncio only; under trio `transport="aiohttp"` is httpx's
-# own, which the "httpx" case of the same test already covers. So a test
+# aiohttp runs on asyncio only; under trio `transport="aiohttp"` is httpx2,
+# which the "httpx2" case of the same test already covers (engine lists are
+# helpers.ENGINES, the SDK's own, so every one has that case). So a test
 # parametrised over engines has no aiohttp case on trio: it is deselected at
 # collection (it does not exist), never skipped at run time.
 _ENGINE_PARAMS = ("transport", "engine")

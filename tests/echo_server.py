@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 import anyio.abc
+from helpers import serve_tcp
 
 Reply = Callable[[bytes], Awaitable[bytes | None]]
 """Given one request (head and body), return the response bytes, or None to close unanswered.
@@ -89,11 +90,5 @@ async def echo_server(reply: Reply) -> AsyncIterator[tuple[str, list[bytes]]]:
                 except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                     return
 
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
-    async with listener, anyio.create_task_group() as group:
-        group.start_soon(listener.serve, handle)
-        try:
-            yield f"http://127.0.0.1:{port}", requests
-        finally:
-            group.cancel_scope.cancel()
+    async with serve_tcp(handle) as port:
+        yield f"http://127.0.0.1:{port}", requests

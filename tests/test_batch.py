@@ -13,10 +13,10 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from helpers import mock_client
 
 from hiobuy_async import (
     APIStatusError,
-    AsyncHiobuy,
     AuthenticationError,
     DetailsQuery,
     DetailsStream,
@@ -80,14 +80,7 @@ class Recorder:
             self.in_flight -= 1
 
 
-def make_client(recorder: Recorder, **kwargs: Any) -> AsyncHiobuy:
-    transport = httpx.MockTransport(recorder)
-    return AsyncHiobuy(
-        "batch-uuid",
-        base_url="https://api.hiobuy.test",
-        http_client=httpx.AsyncClient(transport=transport),
-        **kwargs,
-    )
+make_client = functools.partial(mock_client, uuid="batch-uuid")
 
 
 def urls(n: int, prefix: str = "img") -> list[str]:
@@ -102,14 +95,9 @@ async def test_results_in_input_order_despite_completion_order() -> None:
         await anyio.sleep(0.001 * (10 - index))
         return await recorder(request)
 
-    client = AsyncHiobuy(
-        "u",
-        base_url="https://api.hiobuy.test",
-        http_client=httpx.AsyncClient(transport=httpx.MockTransport(slow_first)),
-    )
     images = urls(10)
     completion: list[int] = []
-    async with client:
+    async with mock_client(slow_first, uuid="u") as client:
         async with client.search_stream(images, platform="taobao", concurrency=10) as stream:
             completion = [outcome.index async for outcome in stream]
         results = await client.search_many(images, platform="taobao", concurrency=10)

@@ -17,11 +17,6 @@ pytestmark = pytest.mark.anyio
 LoopbackClient = Callable[..., AsyncHiobuy]  # the conftest's loopback_client fixture
 
 
-@pytest.fixture
-def make_client(loopback_client: LoopbackClient) -> LoopbackClient:
-    return loopback_client
-
-
 def chaos_image(i: int) -> str:
     return f"https://cdn.test/chaos/{i}.jpg"
 
@@ -48,14 +43,14 @@ def script_chaos(fake: FakeHiobuy, n: int) -> set[str]:
 
 
 async def test_two_thousand_images_against_a_failing_server(
-    served: tuple[FakeHiobuy, str], make_client: LoopbackClient
+    served: tuple[FakeHiobuy, str], loopback_client: LoopbackClient
 ) -> None:
     fake, base_url = served
     n = 2000
     malformed = script_chaos(fake, n)
     images = [chaos_image(i) for i in range(n)]
     # The timeout leaves room for a loaded 2-core machine; only stalls exceed it.
-    async with make_client(base_url, timeout=2.0, max_connections=32) as client:
+    async with loopback_client(base_url, timeout=2.0, max_connections=32) as client:
         outcomes = await client.search_many(images, platform="1688", concurrency=32)
 
         assert len(outcomes) == n
@@ -82,14 +77,14 @@ async def test_two_thousand_images_against_a_failing_server(
 
 
 async def test_cancellation_churn_leaves_the_pool_healthy(
-    served: tuple[FakeHiobuy, str], make_client: LoopbackClient
+    served: tuple[FakeHiobuy, str], loopback_client: LoopbackClient
 ) -> None:
     fake, base_url = served
     fake.latency = 0.005
     rng = random.Random(1234)
     cancelled = 0
 
-    async with make_client(base_url, max_connections=4, timeout=2.0) as client:
+    async with loopback_client(base_url, max_connections=4, timeout=2.0) as client:
 
         async def impatient_caller(i: int) -> None:
             nonlocal cancelled
@@ -112,11 +107,11 @@ async def test_cancellation_churn_leaves_the_pool_healthy(
 
 
 async def test_batches_cancelled_mid_way_leave_the_pool_healthy(
-    served: tuple[FakeHiobuy, str], make_client: LoopbackClient
+    served: tuple[FakeHiobuy, str], loopback_client: LoopbackClient
 ) -> None:
     fake, base_url = served
     fake.latency = 0.005
-    async with make_client(base_url, max_connections=8) as client:
+    async with loopback_client(base_url, max_connections=8) as client:
         for round_ in range(5):
             with anyio.move_on_after(0.02 + 0.01 * round_):
                 await client.search_many(
@@ -134,11 +129,11 @@ async def test_batches_cancelled_mid_way_leave_the_pool_healthy(
 
 
 async def test_keep_alive_over_a_batch(
-    served: tuple[FakeHiobuy, str], make_client: LoopbackClient
+    served: tuple[FakeHiobuy, str], loopback_client: LoopbackClient
 ) -> None:
     fake, base_url = served
     n, concurrency = 400, 32
-    async with make_client(base_url, max_connections=concurrency) as client:
+    async with loopback_client(base_url, max_connections=concurrency) as client:
         await client.search_many(
             [f"https://cdn.test/keep/{i}.jpg" for i in range(n)],
             platform="1688",

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import unused_port
 
 from hiobuy_async.testing import FakeHiobuy
 
@@ -41,13 +41,6 @@ def run_cli(
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def test_demo_prints_products() -> None:
@@ -181,7 +174,7 @@ def test_search_many_reads_stdin_and_writes_stdout() -> None:
 def test_bad_input_gives_one_line_error(
     args: list[str], env: dict[str, str], code: int, expected: str
 ) -> None:
-    env = _env(**env, HIOBUY_BASE_URL=f"http://127.0.0.1:{closed_port()}")
+    env = _env(**env, HIOBUY_BASE_URL=f"http://127.0.0.1:{unused_port()}")
 
     proc = run_cli(*args, env=env, stdin="")
 
@@ -196,7 +189,7 @@ def test_bad_input_gives_one_line_error(
 def test_search_many_against_unreachable_server_stops_and_writes_nothing(tmp_path: Path) -> None:
     (tmp_path / "in.txt").write_text("\n".join(FakeHiobuy.sample_images()), encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    env = _env(HIOBUY_UUID=SECRET, HIOBUY_BASE_URL=f"http://127.0.0.1:{closed_port()}")
+    env = _env(HIOBUY_UUID=SECRET, HIOBUY_BASE_URL=f"http://127.0.0.1:{unused_port()}")
 
     proc = run_cli("search-many", str(tmp_path / "in.txt"), "-p", "1688", "-o", str(out), env=env)
 
@@ -227,6 +220,23 @@ def test_help_documents_exit_codes_once() -> None:
     assert proc.returncode == 0
     assert proc.stdout.count("exit codes:") == 1
     assert "130" in proc.stdout
+
+
+def test_version_is_0_2_0_as_in_pyproject_and_the_changelog() -> None:
+    # 0.1.0 was printed while the CHANGELOG's large "Unreleased" section shipped under it.
+    import re  # noqa: PLC0415 - only this test reads the project's metadata
+    import tomllib  # noqa: PLC0415
+
+    root = Path(__file__).parent.parent
+    declared = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    released = re.findall(r"^## \[(\d[^\]]*)\]", (root / "CHANGELOG.md").read_text("utf-8"), re.M)
+    proc = run_cli("--version")
+
+    assert proc.returncode == 0, proc.stderr
+    # A stale editable install still says the old version: reinstall (`pip install -e .`).
+    assert proc.stdout == "hiobuy-async 0.2.0\n"
+    assert declared["version"] == "0.2.0"
+    assert released[0] == "0.2.0"
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery differs on Windows")

@@ -11,7 +11,6 @@ import errno
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from typing import IO, Any
 
 import pytest
 from conftest import BACKENDS
+from helpers import unused_port
 
 from hiobuy_async._cli import _commands, main
 from hiobuy_async._cli._args import CliError, ExitCode, parse_args
@@ -69,13 +69,6 @@ def records(path: Path) -> list[dict[str, Any]]:
 def write_inputs(path: Path, lines: list[str]) -> Path:
     path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     return path
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # -- #21.13: every line of --output is a result record ---------------------------
@@ -352,7 +345,7 @@ def test_redis_down_gives_one_warning_per_outage(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HIOBUY_")}
     argv = ["search-many", str(inputs), "--demo", "-o", str(tmp_path / "out.jsonl")]
     argv += ["--rate-limit", "200", "--quota-key", "merchant-42"]
-    argv += ["--redis-quota", f"redis://:{PASSWORD}@127.0.0.1:{closed_port()}"]
+    argv += ["--redis-quota", f"redis://:{PASSWORD}@127.0.0.1:{unused_port()}"]
 
     proc = subprocess.run(
         [sys.executable, "-m", "hiobuy_async", *argv],
@@ -384,7 +377,7 @@ def test_csv_header_line_does_not_hide_a_down_server(
     inputs = write_inputs(tmp_path / "in.txt", ["img,platform", *IMAGES])
     out = tmp_path / "out.jsonl"
     monkeypatch.setenv("HIOBUY_UUID", FakeHiobuy.DEFAULT_UUID)
-    monkeypatch.setenv("HIOBUY_BASE_URL", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("HIOBUY_BASE_URL", f"http://127.0.0.1:{unused_port()}")
     argv = ("search-many", str(inputs), "-p", "1688", "-l", "en_US", "-o", str(out))
 
     code, _, err = run_main(capsys, backend, *argv, "--max-retries", "0")

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib.util
-import json
 import logging
-import socket
 import subprocess
 import sys
 import warnings
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import anyio
+import helpers
 import httpx
 import pytest
+from helpers import ENGINES, Recorder, unused_port
 
 from hiobuy_async import (
     DEFAULT_BASE_URL,
@@ -38,39 +38,7 @@ SEED_SAMPLE = (Path(__file__).parent / "fixtures" / "seed_sample_response.json")
 BACKENDS = ["asyncio", "trio"]
 
 
-class Recorder:
-    """A MockTransport handler that records requests and answers from a script."""
-
-    def __init__(self, *responses: httpx.Response) -> None:
-        self.requests: list[httpx.Request] = []
-        self._responses = list(responses)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if self._responses:
-            return self._responses.pop(0)
-        return httpx.Response(200, content=SEED_SAMPLE, headers={"x-request-id": "rid-ok"})
-
-    @property
-    def only(self) -> httpx.Request:
-        assert len(self.requests) == 1
-        return self.requests[0]
-
-    def body(self, index: int = 0) -> Any:
-        return json.loads(self.requests[index].content)
-
-
-@asynccontextmanager
-async def mock_client(
-    handler: Callable[[httpx.Request], Any], **kwargs: Any
-) -> AsyncIterator[AsyncHiobuy]:
-    kwargs.setdefault("base_url", BASE)
-    uuid = kwargs.pop("uuid", UUID)
-    async with (
-        httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http_client,
-        AsyncHiobuy(uuid, http_client=http_client, **kwargs) as client,
-    ):
-        yield client
+mock_client = functools.partial(helpers.mock_client, uuid=UUID, base_url=BASE)
 
 
 @pytest.fixture(autouse=True)
@@ -513,18 +481,11 @@ async def test_caller_http_client_is_not_closed() -> None:
         assert response.status_code == 200
 
 
-def _refused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 def _used_unclosed_client(backend: str, transport: str) -> AsyncHiobuy:
     """Make one (failing) request on an SDK-owned pool, and leak the client."""
     client = AsyncHiobuy(
         "u",
-        base_url=f"http://127.0.0.1:{_refused_port()}",
+        base_url=f"http://127.0.0.1:{unused_port()}",
         max_retries=0,
         timeout=2.0,
         transport=transport,  # type: ignore[arg-type]
@@ -544,11 +505,11 @@ def _drop_and_collect(holder: list[AsyncHiobuy]) -> None:
 
 
 POOL_KINDS = [
-    pytest.param("asyncio", "httpx", id="asyncio-httpx"),
-    pytest.param("trio", "httpx", id="trio-httpx"),
+    pytest.param(backend, engine, id=f"{backend}-{engine}")
+    for engine in ENGINES
+    for backend in ("asyncio", "trio")
+    if engine != "aiohttp" or (backend == "asyncio" and importlib.util.find_spec("aiohttp"))
 ]
-if importlib.util.find_spec("aiohttp") is not None:
-    POOL_KINDS.append(pytest.param("asyncio", "aiohttp", id="asyncio-aiohttp"))
 
 
 @pytest.mark.parametrize(("backend", "transport"), POOL_KINDS)

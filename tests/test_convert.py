@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 import cattrs
 import pytest
-from chains import shown_chain
+from helpers import exception_chain
 
 from hiobuy_async import APIError, ImageSearchResult, Product, ResponseValidationError, _convert
 from hiobuy_async._convert import decode_json, parse_envelope, structure_products
@@ -30,7 +30,7 @@ def items_body(*items: object, total: object = 1000) -> bytes:
 
 def assert_clean_validation_error(exc: BaseException) -> None:
     assert type(exc) is ResponseValidationError
-    for link in shown_chain(exc):
+    for _, link in exception_chain(exc, suppressed=False):
         assert not isinstance(link, LEAKY), f"{type(link).__name__} leaks through {exc!r}"
 
 

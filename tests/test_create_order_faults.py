@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 import pytest
+from helpers import ENGINES
 from test_endpoint_create_order import mapping_order
 
 from hiobuy_async import (
@@ -26,7 +27,6 @@ from hiobuy_async.testing import FakeHiobuy, Fault, no_backoff
 
 pytestmark = pytest.mark.anyio
 
-ENGINES = ["httpx", "httpx2", "aiohttp"]
 
 FAULTS: dict[str, Fault] = {
     "refuse-before-reading": Fault.refuse(),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
-import json
 import logging
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from typing import Any
 
+import helpers
 import httpx
 import pytest
 
@@ -108,23 +109,21 @@ def mapping_order() -> dict[str, Any]:
     return copy.deepcopy(EXPECTED_BODY)
 
 
-class Recorder:
-    def __init__(self, body: bytes = b'{"ret":1,"msg":"Success","data":{"orderSn":"X1"}}') -> None:
-        self.body = body
-        self.requests: list[httpx.Request] = []
+class Recorder(helpers.Recorder):
+    """Answers every request with `reply` (which a test may change)."""
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return httpx.Response(200, content=self.body, headers={"x-request-id": "rid-9"})
+    def __init__(self, reply: bytes = b'{"ret":1,"msg":"Success","data":{"orderSn":"X1"}}') -> None:
+        super().__init__(otherwise=self.answer)
+        self.reply = reply
 
-    def client(self, **kwargs: Any) -> AsyncHiobuy:
-        http_client = httpx.AsyncClient(transport=httpx.MockTransport(self))
-        return AsyncHiobuy(
-            "u-1", base_url="https://api.hiobuy.test", http_client=http_client, **kwargs
-        )
+    def answer(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=self.reply, headers={"x-request-id": "rid-9"})
+
+    def client(self, **kwargs: Any) -> AbstractAsyncContextManager[AsyncHiobuy]:
+        return helpers.mock_client(self, uuid="u-1", **kwargs)
 
     def body_sent(self, index: int = -1) -> Any:
-        return json.loads(self.requests[index].content)
+        return self.body(index)
 
 
 async def test_create_order_sends_the_documented_body_as_strings(anyio_backend: str) -> None:
@@ -332,7 +331,7 @@ async def test_a_rejected_order_is_an_api_error_and_frees_the_key(anyio_backend:
         with pytest.raises(APIError) as info:
             await client.create_order(mapping_order(), idempotency_key="k-1")
         assert info.value.endpoint == "create_order"
-        recorder.body = b'{"ret":1,"msg":"success","data":{}}'
+        recorder.reply = b'{"ret":1,"msg":"success","data":{}}'
         await client.create_order(mapping_order(), idempotency_key="k-1")
     assert len(recorder.requests) == 2
 
@@ -372,10 +371,7 @@ async def test_an_address_the_server_echoes_is_hidden_from_the_error(
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, content=text.encode())
 
-    http_client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    async with AsyncHiobuy(
-        "u-1", base_url="https://api.hiobuy.test", http_client=http_client, max_retries=0
-    ) as client:
+    async with helpers.mock_client(handler, uuid="u-1", max_retries=0) as client:
         for call in (
             lambda: client.create_order(ORDER),
             lambda: client.preview_order(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from typing import Any
 
+import helpers
 import httpx
 import pytest
 
@@ -42,20 +44,18 @@ def envelope(data: str) -> bytes:
     return f'{{"ret":1,"msg":"success","data":{data}}}'.encode()
 
 
-class Recorder:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-        self.requests: list[httpx.Request] = []
+class Recorder(helpers.Recorder):
+    """Answers every request with `reply`."""
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return httpx.Response(200, content=self.body, headers={"x-request-id": "rid-1"})
+    def __init__(self, reply: bytes) -> None:
+        super().__init__(otherwise=self.answer)
+        self.reply = reply
 
-    def client(self, **kwargs: Any) -> AsyncHiobuy:
-        http_client = httpx.AsyncClient(transport=httpx.MockTransport(self))
-        return AsyncHiobuy(
-            "u-1", base_url="https://api.hiobuy.test", http_client=http_client, **kwargs
-        )
+    def answer(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=self.reply, headers={"x-request-id": "rid-1"})
+
+    def client(self, **kwargs: Any) -> AbstractAsyncContextManager[AsyncHiobuy]:
+        return helpers.mock_client(self, uuid="u-1", **kwargs)
 
 
 FEES = envelope('{"goodsFee":1349.5,"paymentFee":1357.5,"freightFee":8,"isFree":false}')

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import attrs
 import pytest
+from helpers import ENGINES
 
 from hiobuy_async import (
     APIError,
@@ -31,8 +32,7 @@ from hiobuy_async.testing import FakeHiobuy, Fault
 
 pytestmark = pytest.mark.anyio
 
-TRANSPORTS = ["httpx", "aiohttp"]
-both_transports = pytest.mark.parametrize("transport", TRANSPORTS)
+every_engine = pytest.mark.parametrize("transport", ENGINES)
 
 
 @asynccontextmanager
@@ -54,7 +54,7 @@ async def served(transport: str, **options: Any) -> AsyncIterator[tuple[FakeHiob
         yield fake, client
 
 
-@both_transports
+@every_engine
 async def test_every_endpoint_answers_over_the_wire(transport: str, anyio_backend: str) -> None:
     async with served(transport, language="en_US") as (fake, client):
         image = await client.image_search(fake.sample_images()[0], platform="1688")
@@ -95,7 +95,7 @@ def assert_agree(hit: Product, details: ProductDetails) -> None:
         assert details.price <= sku.price <= details.max_price
 
 
-@both_transports
+@every_engine
 @pytest.mark.parametrize(("platform", "language"), [("1688", "en_US"), ("taobao", "vi_VN")])
 async def test_search_hits_have_details_that_agree(
     transport: str, platform: PlatformName, language: str, anyio_backend: str
@@ -115,7 +115,7 @@ async def test_search_hits_have_details_that_agree(
     assert fake.requests[-1].json["platform"] == platform
 
 
-@both_transports
+@every_engine
 async def test_a_details_shop_id_resolves_in_shop_nick(transport: str, anyio_backend: str) -> None:
     async with served(transport) as (_, client):
         page = await client.keyword_search("kettle results:8", platform="1688")
@@ -130,7 +130,7 @@ async def test_a_details_shop_id_resolves_in_shop_nick(transport: str, anyio_bac
     assert info.value.endpoint == "shop_nick"
 
 
-@both_transports
+@every_engine
 async def test_an_unknown_product_is_an_api_error(transport: str, anyio_backend: str) -> None:
     async with served(transport, max_retries=3) as (fake, client):
         with pytest.raises(APIError) as info:
@@ -140,7 +140,7 @@ async def test_an_unknown_product_is_an_api_error(transport: str, anyio_backend:
     assert len(fake.requests) == 1
 
 
-@both_transports
+@every_engine
 @pytest.mark.parametrize("shop_id", ["a%b&c=d/e", "x?y#z+1;k=v", "%2F%25"])
 async def test_a_shop_id_reaches_the_server_exactly(
     transport: str, shop_id: str, anyio_backend: str
@@ -153,7 +153,7 @@ async def test_a_shop_id_reaches_the_server_exactly(
     assert parse_qs(query, strict_parsing=True) == {"shop_id": [shop_id]}
 
 
-@both_transports
+@every_engine
 async def test_a_fault_on_one_product_is_retried_and_others_are_untouched(
     transport: str, anyio_backend: str
 ) -> None:
@@ -175,7 +175,7 @@ async def test_a_fault_on_one_product_is_retried_and_others_are_untouched(
     ]
 
 
-@both_transports
+@every_engine
 async def test_prices_stay_exact_over_the_wire(transport: str, anyio_backend: str) -> None:
     async with served(transport) as (fake, client):
         page = await client.keyword_search(

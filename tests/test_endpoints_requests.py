@@ -7,15 +7,17 @@ is mapped: through `AsyncHiobuy`, not the endpoint modules' pure functions.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
 
+import helpers
 import httpx
 import pytest
+from helpers import Recorder
 
 from hiobuy_async import (
     APIError,
@@ -56,42 +58,18 @@ OK_DATA: dict[str, Any] = {
 }
 
 
-class Recorder:
-    """Records requests; answers each with `answer` (or the path's success)."""
-
-    def __init__(self, answer: httpx.Response | None = None) -> None:
-        self.requests: list[httpx.Request] = []
-        self._answer = answer
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if self._answer is not None:
-            return self._answer
-        name = {
-            "/api/client/third-purchase/image/query": "image_search",
-            "/api/client/third-purchase/search": "keyword_search",
-            "/api/client/third-purchase/info": "product_details",
-            "/api/client/open-purchase/shop-nick": "shop_nick",
-        }[request.url.path]
-        return envelope(OK_DATA[name])
-
-    @property
-    def only(self) -> httpx.Request:
-        assert len(self.requests) == 1, self.requests
-        return self.requests[0]
-
-    def body(self, index: int = 0) -> Any:
-        return json.loads(self.requests[index].content)
+def success(request: httpx.Request) -> httpx.Response:
+    """The success answer of the request's endpoint (the recorders' `otherwise` here)."""
+    name = {
+        "/api/client/third-purchase/image/query": "image_search",
+        "/api/client/third-purchase/search": "keyword_search",
+        "/api/client/third-purchase/info": "product_details",
+        "/api/client/open-purchase/shop-nick": "shop_nick",
+    }[request.url.path]
+    return envelope(OK_DATA[name])
 
 
-@asynccontextmanager
-async def mock_client(handler: Handler, **kwargs: Any) -> AsyncIterator[AsyncHiobuy]:
-    kwargs.setdefault("max_retries", 0)
-    async with (
-        httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http_client,
-        AsyncHiobuy(UUID, base_url=BASE, http_client=http_client, **kwargs) as client,
-    ):
-        yield client
+mock_client = functools.partial(helpers.mock_client, uuid=UUID, base_url=BASE, max_retries=0)
 
 
 def never_called(request: httpx.Request) -> httpx.Response:
@@ -102,7 +80,7 @@ def never_called(request: httpx.Request) -> httpx.Response:
 
 
 async def test_keyword_search_sends_every_field_as_documented(anyio_backend: str) -> None:
-    rec = Recorder()
+    rec = Recorder(otherwise=success)
     async with mock_client(rec) as client:
         await client.keyword_search(
             "  desk lamp ",
@@ -133,7 +111,7 @@ async def test_keyword_search_sends_every_field_as_documented(anyio_backend: str
 
 
 async def test_keyword_search_on_taobao_sends_no_1688_fields(anyio_backend: str) -> None:
-    rec = Recorder()
+    rec = Recorder(otherwise=success)
     async with mock_client(rec) as client:
         await client.keyword_search("lamp", platform="taobao")
         await client.keyword_search(
@@ -152,7 +130,7 @@ async def test_keyword_search_on_taobao_sends_no_1688_fields(anyio_backend: str)
 
 
 async def test_keyword_search_1688_without_use_platform_sends_zero(anyio_backend: str) -> None:
-    rec = Recorder()
+    rec = Recorder(otherwise=success)
     async with mock_client(rec) as client:
         await client.keyword_search("lamp", platform="1688", price_max=5)
     assert rec.body() == {
@@ -166,7 +144,7 @@ async def test_keyword_search_1688_without_use_platform_sends_zero(anyio_backend
 
 
 async def test_a_negative_zero_price_is_sent_as_zero(anyio_backend: str) -> None:
-    rec = Recorder()
+    rec = Recorder(otherwise=success)
     async with mock_client(rec) as client:
         await client.keyword_search(
             "lamp", platform="taobao", price_min=Decimal("-0"), price_max=Decimal("-0.00")
@@ -183,7 +161,7 @@ async def test_the_pager_sends_the_same_body_with_each_page(anyio_backend: str) 
         items = [{"num_iid": page * 10 + n} for n in range(2)]
         return envelope({"items": {"item": items, "total_results": 9}})
 
-    rec = Recorder()
+    rec = Recorder(otherwise=success)
     rec.requests = requests
     async with mock_client(handler) as client:
         pager = client.keyword_search_pages(
@@ -230,7 +208,7 @@ async def test_the_pager_sends_the_same_body_with_each_page(anyio_backend: str) 
 async def test_product_details_request(
     product: Any, platform: PlatformName | None, body: dict[str, str], anyio_backend: str
 ) -> None:
-    rec = Recorder()
+    rec = Recorder(otherwise=success)
     async with mock_client(rec) as client:
         await client.product_details(product, platform=platform)
     request = rec.only
@@ -241,7 +219,7 @@ async def test_product_details_request(
 
 
 async def test_product_details_use_platform_on_1688(anyio_backend: str) -> None:
-    rec = Recorder()
+    rec = Recorder(otherwise=success)
     async with mock_client(rec) as client:
         await client.product_details(ID, platform="1688", use_platform=True)
     assert rec.body() == {"keyword": str(ID), "platform": "1688", "use_platform": "1"}
@@ -262,7 +240,7 @@ async def test_product_details_use_platform_on_1688(anyio_backend: str) -> None:
 async def test_shop_nick_is_a_get_with_the_id_encoded_in_the_query(
     shop_id: str, query: bytes, anyio_backend: str
 ) -> None:
-    rec = Recorder()
+    rec = Recorder(otherwise=success)
     async with mock_client(rec, language="en_US") as client:
         nick = await client.shop_nick(shop_id)
     request = rec.only
@@ -293,7 +271,7 @@ POST_CALLS: dict[str, Callable[[AsyncHiobuy, str | None], Awaitable[object]]] = 
 @pytest.mark.parametrize("endpoint", list(POST_CALLS))
 async def test_language_header_rules(endpoint: str, anyio_backend: str) -> None:
     call = POST_CALLS[endpoint]
-    rec = Recorder()
+    rec = Recorder(otherwise=success)
     async with mock_client(rec) as client:
         await call(client, None)
         await call(client, "vi_VN")
@@ -419,7 +397,7 @@ async def test_a_keyword_page_with_missing_null_and_unknown_fields(anyio_backend
         },
         "page_info": {"next": 2},
     }
-    async with mock_client(Recorder(envelope(data))) as client:
+    async with mock_client(Recorder(otherwise=envelope(data))) as client:
         page = await client.keyword_search("lamp", platform="taobao", page=2, page_size=3)
     assert [p.num_iid for p in page.items] == [BIG, 612345678902, 612345678903]
     first = page.items[0]
@@ -440,7 +418,7 @@ async def test_a_keyword_page_with_missing_null_and_unknown_fields(anyio_backend
     ids=["no-items", "null", "bare-list", "null-item", "empty"],
 )
 async def test_an_empty_keyword_page_is_the_last(data: dict[str, Any], anyio_backend: str) -> None:
-    async with mock_client(Recorder(envelope(data))) as client:
+    async with mock_client(Recorder(otherwise=envelope(data))) as client:
         page = await client.keyword_search("lamp", platform="1688")
     assert page.items == ()
     assert page.is_last
@@ -473,7 +451,7 @@ async def test_details_with_the_misspelt_key_odd_skus_and_big_ids(anyio_backend:
         "desc": "<p>A <b>lamp</b></p>",
         "props_imgs": {"prop_img": []},
     }
-    async with mock_client(Recorder(envelope(data))) as client:
+    async with mock_client(Recorder(otherwise=envelope(data))) as client:
         details = await client.product_details(ID, platform="1688")
     assert details.num_iid == BIG
     assert (details.price, details.max_price) == (Decimal("21.80"), Decimal("35"))
@@ -503,7 +481,7 @@ async def test_details_with_the_misspelt_key_odd_skus_and_big_ids(anyio_backend:
 
 async def test_details_with_only_an_id(anyio_backend: str) -> None:
     data = {"num_iid": ID, "skus": None, "orginal_price": None, "title": None}
-    async with mock_client(Recorder(envelope(data))) as client:
+    async with mock_client(Recorder(otherwise=envelope(data))) as client:
         details = await client.product_details(ID, platform="taobao")
     assert details.num_iid == ID
     assert details.skus == ()
@@ -514,7 +492,7 @@ async def test_details_with_only_an_id(anyio_backend: str) -> None:
 
 async def test_details_read_the_fixed_spelling_too(anyio_backend: str) -> None:
     data = {"num_iid": ID, "original_price": "12.00"}
-    async with mock_client(Recorder(envelope(data))) as client:
+    async with mock_client(Recorder(otherwise=envelope(data))) as client:
         details = await client.product_details(ID, platform="taobao")
     assert details.original_price == Decimal("12.00")
     assert details.extra == {}
@@ -531,7 +509,7 @@ async def test_details_read_the_fixed_spelling_too(anyio_backend: str) -> None:
 async def test_shop_nick_answers(
     data: dict[str, Any], nick: str | None, anyio_backend: str
 ) -> None:
-    async with mock_client(Recorder(envelope(data))) as client:
+    async with mock_client(Recorder(otherwise=envelope(data))) as client:
         found = await client.shop_nick("b2b-1")
     assert found.wangwang_nick == nick
     assert found.shop_id == "b2b-1"
@@ -594,7 +572,7 @@ ERROR_KINDS = list(error_answers("shop_nick"))
 @pytest.mark.parametrize("kind", ERROR_KINDS)
 async def test_error_paths(endpoint: str, kind: str, anyio_backend: str) -> None:
     answer, expected, fragment = error_answers(endpoint)[kind]
-    rec = Recorder(answer)
+    rec = Recorder(otherwise=answer)
     async with mock_client(rec, max_retries=0) as client:
         with pytest.raises(HiobuyError) as info:
             await CALLS[endpoint](client)

@@ -4,26 +4,29 @@ Retries, `Retry-After`, the deadline, redirect refusal, the body cap, uuid
 redaction, `.endpoint` on errors and the endpoint in log records are written
 once, in the pipeline. Each test here runs once per row of `ENDPOINTS_TABLE`,
 over real loopback sockets (`echo_server` answers exactly the bytes a test
-scripts), through both transports, on asyncio and trio. A new endpoint gets
+scripts), through every engine, on asyncio and trio. A new endpoint gets
 all of it by adding one row; `test_the_table_covers_every_endpoint` fails
 until it does.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import logging
 import pickle
 import traceback
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
 import attrs
+import helpers
 import httpx
 import pytest
 from echo_server import echo_server, http_response
+from helpers import ENGINES, exception_chain, mock_client
 
 from hiobuy_async import (
     Address,
@@ -47,7 +50,6 @@ from hiobuy_async.testing import no_backoff
 pytestmark = pytest.mark.anyio
 
 UUID = "5b1d7c3e-9a40-4f6e-8d21-0c7f3a9b2e64"
-TRANSPORTS = ["httpx", "aiohttp"]
 MiB = 1024 * 1024
 
 Call = Callable[[AsyncHiobuy], Awaitable[object]]
@@ -149,7 +151,7 @@ every_endpoint = pytest.mark.parametrize("endpoint", ENDPOINTS_TABLE, ids=str)
 repeatable_endpoint = pytest.mark.parametrize(
     "endpoint", [e for e in ENDPOINTS_TABLE if e.safe_to_repeat], ids=str
 )
-both_transports = pytest.mark.parametrize("transport", TRANSPORTS)
+every_engine = pytest.mark.parametrize("transport", ENGINES)
 
 
 PENDING: set[str] = set()
@@ -221,10 +223,7 @@ class Script:
         return answer
 
 
-def make_client(base_url: str, transport: str, **kwargs: Any) -> AsyncHiobuy:
-    kwargs.setdefault("max_retries", 0)
-    kwargs.setdefault("timeout", 10.0)
-    return AsyncHiobuy(UUID, base_url=base_url, transport=transport, **kwargs)  # type: ignore[arg-type]
+make_client = functools.partial(helpers.make_client, uuid=UUID, max_retries=0, timeout=10.0)
 
 
 def unsafe_to_repeat(
@@ -267,7 +266,7 @@ RETRIED: dict[str, tuple[Answer, type[HiobuyError]]] = {
 
 
 @repeatable_endpoint
-@both_transports
+@every_engine
 @pytest.mark.parametrize("kind", list(RETRIED))
 async def test_retryable_failures_are_retried_max_retries_times(
     endpoint: Endpoint, transport: str, kind: str, anyio_backend: str
@@ -290,7 +289,7 @@ async def test_retryable_failures_are_retried_max_retries_times(
 
 
 @every_endpoint
-@both_transports
+@every_engine
 async def test_a_dropped_keep_alive_is_a_counted_attempt_never_a_free_resend(
     endpoint: Endpoint, transport: str, anyio_backend: str
 ) -> None:
@@ -321,7 +320,7 @@ async def test_a_dropped_keep_alive_is_a_counted_attempt_never_a_free_resend(
 
 
 @every_endpoint
-@both_transports
+@every_engine
 @pytest.mark.parametrize("kind", ["5xx", "reset", "stall", "malformed"])
 async def test_an_operation_unsafe_to_repeat_is_never_sent_twice_once_it_may_have_left(
     endpoint: Endpoint, transport: str, kind: str, anyio_backend: str
@@ -351,7 +350,7 @@ async def test_an_operation_unsafe_to_repeat_is_never_sent_twice_once_it_may_hav
 
 
 @every_endpoint
-@both_transports
+@every_engine
 @pytest.mark.parametrize("kind", ["429", "408"])
 async def test_an_operation_unsafe_to_repeat_is_retried_when_refused_unprocessed(
     endpoint: Endpoint, transport: str, kind: str, anyio_backend: str
@@ -368,7 +367,7 @@ async def test_an_operation_unsafe_to_repeat_is_retried_when_refused_unprocessed
 
 
 @every_endpoint
-@both_transports
+@every_engine
 async def test_an_operation_unsafe_to_repeat_refused_by_ret_is_a_definite_api_error(
     endpoint: Endpoint, transport: str, anyio_backend: str
 ) -> None:
@@ -395,7 +394,7 @@ NOT_RETRIED: dict[str, tuple[bytes, type[HiobuyError]]] = {
 
 
 @repeatable_endpoint
-@both_transports
+@every_engine
 @pytest.mark.parametrize("kind", list(NOT_RETRIED))
 async def test_other_failures_are_not_retried(
     endpoint: Endpoint, transport: str, kind: str, anyio_backend: str
@@ -416,7 +415,7 @@ async def test_other_failures_are_not_retried(
 
 
 @repeatable_endpoint
-@both_transports
+@every_engine
 @pytest.mark.parametrize("code", [429, 503])
 async def test_retry_after_is_honoured_up_to_the_ceiling(
     endpoint: Endpoint,
@@ -443,7 +442,7 @@ async def test_retry_after_is_honoured_up_to_the_ceiling(
 
 
 @repeatable_endpoint
-@both_transports
+@every_engine
 @pytest.mark.parametrize("code", [429, 503])
 async def test_retry_after_above_the_ceiling_is_raised_at_once(
     endpoint: Endpoint, transport: str, code: int, anyio_backend: str
@@ -465,7 +464,7 @@ async def test_retry_after_above_the_ceiling_is_raised_at_once(
 
 
 @repeatable_endpoint
-@both_transports
+@every_engine
 async def test_the_deadline_ends_the_call_and_names_the_endpoint(
     endpoint: Endpoint, transport: str, anyio_backend: str
 ) -> None:
@@ -482,7 +481,7 @@ async def test_the_deadline_ends_the_call_and_names_the_endpoint(
 
 
 @repeatable_endpoint
-@both_transports
+@every_engine
 async def test_the_deadline_spans_the_retries(
     endpoint: Endpoint, transport: str, anyio_backend: str
 ) -> None:
@@ -502,7 +501,7 @@ async def test_the_deadline_spans_the_retries(
 
 
 @every_endpoint
-@both_transports
+@every_engine
 @pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
 async def test_a_redirect_is_refused_and_never_followed(
     endpoint: Endpoint, transport: str, code: int, anyio_backend: str
@@ -531,12 +530,7 @@ async def test_a_redirect_is_refused_even_by_a_following_http_client(
         hosts.append(request.url.host)
         return httpx.Response(307, headers={"Location": "https://collector.evil.test/"})
 
-    async with (
-        httpx.AsyncClient(
-            transport=httpx.MockTransport(handler), follow_redirects=True
-        ) as http_client,
-        AsyncHiobuy(UUID, base_url="https://api.hiobuy.test", http_client=http_client) as client,
-    ):
+    async with mock_client(handler, uuid=UUID, follow_redirects=True) as client:
         error = await failure(endpoint, client)
     assert isinstance(error, APIStatusError)
     assert error.status_code == 307
@@ -547,7 +541,7 @@ async def test_a_redirect_is_refused_even_by_a_following_http_client(
 
 
 @repeatable_endpoint
-@both_transports
+@every_engine
 async def test_a_body_over_the_cap_is_refused(
     endpoint: Endpoint, transport: str, anyio_backend: str
 ) -> None:
@@ -572,7 +566,7 @@ GZIP_BOMB = gzip.compress(b"\0" * (16 * MiB), compresslevel=9)
 
 
 @repeatable_endpoint
-@both_transports
+@every_engine
 async def test_a_gzip_bomb_is_refused(
     endpoint: Endpoint, transport: str, anyio_backend: str
 ) -> None:
@@ -596,19 +590,8 @@ def leaks(text: str) -> bool:
     return UUID.casefold() in text.casefold()
 
 
-def chain(error: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    pending = [error]
-    while pending:
-        current = pending.pop()
-        if id(current) not in seen:
-            seen.add(id(current))
-            yield current
-            pending += [e for e in (current.__cause__, current.__context__) if e is not None]
-
-
 def assert_clean(error: HiobuyError) -> None:
-    for link in chain(error):
+    for _, link in exception_chain(error):
         texts = [str(link), repr(link), repr(vars(link)), repr(link.args)]
         texts.append(pickle.dumps(link).decode("latin-1"))
         texts.append("".join(traceback.format_exception(link)))
@@ -637,7 +620,7 @@ ECHOING: dict[str, tuple[Answer, dict[str, Any]]] = {
 
 
 @every_endpoint
-@both_transports
+@every_engine
 @pytest.mark.parametrize("kind", list(ECHOING))
 async def test_the_uuid_is_never_in_an_error(
     endpoint: Endpoint, transport: str, kind: str, anyio_backend: str
@@ -655,7 +638,7 @@ async def test_the_uuid_is_never_in_an_error(
 
 
 @repeatable_endpoint
-@both_transports
+@every_engine
 async def test_log_records_name_the_endpoint_and_never_hold_the_uuid(
     endpoint: Endpoint, transport: str, anyio_backend: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -15,6 +15,7 @@ import anyio
 import httpx
 import httpx2
 import pytest
+from helpers import ENGINES
 
 from hiobuy_async import APITimeoutError, AsyncHiobuy, InputError, __version__
 from hiobuy_async._transport import _http, choose_engine, make_timeout
@@ -73,7 +74,7 @@ async def test_the_default_is_the_best_engine_for_the_loop(
         await client.image_search(IMAGE, platform="1688")
 
 
-@pytest.mark.parametrize("transport", ["httpx", "httpx2", "aiohttp"])
+@pytest.mark.parametrize("transport", ENGINES)
 async def test_client_transport_names_the_engine_in_use(
     served: tuple[FakeHiobuy, str], transport: str, anyio_backend: str
 ) -> None:
@@ -133,7 +134,7 @@ def test_a_sync_client_of_either_library_is_refused() -> None:
 # --- a cheap client -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("transport", ["httpx", "httpx2", "aiohttp"])
+@pytest.mark.parametrize("transport", ENGINES)
 async def test_opening_a_huge_pool_creates_one_client(transport: str, anyio_backend: str) -> None:
     client = AsyncHiobuy(
         UUID,
@@ -253,7 +254,7 @@ async def test_a_closed_connection_never_reads_as_reusable(anyio_backend: str) -
             assert stream.get_extra_info("is_readable") is True
 
 
-@pytest.mark.parametrize("transport", ["httpx", "httpx2", "aiohttp"])
+@pytest.mark.parametrize("transport", ENGINES)
 async def test_every_request_of_the_sdks_own_pool_carries_its_headers(
     served: tuple[FakeHiobuy, str], transport: str, anyio_backend: str
 ) -> None:

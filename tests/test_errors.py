@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import pickle
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import cattrs
+import helpers
 import httpx
 import pytest
-from chains import shown_chain
+from helpers import exception_chain
 
 import hiobuy_async
 from hiobuy_async import (
@@ -19,7 +19,6 @@ from hiobuy_async import (
     APIError,
     APIStatusError,
     APITimeoutError,
-    AsyncHiobuy,
     AuthenticationError,
     HiobuyError,
     InputError,
@@ -44,14 +43,7 @@ def assert_excerpt_is_sanitised(excerpt: str | None) -> None:
     assert len(excerpt) <= EXCERPT_LIMIT + 1
 
 
-@asynccontextmanager
-async def mock_client(handler: Any, **kwargs: Any) -> AsyncIterator[AsyncHiobuy]:
-    kwargs.setdefault("max_retries", 0)
-    async with (
-        httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http_client,
-        AsyncHiobuy("e-uuid", base_url=BASE, http_client=http_client, **kwargs) as client,
-    ):
-        yield client
+mock_client = functools.partial(helpers.mock_client, uuid="e-uuid", base_url=BASE, max_retries=0)
 
 
 async def fail_with(response: httpx.Response, **kwargs: Any) -> HiobuyError:
@@ -304,7 +296,7 @@ MALFORMED: list[Any] = [
 async def test_malformed_bodies_raise_response_validation_error(body: bytes) -> None:
     error = await fail_with(httpx.Response(200, content=body, headers={"x-request-id": "q4"}))
     assert type(error) is ResponseValidationError
-    for link in shown_chain(error):
+    for _, link in exception_chain(error, suppressed=False):
         assert not isinstance(link, LEAKY), f"{type(link).__name__} leaks"
     assert error.request_id == "q4"
 
@@ -342,5 +334,5 @@ async def test_connection_errors_after_retries(raised: Exception, cls: type[Exce
     assert type(info.value) is cls
     assert attempts == 3
     assert info.value.request_id is None
-    for link in shown_chain(info.value):
+    for _, link in exception_chain(info.value, suppressed=False):
         assert not isinstance(link, httpx.HTTPError)

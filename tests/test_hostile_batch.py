@@ -10,11 +10,13 @@ import sys
 import textwrap
 import tracemalloc
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from helpers import mock_client
 
 from hiobuy_async import AsyncHiobuy, ImageSearchResult, Ok, Progress
 from hiobuy_async._batch import (
@@ -65,16 +67,11 @@ def _traced(build: Callable[[], object]) -> tuple[object, int]:
     return built, held
 
 
-def _serving(body: bytes, **kwargs: Any) -> AsyncHiobuy:
+def _serving(body: bytes, **kwargs: Any) -> AbstractAsyncContextManager[AsyncHiobuy]:
     async def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=body, headers={"content-type": "application/json"})
 
-    return AsyncHiobuy(
-        "batch-uuid",
-        base_url="https://api.hiobuy.test",
-        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
-        **kwargs,
-    )
+    return mock_client(handler, uuid="batch-uuid", **kwargs)
 
 
 @pytest.mark.anyio
@@ -87,8 +84,10 @@ async def test_point05_dedupe_memory_does_not_grow_with_body_size() -> None:
     assert _footprint(body) > DEDUPE_MAX_RESULT
 
     images = [f"https://img.example.com/big-{n}.jpg" for n in range(16)]
-    client = _serving(body, max_response_bytes=1 << 20)  # users may raise the cap
-    async with client, client.search_stream(images, platform="taobao", concurrency=2) as stream:
+    async with (
+        _serving(body, max_response_bytes=1 << 20) as client,  # users may raise the cap
+        client.search_stream(images, platform="taobao", concurrency=2) as stream,
+    ):
         first = await anext(stream)
         assert isinstance(first, Ok)
         del first

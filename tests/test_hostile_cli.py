@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import unused_port
 
 ROOT = Path(__file__).resolve().parent.parent
 UUID = "hostile-cli-uuid"
@@ -98,7 +98,7 @@ def _cli(
     env["PYTHONPATH"] = str(ROOT)
     env["HIOBUY_UUID"] = UUID
     # No server: a closed loopback port, so nothing ever leaves the machine.
-    port = closed_port() if server is None else server.server_address[1]
+    port = unused_port() if server is None else server.server_address[1]
     env["HIOBUY_BASE_URL"] = f"http://127.0.0.1:{port}"
     if encoding is not None:
         env["PYTHONIOENCODING"] = encoding
@@ -119,13 +119,6 @@ def _cli(
         timeout=60,
         check=False,
     )
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -257,7 +250,7 @@ def test_point08_output_that_is_the_input_is_refused(
                     **os.environ,
                     "PYTHONPATH": str(ROOT),
                     "HIOBUY_UUID": UUID,
-                    "HIOBUY_BASE_URL": f"http://127.0.0.1:{closed_port()}",
+                    "HIOBUY_BASE_URL": f"http://127.0.0.1:{unused_port()}",
                 },
                 stdin=stdin,
                 capture_output=True,

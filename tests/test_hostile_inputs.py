@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from echo_server import echo_server, http_response
+from helpers import ENGINES, make_client
 
 from hiobuy_async import APIStatusError, AsyncHiobuy, ImageQuery, InputError
 from hiobuy_async._retry import is_retryable
 
 UUID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 IMG = "https://example.com/a.jpg"
-TRANSPORTS = ["httpx", "httpx2", "aiohttp"]
 
 BAD_BASE_URLS = [
     "http://127.0.0.1:8000/?",
@@ -40,7 +41,7 @@ BAD_BASE_URLS = [
 ]
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 @pytest.mark.parametrize("base_url", BAD_BASE_URLS)
 def test_point12_bad_base_url_is_an_input_error_at_construction(
     base_url: str, transport: str
@@ -53,7 +54,7 @@ def test_point12_bad_base_url_is_an_input_error_at_construction(
     assert "hunter2" not in message
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 def test_point12_a_crlf_env_file_is_named_in_the_error(
     transport: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -77,7 +78,7 @@ def test_point12_plain_base_urls_still_work(base_url: str) -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 @pytest.mark.parametrize("status", [600, 700, 999])
 async def test_point15_status_beyond_599_is_not_a_server_error_nor_retried(
     status: int, transport: str, anyio_backend: str
@@ -98,8 +99,7 @@ async def test_point15_status_beyond_599_is_not_a_server_error_nor_retried(
     assert len(requests) == 1
 
 
-def _client(**kwargs: Any) -> AsyncHiobuy:
-    return AsyncHiobuy(UUID, base_url="http://127.0.0.1:9", **kwargs)
+_client = functools.partial(make_client, "http://127.0.0.1:9", uuid=UUID)
 
 
 CONSTRUCTIONS: dict[str, Callable[[], object]] = {
@@ -120,7 +120,7 @@ CONSTRUCTIONS: dict[str, Callable[[], object]] = {
     "deadline=str": lambda: _client(deadline="1"),
     "max_response_bytes=float": lambda: _client(max_response_bytes=1.5),
     "max_retry_after=str": lambda: _client(max_retry_after="9"),
-    "transport=5": lambda: _client(transport=5),
+    "transport=5": lambda: _client(transport=5),  # type: ignore[arg-type]
     "uuid=123": lambda: AsyncHiobuy(123),  # type: ignore[arg-type]
     "ImageQuery(filters=5)": lambda: ImageQuery(IMG, filters=5),  # type: ignore[arg-type]
     "ImageQuery(filters=object)": lambda: ImageQuery(IMG, filters=object()),  # type: ignore[arg-type]

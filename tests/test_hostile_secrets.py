@@ -1,11 +1,12 @@
 """Issue 13, points 2 and 3: a server echoing the uuid, and tracebacks' locals, never leak it.
 
 Every test talks to a raw-socket server on 127.0.0.1 (`echo_server`), on
-both engines, on asyncio and trio.
+every engine, on asyncio and trio.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pickle
@@ -16,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import helpers
 import pytest
 from echo_server import echo_server, http_response
+from helpers import ENGINES, exception_chain
 
 from hiobuy_async import (
     APIConnectionError,
@@ -36,28 +39,12 @@ from hiobuy_async import (
 ROOT = Path(__file__).resolve().parents[1]
 UUID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 IMG = "https://example.com/a.jpg"
-TRANSPORTS = ["httpx", "httpx2", "aiohttp"]
 OK_BODY = json.dumps({"ret": 1, "msg": "ok", "data": {"items": {"item": []}}}).encode()
 
 pytestmark = pytest.mark.anyio
 
 
-def make_client(base_url: str, transport: str, anyio_backend: str, **kwargs: Any) -> AsyncHiobuy:
-    kwargs.setdefault("max_retries", 0)
-    return AsyncHiobuy(UUID, base_url=base_url, transport=transport, **kwargs)  # type: ignore[arg-type]
-
-
-def chain(exc: BaseException) -> Iterator[BaseException]:
-    """Every exception reachable through __cause__ and __context__, suppressed or not."""
-    seen: set[int] = set()
-    pending = [exc]
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+make_client = functools.partial(helpers.make_client, uuid=UUID, max_retries=0)
 
 
 def shown(value: object, depth: int = 0) -> Iterator[str]:
@@ -85,7 +72,7 @@ def leaks(text: str, fragment: int = len(UUID)) -> bool:
 
 
 def assert_no_uuid_in_locals(error: BaseException) -> None:
-    for link in chain(error):
+    for _, link in exception_chain(error):
         tb = link.__traceback__
         while tb is not None:
             frame = tb.tb_frame
@@ -103,7 +90,7 @@ def assert_no_uuid_in_locals(error: BaseException) -> None:
 
 
 def assert_no_uuid_in_error(error: BaseException, fragment: int = len(UUID)) -> None:
-    for link in chain(error):
+    for _, link in exception_chain(error):
         texts = [str(link), repr(link), repr(vars(link)), repr(link.args)]
         texts.append(pickle.dumps(link).decode("latin-1"))
         texts.append("".join(traceback.format_exception(link)))
@@ -187,7 +174,7 @@ ERROR_KINDS: dict[str, tuple[Callable[[bytes], Awaitable[bytes | None]], dict[st
 }
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 @pytest.mark.parametrize("kind", list(ERROR_KINDS))
 async def test_point03a_no_traceback_frame_holds_the_uuid(
     kind: str, transport: str, anyio_backend: str
@@ -195,7 +182,7 @@ async def test_point03a_no_traceback_frame_holds_the_uuid(
     reply, options, expected = ERROR_KINDS[kind]
     async with (
         echo_server(reply) as (base_url, requests),
-        make_client(base_url, transport, anyio_backend, **options) as client,
+        make_client(base_url, transport, **options) as client,
     ):
         alone = await failure_of(client)
         in_batch = await batch_failure_of(client)
@@ -219,7 +206,7 @@ CUT_BODIES = [
 ]
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 async def test_point02_uuid_crossing_the_excerpt_cut_leaves_no_fragment(
     transport: str, anyio_backend: str
 ) -> None:
@@ -231,7 +218,7 @@ async def test_point02_uuid_crossing_the_excerpt_cut_leaves_no_fragment(
 
     async with (
         echo_server(reply) as (base_url, _),
-        make_client(base_url, transport, anyio_backend) as client,
+        make_client(base_url, transport) as client,
     ):
         for status, _body in CUT_BODIES:
             with pytest.raises(HiobuyError) as info:
@@ -246,7 +233,7 @@ async def test_point02_uuid_crossing_the_excerpt_cut_leaves_no_fragment(
             assert not leaks(error.body_excerpt or "", 4)
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 @pytest.mark.parametrize("echo", [UUID.upper(), UUID.title(), UUID.swapcase()])
 async def test_point03b_echo_in_any_letter_case_is_redacted(
     echo: str, transport: str, anyio_backend: str
@@ -259,7 +246,7 @@ async def test_point03b_echo_in_any_letter_case_is_redacted(
 
     async with (
         echo_server(reply) as (base_url, _),
-        make_client(base_url, transport, anyio_backend) as client,
+        make_client(base_url, transport) as client,
     ):
         for expected in (APIError, AuthenticationError):
             with pytest.raises(expected) as info:
@@ -268,7 +255,7 @@ async def test_point03b_echo_in_any_letter_case_is_redacted(
             assert "***" in str(info.value)
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 async def test_point03c_request_id_echoing_the_uuid_is_redacted(
     transport: str, anyio_backend: str
 ) -> None:
@@ -285,7 +272,7 @@ async def test_point03c_request_id_echoing_the_uuid_is_redacted(
 
     async with (
         echo_server(reply) as (base_url, _),
-        make_client(base_url, transport, anyio_backend) as client,
+        make_client(base_url, transport) as client,
     ):
         result = await client.image_search(IMG, platform="1688")
         assert result.request_id == "req-***"
@@ -297,7 +284,7 @@ async def test_point03c_request_id_echoing_the_uuid_is_redacted(
             assert_no_uuid_in_error(info.value)
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 @pytest.mark.parametrize(
     "ret", [UUID, {"uuid": UUID}, [UUID.upper()], f"{'0' * 100}{UUID}"], ids=repr
 )
@@ -307,7 +294,7 @@ async def test_point03d_api_error_ret_never_holds_the_uuid(
     body = json.dumps({"ret": ret, "msg": "refused"}).encode()
     async with (
         echo_server(canned(http_response(200, body))) as (base_url, _),
-        make_client(base_url, transport, anyio_backend) as client,
+        make_client(base_url, transport) as client,
     ):
         with pytest.raises(APIError) as info:
             await client.image_search(IMG, platform="1688")
@@ -322,7 +309,7 @@ async def test_point03d_a_numeric_ret_is_kept_as_sent(ret: object, anyio_backend
     body = json.dumps({"ret": ret, "msg": "refused"}).encode()
     async with (
         echo_server(canned(http_response(200, body))) as (base_url, _),
-        make_client(base_url, "httpx", anyio_backend) as client,
+        make_client(base_url, "httpx") as client,
     ):
         with pytest.raises(APIError) as info:
             await client.image_search(IMG, platform="1688")
@@ -330,7 +317,7 @@ async def test_point03d_a_numeric_ret_is_kept_as_sent(ret: object, anyio_backend
     assert type(info.value.ret) is type(ret)
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 @pytest.mark.parametrize(
     "quoted",
     [UUID[:20] + "…", UUID[:8], "…" + UUID[10:22] + "…", UUID[-9:].upper()],
@@ -347,7 +334,7 @@ async def test_point13_server_quoting_a_truncated_uuid_is_redacted(
 
     async with (
         echo_server(reply) as (base_url, _),
-        make_client(base_url, transport, anyio_backend) as client,
+        make_client(base_url, transport) as client,
     ):
         with pytest.raises(APIError) as info:
             await client.image_search(IMG, platform="1688")

@@ -9,6 +9,7 @@ starts failing, the library fixed it and the workaround can be revisited.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import socket
@@ -21,17 +22,17 @@ from typing import Any
 import anyio
 import anyio.abc
 import attrs
+import helpers
 import httpx
 import httpx2
 import pytest
+from helpers import ENGINES, serve_tcp
 
 from hiobuy_async import APIConnectionError, AsyncHiobuy, ResponseValidationError
-from hiobuy_async.testing import FakeHiobuy
 
 pytestmark = pytest.mark.anyio
 
 IMAGE = "https://cbu01.alicdn.com/img/ibank/wire.jpg"
-ENGINES = ["httpx", "httpx2", "aiohttp"]
 STRAY = 99
 
 
@@ -101,9 +102,6 @@ Handler = Callable[[Conn, Server], Awaitable[None]]
 async def raw_server(handler: Handler) -> AsyncIterator[Server]:
     """Serve `handler` on 127.0.0.1 (one call per accepted connection)."""
     server = Server()
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
-    server.base_url = f"http://127.0.0.1:{port}"
 
     async def serve(stream: anyio.abc.SocketStream) -> None:
         server.connections += 1
@@ -111,20 +109,12 @@ async def raw_server(handler: Handler) -> AsyncIterator[Server]:
             with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
                 await handler(Conn(stream, server.connections), server)
 
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, serve)
+    async with serve_tcp(serve) as port:
+        server.base_url = f"http://127.0.0.1:{port}"
         yield server
-        tg.cancel_scope.cancel()
 
 
-def make_client(base_url: str, engine: str, **kwargs: object) -> AsyncHiobuy:
-    options: dict[str, object] = {"timeout": 2.0, "max_connections": 1, "max_retries": 0}
-    return AsyncHiobuy(
-        FakeHiobuy.DEFAULT_UUID,
-        base_url=base_url,
-        transport=engine,  # type: ignore[arg-type]
-        **{**options, **kwargs},  # type: ignore[arg-type]
-    )
+make_client = functools.partial(helpers.make_client, timeout=2.0, max_connections=1, max_retries=0)
 
 
 async def found(client: AsyncHiobuy) -> int:

@@ -19,6 +19,7 @@ import anyio
 import anyio.from_thread
 import pytest
 import trio
+from helpers import ENGINES
 
 import hiobuy_async
 import hiobuy_async._exceptions
@@ -33,7 +34,6 @@ from hiobuy_async.testing import FakeHiobuy
 
 LoopbackClient = Callable[..., AsyncHiobuy]  # the conftest's loopback_client fixture
 IMAGE = FakeHiobuy.sample_images()[0]
-ENGINES = ["httpx", "aiohttp"]
 
 
 @pytest.fixture

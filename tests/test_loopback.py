@@ -6,6 +6,7 @@ the pool still serves requests afterwards.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import anyio
@@ -33,10 +34,7 @@ IMAGE = "https://cbu01.alicdn.com/img/ibank/loopback.jpg"
 
 @pytest.fixture
 def make_client(loopback_client: LoopbackClient) -> LoopbackClient:
-    def make(base_url: str, **kwargs: object) -> AsyncHiobuy:
-        return loopback_client(base_url, **{"timeout": 2.0, "max_connections": 4, **kwargs})
-
-    return make
+    return functools.partial(loopback_client, timeout=2.0, max_connections=4)
 
 
 async def assert_pool_healthy(client: AsyncHiobuy, fake: FakeHiobuy, n: int = 8) -> None:

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from helpers import ENGINES
 
 from hiobuy_async import AsyncHiobuy, Product
 from hiobuy_async.testing import FakeHiobuy, Fault
@@ -19,7 +20,6 @@ from hiobuy_async.testing import FakeHiobuy, Fault
 pytestmark = pytest.mark.anyio
 
 KEYWORD = FakeHiobuy.keyword_with_results(95, "lamp")
-ENGINES = ["httpx", "httpx2", "aiohttp"]
 
 
 def answer(data: object) -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from contextlib import AbstractAsyncContextManager
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import anyio
+import helpers
 import httpx
 import pytest
 from test_endpoint_create_order import mapping_order
@@ -47,12 +49,8 @@ class Server:
             return httpx.Response(500, content=b"<html>oops</html>")
         return httpx.Response(200, content=OK, headers={"x-request-id": f"r{self.requests}"})
 
-    def client(self, **kwargs: Any) -> AsyncHiobuy:
-        kwargs.setdefault("max_retries", 0)
-        http_client = httpx.AsyncClient(transport=httpx.MockTransport(self))
-        return AsyncHiobuy(
-            "u-1", base_url="https://api.hiobuy.test", http_client=http_client, **kwargs
-        )
+    def client(self, **kwargs: Any) -> AbstractAsyncContextManager[AsyncHiobuy]:
+        return helpers.mock_client(self, uuid="u-1", **{"max_retries": 0, **kwargs})
 
 
 async def test_the_same_key_after_success_returns_the_stored_submission_without_a_request(
@@ -338,7 +336,7 @@ async def test_a_key_left_pending_by_a_crash_can_be_resolved(
     assert submission.data == {"orderSn": "X1"}
 
 
-def second_client(journal: Path) -> AsyncHiobuy:
+def second_client(journal: Path) -> AbstractAsyncContextManager[AsyncHiobuy]:
     return Server().client(order_journal=journal)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
+from helpers import ENGINES
 
 from hiobuy_async import AsyncHiobuy, InputError, PagePosition, PlatformName, Product, Sort
 from hiobuy_async.testing import FakeHiobuy
@@ -52,7 +53,7 @@ async def test_1234_results_at_40_per_page_cost_exactly_31_requests(anyio_backen
     assert pager.resume_from == PagePosition(32)
 
 
-@pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
+@pytest.mark.parametrize("transport", ENGINES)
 async def test_1234_results_over_the_wire_cost_31_requests(
     transport: str, anyio_backend: str
 ) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import socket
 import sys
 import traceback
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ import anyio.abc
 import pytest
 import trustme
 from echo_server import echo_server, http_response
+from helpers import ENGINES, serve_tcp, unused_port
 from tls_server import client_context, tls_server
 
 from hiobuy_async import APIConnectionError, AsyncHiobuy, Failed, HiobuyError, InputError
@@ -28,7 +28,6 @@ from hiobuy_async.testing import FakeHiobuy
 
 pytestmark = pytest.mark.anyio
 
-TRANSPORTS = ["httpx", "httpx2", "aiohttp"]
 IMAGE = "https://cbu01.alicdn.com/img/ibank/proxy.jpg"
 ENVELOPE = (
     b'{"ret":1,"msg":"success","data":{"api_type":"taobao","items":{"item":[],"total_results":0}}}'
@@ -79,14 +78,8 @@ async def connect_proxy() -> AsyncIterator[tuple[str, list[str]]]:
                     tg.start_soon(_pipe, client, upstream)
                     tg.start_soon(_pipe, upstream, client)
 
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
-    async with listener, anyio.create_task_group() as group:
-        group.start_soon(listener.serve, handle)
-        try:
-            yield f"http://127.0.0.1:{port}", lines
-        finally:
-            group.cancel_scope.cancel()
+    async with serve_tcp(handle) as port:
+        yield f"http://127.0.0.1:{port}", lines
 
 
 @pytest.fixture
@@ -101,7 +94,7 @@ def _clean_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name.lower(), raising=False)
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 async def test_https_proxy_tunnels_and_no_proxy_goes_direct(
     ca: trustme.CA, transport: str, monkeypatch: pytest.MonkeyPatch, anyio_backend: str
 ) -> None:
@@ -182,7 +175,7 @@ async def echo_407(request: bytes) -> bytes:
     )
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 @pytest.mark.parametrize("scheme", ["https", "http"])
 async def test_proxy_credentials_never_appear_in_errors_or_logs(
     transport: str,
@@ -216,13 +209,11 @@ async def test_proxy_credentials_never_appear_in_errors_or_logs(
     assert proxy_secrets_in(caplog.text) == []
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 async def test_unreachable_proxy_error_hides_its_credentials(
     transport: str, monkeypatch: pytest.MonkeyPatch, anyio_backend: str
 ) -> None:
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = unused_port()
     monkeypatch.setenv("HTTPS_PROXY", f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{port}")
     async with AsyncHiobuy(
         FakeHiobuy.DEFAULT_UUID,
@@ -261,7 +252,7 @@ async def test_cli_never_prints_or_writes_proxy_credentials(
     assert proxy_secrets_in(stderr + done.stdout.decode() + output.read_text()) == []
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 @pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY", "all_proxy"])
 async def test_plain_http_loopback_base_url_bypasses_environment_proxies(
     variable: str, transport: str, monkeypatch: pytest.MonkeyPatch, anyio_backend: str
@@ -296,7 +287,7 @@ MALFORMED_PROXIES = {
 }
 
 
-@pytest.mark.parametrize("transport", [*TRANSPORTS, None])
+@pytest.mark.parametrize("transport", [*ENGINES, None])
 @pytest.mark.parametrize("value", MALFORMED_PROXIES.values(), ids=MALFORMED_PROXIES.keys())
 @pytest.mark.parametrize("variable", ["HTTPS_PROXY", "https_proxy", "ALL_PROXY"])
 async def test_malformed_proxy_variable_is_an_input_error_naming_it(

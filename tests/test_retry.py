@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import email.utils
+import functools
 import itertools
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import anyio
+import helpers
 import httpx
 import pytest
 
@@ -87,13 +88,7 @@ def then_ok(*answers: httpx.Response | Exception) -> Script:
     return Script(*answers, httpx.Response(200, content=SEED_SAMPLE))
 
 
-@asynccontextmanager
-async def mock_client(handler: Any, **kwargs: Any) -> AsyncIterator[AsyncHiobuy]:
-    async with (
-        httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http_client,
-        AsyncHiobuy("r-uuid", base_url=BASE, http_client=http_client, **kwargs) as client,
-    ):
-        yield client
+mock_client = functools.partial(helpers.mock_client, uuid="r-uuid", base_url=BASE)
 
 
 async def search(client: AsyncHiobuy) -> Any:

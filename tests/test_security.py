@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import traceback
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import helpers
 import httpx
 import pytest
+from helpers import exception_chain
 
 from hiobuy_async import (
     APIConnectionError,
@@ -32,44 +33,15 @@ IMG = "https://example.com/a.jpg"
 SEED_SAMPLE = (Path(__file__).parent / "fixtures" / "seed_sample_response.json").read_bytes()
 
 
-def full_chain(exc: BaseException) -> Iterator[tuple[str, BaseException]]:
-    """Every exception reachable through __cause__ and __context__, suppressed or not.
-
-    Yields (how it was reached, exception). A context hidden by `raise ... from None`
-    is still an attribute of the raised error, so anything that walks it (error
-    reporters, debuggers, `logging` of `exc.__context__`) would see its text.
-    """
-    seen: set[int] = set()
-    pending: list[tuple[str, BaseException]] = [("raised", exc)]
-    while pending:
-        how, current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield how, current
-        if current.__cause__ is not None:
-            pending.append((f"{how}.__cause__", current.__cause__))
-        if current.__context__ is not None:
-            hidden = " (suppressed)" if current.__suppress_context__ else ""
-            pending.append((f"{how}.__context__{hidden}", current.__context__))
-
-
 def assert_no_secret_in_error(exc: BaseException) -> None:
     shown = "".join(traceback.format_exception(exc))
     assert UUID not in shown, f"uuid in the printed traceback: {shown[-500:]}"
-    for how, link in full_chain(exc):
+    for how, link in exception_chain(exc):
         for text in (str(link), repr(link), repr(link.args), repr(vars(link))):
             assert UUID not in text, f"uuid reachable via {how} {type(link).__name__}: {text[:200]}"
 
 
-@asynccontextmanager
-async def mock_client(handler: Any, **kwargs: Any) -> AsyncIterator[AsyncHiobuy]:
-    kwargs.setdefault("max_retries", 0)
-    async with (
-        httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http_client,
-        AsyncHiobuy(UUID, base_url=BASE, http_client=http_client, **kwargs) as client,
-    ):
-        yield client
+mock_client = functools.partial(helpers.mock_client, uuid=UUID, base_url=BASE, max_retries=0)
 
 
 def test_uuid_not_in_repr_or_str() -> None:
@@ -229,12 +201,7 @@ async def test_redirect_never_carries_uuid_elsewhere() -> None:
         hosts.append(request.url.host)
         return httpx.Response(307, headers={"Location": "https://collector.evil.test/"})
 
-    async with (
-        httpx.AsyncClient(
-            transport=httpx.MockTransport(handler), follow_redirects=True
-        ) as http_client,
-        AsyncHiobuy(UUID, base_url=BASE, http_client=http_client, max_retries=3) as client,
-    ):
+    async with mock_client(handler, follow_redirects=True, max_retries=3) as client:
         with pytest.raises(HiobuyError):
             await client.image_search(IMG, platform="taobao")
     assert hosts == ["api.hiobuy.test"]

@@ -17,6 +17,7 @@ import anyio
 import attrs
 import pytest
 from echo_server import echo_server, http_response
+from helpers import ENGINES, unused_port
 from test_quota_local import most_in_any_window
 
 from hiobuy_async import (
@@ -35,7 +36,6 @@ from hiobuy_async.testing import FakeHiobuy, no_backoff
 pytestmark = pytest.mark.anyio
 
 UUID = "5b1d7c3e-9a40-4f6e-8d21-0c7f3a9b2e64"
-ENGINES = ["httpx", "httpx2", "aiohttp"]
 every_engine = pytest.mark.parametrize("engine", ENGINES)
 
 SEARCH_OK = json.dumps(
@@ -234,9 +234,7 @@ async def test_unsafe_to_repeat_connect_refused_is_retried_as_not_sent(
     engine: str, anyio_backend: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="hiobuy_async")
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
-    await listener.aclose()  # nothing listens there now: connect refused
+    port = unused_port()  # nothing listens there: connect refused
     async with client_for(f"http://127.0.0.1:{port}", engine, max_retries=2) as client:
         with no_backoff(), pytest.raises(APIConnectionError) as info:
             await client._pipeline.call(unsafe_request())

@@ -9,29 +9,29 @@ over plain HTTP.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import ssl
 from typing import Any
 
+import helpers
 import pytest
 import trustme
 from echo_server import http_response
+from helpers import ENGINES
 from tls_server import client_context, tls_server
 
 from hiobuy_async import (
     APIConnectionError,
     APIStatusError,
-    AsyncHiobuy,
     CertificateError,
     InputError,
     ResponseValidationError,
 )
 from hiobuy_async._transport import _tls
-from hiobuy_async.testing import FakeHiobuy
 
 pytestmark = pytest.mark.anyio
 
-TRANSPORTS = ["httpx", "httpx2", "aiohttp"]
 IMAGE = "https://cbu01.alicdn.com/img/ibank/tls.jpg"
 MiB = 1024 * 1024
 ENVELOPE = (
@@ -55,18 +55,10 @@ def _no_environment_trust(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
 
 
-def make_client(base_url: str, transport: str, **kwargs: Any) -> AsyncHiobuy:
-    options: dict[str, Any] = {"timeout": 5.0, "max_connections": 4, "max_retries": 0}
-    options.update(kwargs)
-    return AsyncHiobuy(
-        FakeHiobuy.DEFAULT_UUID,
-        base_url=base_url,
-        transport=transport,  # type: ignore[arg-type]
-        **options,
-    )
+make_client = functools.partial(helpers.make_client, timeout=5.0, max_connections=4, max_retries=0)
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 async def test_unknown_ca_is_a_certificate_error_and_is_not_retried(
     ca: trustme.CA, transport: str, anyio_backend: str
 ) -> None:
@@ -86,7 +78,7 @@ async def test_unknown_ca_is_a_certificate_error_and_is_not_retried(
     assert served.requests == []
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 async def test_wrong_host_name_is_a_certificate_error(
     ca: trustme.CA, transport: str, anyio_backend: str
 ) -> None:
@@ -105,7 +97,7 @@ async def test_wrong_host_name_is_a_certificate_error(
     assert served.requests == []
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 async def test_private_ca_through_ssl_context_and_keep_alive_over_tls(
     ca: trustme.CA, transport: str, anyio_backend: str
 ) -> None:
@@ -121,7 +113,7 @@ async def test_private_ca_through_ssl_context_and_keep_alive_over_tls(
     assert served.accepted == served.handshakes == 1
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 async def test_body_cap_and_gzip_bomb_are_refused_over_tls(
     ca: trustme.CA, transport: str, anyio_backend: str
 ) -> None:
@@ -147,7 +139,7 @@ async def test_body_cap_and_gzip_bomb_are_refused_over_tls(
     assert answers == []
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 async def test_redirect_is_refused_over_tls(
     ca: trustme.CA, transport: str, anyio_backend: str
 ) -> None:
@@ -168,7 +160,7 @@ async def test_redirect_is_refused_over_tls(
 # --- one SSL context per process ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 async def test_one_ssl_context_per_process_shared_by_every_shard_and_client(
     monkeypatch: pytest.MonkeyPatch, transport: str, anyio_backend: str
 ) -> None:
@@ -197,7 +189,7 @@ async def test_one_ssl_context_per_process_shared_by_every_shard_and_client(
     assert len(built) == 2
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ENGINES)
 async def test_server_side_ssl_context_is_refused_at_construction(
     ca: trustme.CA, transport: str, anyio_backend: str
 ) -> None:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import itertools
 import json
 import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
+import helpers
 import httpx
 import pytest
 
@@ -19,7 +19,6 @@ from hiobuy_async import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
-    AsyncHiobuy,
     ResponseValidationError,
     ServerError,
 )
@@ -82,18 +81,7 @@ def streamed(
     return handler, streams
 
 
-@asynccontextmanager
-async def mock_client(
-    handler: Callable[[httpx.Request], Any], **kwargs: Any
-) -> AsyncIterator[AsyncHiobuy]:
-    kwargs.setdefault("max_retries", 0)
-    async with (
-        httpx.AsyncClient(
-            transport=httpx.MockTransport(handler), follow_redirects=kwargs.pop("follow", False)
-        ) as http_client,
-        AsyncHiobuy("t-uuid", base_url=BASE, http_client=http_client, **kwargs) as client,
-    ):
-        yield client
+mock_client = functools.partial(helpers.mock_client, uuid="t-uuid", base_url=BASE, max_retries=0)
 
 
 # --- decoded-size cap -----------------------------------------------------------------
@@ -311,7 +299,7 @@ async def test_redirect_is_an_error_and_never_followed(status: int) -> None:
             status, headers={"Location": "https://evil.test/steal", "x-request-id": "rr"}
         )
 
-    async with mock_client(handler, follow=True, max_retries=2) as client:
+    async with mock_client(handler, follow_redirects=True, max_retries=2) as client:
         with pytest.raises(APIStatusError) as info:
             await client.image_search(IMG, platform="taobao")
     assert type(info.value) is APIStatusError

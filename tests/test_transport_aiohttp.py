@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import gzip
 import json
@@ -24,8 +25,10 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
+import helpers
 import httpx
 import pytest
+from helpers import ENGINES
 
 from hiobuy_async import (
     APIConnectionError,
@@ -49,7 +52,6 @@ from hiobuy_async._transport._aiohttp import (  # noqa: E402 - after the importo
     client_timeout,
 )
 
-TRANSPORTS = ["httpx", "httpx2", "aiohttp"]
 IMAGE = "https://cbu01.alicdn.com/img/ibank/aiohttp.jpg"
 UUID = FakeHiobuy.DEFAULT_UUID
 MiB = 1024 * 1024
@@ -65,10 +67,9 @@ def anyio_backend() -> str:
 pytestmark = pytest.mark.anyio
 
 
-def make_client(base_url: str, transport: str, **kwargs: Any) -> AsyncHiobuy:
-    options: dict[str, Any] = {"timeout": 2.0, "max_connections": 4, "max_retries": 0}
-    options.update(kwargs)
-    return AsyncHiobuy(UUID, base_url=base_url, transport=transport, **options)  # type: ignore[arg-type]
+make_client = functools.partial(
+    helpers.make_client, uuid=UUID, timeout=2.0, max_connections=4, max_retries=0
+)
 
 
 async def assert_pool_healthy(client: AsyncHiobuy, n: int = 8) -> None:
@@ -119,13 +120,13 @@ async def test_requests_go_through_one_kept_alive_aiohttp_connection(
 
 async def test_every_transport_sends_the_same_request(served: tuple[FakeHiobuy, str]) -> None:
     fake, base_url = served
-    for transport in TRANSPORTS:
+    for transport in ENGINES:
         async with make_client(base_url, transport) as client:
             await client.image_search(
                 IMAGE, platform="1688", language="en_US", filters=["certifiedFactory"]
             )
     via_httpx, *others = fake.requests
-    assert len(others) == len(TRANSPORTS) - 1
+    assert len(others) == len(ENGINES) - 1
     for other in others:
         assert other.method == via_httpx.method == "POST"
         assert other.path == via_httpx.path == SEARCH_PATH
@@ -162,7 +163,7 @@ async def test_each_fault_is_the_same_sdk_error_on_every_transport(
 ) -> None:
     fake, base_url = served
     seen: dict[str, type[HiobuyError]] = {}
-    for transport in TRANSPORTS:
+    for transport in ENGINES:
         fake.fail_matching("faulty", fault, times=1)
         async with make_client(base_url, transport, **options) as client:
             with pytest.raises(HiobuyError) as info:
@@ -170,7 +171,7 @@ async def test_each_fault_is_the_same_sdk_error_on_every_transport(
             seen[transport] = type(info.value)
             check_clean(info.value)
             await assert_pool_healthy(client)
-    assert seen == dict.fromkeys(TRANSPORTS, expected)
+    assert seen == dict.fromkeys(ENGINES, expected)
 
 
 async def test_reset_is_a_connection_error_and_is_retried(
@@ -361,7 +362,7 @@ async def both_clients(reply: Reply, **options: Any) -> AsyncIterator[list[Async
     async with server.serve() as base_url, contextlib.AsyncExitStack() as stack:
         yield [
             await stack.enter_async_context(make_client(base_url, transport, **options))
-            for transport in TRANSPORTS
+            for transport in ENGINES
         ]
 
 
@@ -401,7 +402,7 @@ async def test_gzip_and_raw_deflate_bodies_are_inflated_on_aiohttp() -> None:
 async def test_corrupt_gzip_and_unknown_encoding_are_refused_on_both() -> None:
     for encoding, data in (("gzip", b"not gzip at all"), ("br", b"\x0b\x02\x80")):
         errors = await errors_on_both(fixed("200 OK", {"Content-Encoding": encoding}, data))
-        assert [type(e) for e in errors] == [ResponseValidationError] * len(TRANSPORTS)
+        assert [type(e) for e in errors] == [ResponseValidationError] * len(ENGINES)
 
 
 async def endless_chunked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -434,20 +435,20 @@ async def test_declared_length_over_the_cap_fails_before_reading() -> None:
     errors = await errors_on_both(
         declared_then_silent, max_response_bytes=MiB, timeout=httpx.Timeout(5.0, read=1.0)
     )
-    assert [type(e) for e in errors] == [ResponseValidationError] * len(TRANSPORTS)
+    assert [type(e) for e in errors] == [ResponseValidationError] * len(ENGINES)
 
 
 async def test_redirect_is_returned_not_followed() -> None:
     reply = fixed("302 Found", {"Location": "/elsewhere"}, b"moved")
     server = RawServer(reply)
     async with server.serve() as base_url:
-        for transport in TRANSPORTS:
+        for transport in ENGINES:
             async with make_client(base_url, transport) as client:
                 with pytest.raises(APIStatusError) as info:
                     await client.image_search(IMAGE, platform="taobao")
             assert info.value.status_code == 302
             assert "redirects are not followed" in str(info.value)
-    assert server.request_lines == [f"POST {SEARCH_PATH} HTTP/1.1"] * len(TRANSPORTS)
+    assert server.request_lines == [f"POST {SEARCH_PATH} HTTP/1.1"] * len(ENGINES)
 
 
 async def test_large_error_body_is_truncated_and_the_pool_goes_on() -> None:
@@ -481,14 +482,14 @@ async def test_environment_proxy_is_used_as_on_httpx(monkeypatch: pytest.MonkeyP
         monkeypatch.delenv("no_proxy", raising=False)
         target = "http://127.0.0.1:9"  # never reached: the proxy answers
         # Plain http goes through a proxy only with allow_insecure_http=True.
-        for transport in TRANSPORTS:
+        for transport in ENGINES:
             async with make_client(target, transport, allow_insecure_http=True) as client:
                 await client.image_search(IMAGE, platform="taobao")
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
         async with make_client(target, "aiohttp", allow_insecure_http=True) as client:
             with pytest.raises(APIConnectionError):
                 await client.image_search(IMAGE, platform="taobao")
-    assert proxy.request_lines == [f"POST {target}{SEARCH_PATH} HTTP/1.1"] * len(TRANSPORTS)
+    assert proxy.request_lines == [f"POST {target}{SEARCH_PATH} HTTP/1.1"] * len(ENGINES)
 
 
 # --- units ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import attrs
 import trustme
 from anyio.streams.tls import TLSStream
 from echo_server import Reply, _read_request
+from helpers import serve_tcp
 
 
 @attrs.define
@@ -79,12 +80,6 @@ async def tls_server(
                 except Exception:
                     return
 
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
-    served = TLSServed(f"https://127.0.0.1:{port}")
-    async with listener, anyio.create_task_group() as group:
-        group.start_soon(listener.serve, handle)
-        try:
-            yield served
-        finally:
-            group.cancel_scope.cancel()
+    async with serve_tcp(handle) as port:
+        served = TLSServed(f"https://127.0.0.1:{port}")
+        yield served
