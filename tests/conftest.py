@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 
-import attrs
 import pytest
 from helpers import make_client
 
@@ -55,11 +54,7 @@ def loopback_client() -> LoopbackClient:
     """Make clients for a served fake, with a tiny backoff (Retry-After waits stay real)."""
 
     def make(base_url: str, **kwargs: object) -> AsyncHiobuy:
-        client = make_client(base_url, **kwargs)  # type: ignore[arg-type]
-        client._pipeline.retry_policy = attrs.evolve(
-            client._pipeline.retry_policy, initial_backoff=0.001
-        )
-        return client
+        return make_client(base_url, initial_backoff=0.001, **kwargs)  # type: ignore[arg-type]
 
     return make
 

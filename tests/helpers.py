@@ -21,6 +21,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import attrs
 import httpx
 
 from hiobuy_async import AsyncHiobuy
@@ -42,14 +43,21 @@ def make_client(
     transport: str | None = None,
     *,
     uuid: str = FakeHiobuy.DEFAULT_UUID,
+    initial_backoff: float | None = None,
     **options: Any,
 ) -> AsyncHiobuy:
     """A client of `base_url` on engine `transport` (None: the SDK's choice).
 
     A test file fixes its own options once with `functools.partial`; options
-    given at the call win.
+    given at the call win. `initial_backoff` shrinks the retry backoff
+    (`Retry-After` waits stay real).
     """
-    return AsyncHiobuy(uuid, base_url=base_url, transport=transport, **options)  # type: ignore[arg-type]
+    client = AsyncHiobuy(uuid, base_url=base_url, transport=transport, **options)  # type: ignore[arg-type]
+    if initial_backoff is not None:
+        client._pipeline.retry_policy = attrs.evolve(
+            client._pipeline.retry_policy, initial_backoff=initial_backoff
+        )
+    return client
 
 
 @asynccontextmanager

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
-import attrs
+import helpers
 import pytest
 from echo_server import echo_server, http_response
 
 from hiobuy_async import (
     APIError,
     APITimeoutError,
-    AsyncHiobuy,
     Failed,
     Ok,
     ProductDetails,
@@ -23,18 +23,13 @@ from hiobuy_async.testing import FakeHiobuy, Fault
 
 UUID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 IMG = "https://example.com/a.jpg"
-TRANSPORTS = ["httpx", "httpx2", "aiohttp"]
+TRANSPORTS = helpers.ENGINES
 OK_BODY = json.dumps({"ret": 1, "msg": "ok", "data": {"items": {"item": []}}}).encode()
 
 pytestmark = pytest.mark.anyio
 
 
-def make_client(base_url: str, transport: str, **kwargs: Any) -> AsyncHiobuy:
-    client = AsyncHiobuy(UUID, base_url=base_url, transport=transport, **kwargs)  # type: ignore[arg-type]
-    client._pipeline.retry_policy = attrs.evolve(
-        client._pipeline.retry_policy, initial_backoff=0.001
-    )
-    return client
+make_client = functools.partial(helpers.make_client, uuid=UUID, initial_backoff=0.001)
 
 
 def served_in_turn(*responses: bytes) -> Any:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import attrs
+import helpers
 import httpx
 import pytest
 from opentelemetry import metrics, trace
@@ -23,13 +25,12 @@ from test_endpoint_create_order import mapping_order
 from hiobuy_async import (
     APIError,
     APITimeoutError,
-    AsyncHiobuy,
     OrderOutcomeUnknownError,
     _tracing,
 )
 from hiobuy_async.testing import FakeHiobuy, Fault
 
-TRANSPORTS = ["httpx", "httpx2", "aiohttp"]
+TRANSPORTS = helpers.ENGINES
 IMAGES = FakeHiobuy.sample_images()
 CANARY = "c4a7a7c0-0000-4d1e-9b5e-5ec7e75ec7e7"
 
@@ -74,12 +75,7 @@ def otel(monkeypatch: pytest.MonkeyPatch) -> Iterator[Otel]:
     meter_provider.shutdown()
 
 
-def make_client(base_url: str, transport: str, **kwargs: Any) -> AsyncHiobuy:
-    client = AsyncHiobuy(CANARY, base_url=base_url, transport=transport, **kwargs)  # type: ignore[arg-type]
-    client._pipeline.retry_policy = attrs.evolve(
-        client._pipeline.retry_policy, initial_backoff=0.001
-    )
-    return client
+make_client = functools.partial(helpers.make_client, uuid=CANARY, initial_backoff=0.001)
 
 
 def everything_recorded(otel: Otel) -> str:

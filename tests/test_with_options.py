@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-import attrs
+import helpers
 import pytest
 
 from hiobuy_async import (
@@ -18,18 +19,15 @@ from hiobuy_async import (
 )
 from hiobuy_async.testing import FakeHiobuy, Fault
 
-TRANSPORTS = ["httpx", "httpx2", "aiohttp"]
+TRANSPORTS = helpers.ENGINES
 IMAGES = FakeHiobuy.sample_images()
 
 pytestmark = pytest.mark.anyio
 
 
-def make_client(base_url: str, transport: str, **kwargs: Any) -> AsyncHiobuy:
-    client = AsyncHiobuy(FakeHiobuy.DEFAULT_UUID, base_url=base_url, transport=transport, **kwargs)  # type: ignore[arg-type]
-    client._pipeline.retry_policy = attrs.evolve(
-        client._pipeline.retry_policy, initial_backoff=0.001
-    )
-    return client
+make_client = functools.partial(
+    helpers.make_client, uuid=FakeHiobuy.DEFAULT_UUID, initial_backoff=0.001
+)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
