@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
 
 import anyio
@@ -306,6 +306,55 @@ async def test_redis_quota_never_waits_on_a_hung_redis_past_its_timeout(
             await shared.acquire()
         assert len([r for r in caplog.records if "reachable again" in r.getMessage()]) == 1
     gc.collect()
+
+
+@pytest.mark.anyio
+async def test_one_missed_redis_answer_does_not_add_a_local_share_to_the_fleet_rate(
+    redis_server: RedisServer, key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Two processes share 40 requests/s. One misses a single Redis answer (its
+    # first round trip hangs past `timeout`, as when the process is starved of
+    # CPU). It used to fall back to local pacing at 20/s for `retry_interval`
+    # while the other took the full 40/s from Redis: 60 a second at the server.
+    caplog.set_level(logging.INFO, logger="hiobuy_async")
+    fake = FakeHiobuy()
+    missing = quota(
+        redis_server, key, rate=40, expected_processes=2, timeout=1.0, retry_interval=60
+    )
+    other = quota(redis_server, key, rate=40, expected_processes=2)
+    starved = [f"https://cdn.test/starved/{i}.jpg" for i in range(40)]
+    steady = [f"https://cdn.test/steady/{i}.jpg" for i in range(40)]
+    async with missing, other, fake.serve() as base_url:
+        real = missing._scripts["acquire"]
+        hung = False
+
+        def hang_once(**kwargs: object) -> Awaitable[object]:
+            nonlocal hung
+            if hung:
+                return real(**kwargs)  # type: ignore[no-any-return]
+            hung = True
+            return anyio.sleep_forever()
+
+        missing._scripts["acquire"] = hang_once
+
+        async def crawl(shared: RedisQuota, images: list[str]) -> None:
+            async with AsyncHiobuy(
+                FakeHiobuy.DEFAULT_UUID, base_url=base_url, quota=shared
+            ) as client:
+                outcomes = await client.search_many(images, platform="1688", concurrency=4)
+            assert [type(outcome) for outcome in outcomes] == [Ok] * len(images)
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(crawl, missing, starved)
+                tg.start_soon(crawl, other, steady)
+    assert hung
+    times = [r.time for r in fake.requests if r.json is not None]
+    assert len(times) == 80
+    # 40 a second and the burst, the one request the miss paced locally, and
+    # room for the jitter of the last hop on a loaded machine (it was 55).
+    assert most_in_any_window(times) <= 40 + 5
+    assert [r for r in caplog.records if "unreachable" in r.getMessage()] == []
 
 
 @pytest.mark.anyio

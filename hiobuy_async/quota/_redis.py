@@ -22,7 +22,8 @@ reservation, so a cancelled caller normally gives nothing up: the head's slot
 is given back when no later one was taken (otherwise it stays a gap of one
 interval, slowing the quota, never speeding it up).
 
-When Redis is down or slow (no answer within `timeout`), the quota falls back
+When Redis is down or slow (no answer within `timeout` twice in a row: one
+miss alone paces that one request locally), the quota falls back
 to local pacing at `rate / expected_processes`, logs one warning per outage on
 the `hiobuy_async` logger, tries Redis again every `retry_interval` seconds
 and logs once when it answers again. No `acquire()` waits on Redis longer than
@@ -161,11 +162,14 @@ class RedisQuota:
     `{key}:exhausted`, with the braces (a Redis Cluster hash tag). Each
     expires once it no longer matters, so nothing lingers.
 
-    When Redis does not answer (down, or slower than `timeout`), `acquire()`
-    paces locally at `rate / expected_processes`, one warning is logged on the
-    `hiobuy_async` logger, Redis is tried again every `retry_interval`
-    seconds, and one message is logged when it answers again. A pause or
-    exhaustion set meanwhile holds in this process.
+    When Redis does not answer (down, refusing connections, or slower than
+    `timeout` twice in a row), `acquire()` paces locally at
+    `rate / expected_processes`, one warning is logged on the `hiobuy_async`
+    logger, Redis is tried again every `retry_interval` seconds, and one
+    message is logged when it answers again. A pause or exhaustion set
+    meanwhile holds in this process. A single round trip slower than
+    `timeout` (often this process starved of CPU, not Redis) costs one
+    locally paced request, and the next one asks Redis again.
 
     Args:
         url: The Redis URL, e.g. `"redis://127.0.0.1:6379/0"`.
@@ -238,6 +242,7 @@ class RedisQuota:
         self._stack: AsyncExitStack | None = None
         self._closed = False
         self._down = False
+        self._missed = False  # the last round trip got no answer within `timeout`
         self._warned_broken = False
         self._garbled = False
         self._retry_at = -math.inf
@@ -341,10 +346,21 @@ class RedisQuota:
             except (coredis.exceptions.RedisError, OSError) as exc:
                 failure = exc
             else:
+                self._missed = False
                 if self._down:
                     self._down = False
                     logger.info("Redis quota %r reachable again: shared pacing resumed", self.key)
                 return result
+        if failure is None and not self._down and not self._missed:
+            # One answer missed is not an outage yet: a process starved of CPU
+            # (a loaded machine, a long GC pause) misses its timeout with the
+            # reply already waiting. This round trip is paced locally and the
+            # next one asks Redis again: falling back for `retry_interval`
+            # would add this process's local share to the full shared rate the
+            # other processes go on taking (a burst of 429s and a fleet pause).
+            self._missed = True
+            return None
+        self._missed = False
         self._retry_at = anyio.current_time() + self._retry_interval
         if not self._down:
             self._down = True
