@@ -523,6 +523,12 @@ async def test_with_options_cache_ttl_is_the_views_default_and_a_calls_own_wins(
         assert (
             await short.with_options(cache_ttl=None).keyword_search("lamp", platform="1688")
         ).from_cache
+        (outcome,) = await live.details_many([product], platform="1688")
+        assert isinstance(outcome, Ok)
+        assert not outcome.result.from_cache  # a batch on the view bypasses too
+        (outcome,) = await hiobuy.details_many([product], platform="1688")
+        assert isinstance(outcome, Ok)
+        assert outcome.result.from_cache
         sent = len(fake.requests)
         for bad in [-1, float("nan"), "60", timedelta(seconds=-1)]:
             with pytest.raises(InputError, match="cache_ttl"):
