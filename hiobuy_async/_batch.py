@@ -609,6 +609,7 @@ async def _run_workers(
                 failed=batch.failed,
                 retries=batch.retries,
                 error=error,
+                cache_hits=batch.cache_hits,
             )
 
 

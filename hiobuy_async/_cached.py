@@ -7,7 +7,8 @@ one). What is cached: the four reads, and `preview_order` only when the call
 asks with `cache_ttl=`; `create_order` never. What is stored: the envelope's
 validated `data` of a success (2xx, `ret == 1`, parsed without error),
 re-encoded as JSON; a hit is parsed again by the endpoint's own parser, so it
-is the same type as a fresh result, with `from_cache=True` and `cached_at`.
+is the same type as a fresh result, with `from_cache=True` and `cached_at`
+(on the result and in its `meta`).
 
 Concurrent identical calls on one client make one request (single-flight):
 the others wait for it and get its result, or its error; nothing is stored
@@ -20,6 +21,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -30,6 +32,7 @@ import attrs
 
 from ._convert import decode_json, decode_json_exact
 from ._exceptions import HiobuyError, ResponseValidationError
+from ._meta import ResponseMeta, with_meta
 from ._request import ApiRequest
 from .cache import Cache, CacheEntry
 from .cache._key import cache_key
@@ -149,18 +152,24 @@ class CachedCalls:
         self._flights: dict[str, _Flight[Any]] = {}
         self._outage = Outage(f"cache {type(cache).__name__}", 0.0)
 
-    def ttl_for(self, request: ApiRequest[Any], cache_ttl: float | None) -> float | None:
+    def ttl_for(
+        self, request: ApiRequest[Any], cache_ttl: float | None, default: float | None = None
+    ) -> float | None:
         """The TTL to cache this call with, or `None` when it is not cached.
 
         Args:
             request: The call.
             cache_ttl: The call's `cache_ttl` (checked), or `None`.
+            default: A client view's `cache_ttl` (checked), standing in for
+                the cache's TTL on the cached reads, or `None`.
 
         Returns:
             Seconds, or `None`.
         """
         if request.endpoint in CACHED_READS:
-            ttl = self.cache.ttl if cache_ttl is None else cache_ttl
+            if cache_ttl is None:
+                cache_ttl = self.cache.ttl if default is None else default
+            ttl = cache_ttl
         elif request.endpoint in OPT_IN and cache_ttl is not None:
             ttl = cache_ttl
         else:
@@ -196,16 +205,18 @@ class CachedCalls:
         self._outage.succeeded()
         return result
 
-    async def lookup(self, request: ApiRequest[T], key: str) -> T | None:
+    async def lookup(self, request: ApiRequest[T], key: str, engine: str | None = None) -> T | None:
         """A hit rebuilt through the endpoint's parser, or `None` (a damaged entry is dropped).
 
         Args:
             request: The call.
             key: Its key.
+            engine: The client's HTTP engine, for the hit's `meta`.
 
         Returns:
-            The result, marked `from_cache`, or `None`.
+            The result, marked `from_cache` (its `meta` too), or `None`.
         """
+        started = time.perf_counter()
         entry: CacheEntry | None = await self._safely(lambda: self.cache.get(key))
         if entry is None:
             return None
@@ -213,7 +224,9 @@ class CachedCalls:
         result: T | None = None
         if stored is not None:
             try:
-                result = _mark(await request.parse(*stored), entry.cached_at)
+                result = _mark(
+                    await request.parse(*stored), entry.cached_at, stored[1], engine, started
+                )
             except HiobuyError:  # the parser refuses it (ResponseValidationError): damaged
                 result = None
         if result is None:
@@ -230,6 +243,7 @@ class CachedCalls:
         request: ApiRequest[T],
         ttl: float,
         send: Callable[[ApiRequest[T]], Awaitable[T]],
+        engine: str | None = None,
     ) -> T:
         """Serve `request` from the cache, from an identical call in flight, or by `send`.
 
@@ -237,6 +251,7 @@ class CachedCalls:
             request: The call.
             ttl: Seconds a success is stored for.
             send: Sends a request through the gate (the uncached pipeline).
+            engine: The client's HTTP engine, for a hit's `meta`.
 
         Returns:
             The result.
@@ -247,7 +262,7 @@ class CachedCalls:
         """
         key = self.key(request)
         while True:
-            hit = await self.lookup(request, key)
+            hit = await self.lookup(request, key, engine)
             if hit is not None:
                 return hit
             flight: _Flight[T] | None = self._flights.get(key)
@@ -297,8 +312,10 @@ def _shared(error: HiobuyError) -> HiobuyError:
         return error
 
 
-def _mark(result: T, cached_at: float) -> T | None:
-    """`result` with `from_cache` and `cached_at` set; `None` for a time that is no date."""
+def _mark(
+    result: T, cached_at: float, request_id: str | None, engine: str | None, started: float
+) -> T | None:
+    """`result` marked a hit (`from_cache`, `cached_at`, `meta`); `None` for a time not a date."""
     kind: Any = type(result)
     fields = attrs.fields_dict(kind) if attrs.has(kind) else {}
     if "from_cache" not in fields or "cached_at" not in fields:
@@ -308,4 +325,13 @@ def _mark(result: T, cached_at: float) -> T | None:
     except (OverflowError, OSError, ValueError):
         return None
     marked: T = attrs.evolve(result, from_cache=True, cached_at=when)  # type: ignore[misc]
-    return marked
+    meta = ResponseMeta(
+        status_code=200,  # only 2xx answers are stored, and 200 is the API's
+        request_id=request_id,
+        attempts=0,
+        elapsed=time.perf_counter() - started,
+        engine=engine,
+        from_cache=True,
+        cached_at=when,
+    )
+    return with_meta(marked, meta)

@@ -289,6 +289,7 @@ class AsyncHiobuy:
         language: str | None = _UNSET,
         currency: str | None = _UNSET,
         max_retry_after: float = _UNSET,
+        cache_ttl: float | timedelta | None = _UNSET,
     ) -> AsyncHiobuy:
         """Return a view of this client whose calls use other options.
 
@@ -309,6 +310,11 @@ class AsyncHiobuy:
             language: The default locale for searches, or `None` for the API's.
             currency: The `Currency` `create_order` sends, or `None`.
             max_retry_after: The longest `Retry-After` slept for.
+            cache_ttl: With a client `cache`: how long the view's reads are
+                kept (seconds or a `timedelta`), in place of the cache's
+                `ttl`; `0` bypasses the cache; `None` for the cache's `ttl`.
+                A call's own `cache_ttl=` wins; `preview_order` is cached
+                only when its call asks.
 
         Returns:
             The view (an `AsyncHiobuy`).
@@ -335,6 +341,7 @@ class AsyncHiobuy:
             deadline = pipeline.deadline
         elif deadline is not None:
             check_positive("deadline", deadline)
+        ttl = pipeline.cache_ttl if cache_ttl is _UNSET else check_cache_ttl(cache_ttl)
         view = object.__new__(_ClientView)
         view.__dict__.update(self.__dict__)
         view._pipeline = pipeline.view(
@@ -342,6 +349,7 @@ class AsyncHiobuy:
             deadline=deadline,
             timeout=pipeline.timeout if timeout is _UNSET else make_timeout(timeout),
         )
+        view._pipeline.cache_ttl = ttl
         if language is not _UNSET:
             view._language = check_language(language)
         if currency is not _UNSET:

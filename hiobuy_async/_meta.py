@@ -9,6 +9,7 @@ fetches of the same product compare equal, whatever their request ids.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 import attrs
@@ -52,6 +53,11 @@ class ResponseMeta:
             waits included.
         engine: The HTTP engine that carried it: `"httpx"`, `"httpx2"` or
             `"aiohttp"`.
+        from_cache: True when the result came from the client's cache: then
+            nothing was sent (`attempts` is 0, `headers` is empty),
+            `status_code` and `request_id` are the stored answer's,
+            `elapsed` is the lookup's and `engine` is the client's.
+        cached_at: When a cached result was stored (UTC), else `None`.
     """
 
     status_code: int
@@ -60,6 +66,8 @@ class ResponseMeta:
     attempts: int = 1
     elapsed: float = attrs.field(default=0.0, repr=lambda seconds: f"{seconds:.3f}")
     engine: str | None = None
+    from_cache: bool = False
+    cached_at: datetime | None = None
 
 
 def from_response(

@@ -137,6 +137,8 @@ class Pipeline:
         self.quota = quota
         self.timeout: httpx.Timeout | None = None
         """Each attempt's timeout, when a client view overrides the transport's."""
+        self.cache_ttl: float | None = None
+        """The cached reads' TTL, when a client view overrides the cache's."""
 
     def view(
         self,
@@ -184,7 +186,8 @@ class Pipeline:
             on_retry: Called with the error before each retry.
             on_body: Called with each 2xx response's (decoded) body.
             cache_ttl: The call's `cache_ttl` (checked): `None` for the
-                cache's TTL, `0` to bypass the cache.
+                view's (`self.cache_ttl`) or the cache's TTL, `0` to bypass
+                the cache.
 
         Returns:
             The endpoint parser's result.
@@ -194,15 +197,45 @@ class Pipeline:
         """
         cached = self.cached
         if cached is not None:
-            ttl = cached.ttl_for(request, cache_ttl)
+            ttl = cached.ttl_for(request, cache_ttl, self.cache_ttl)
             if ttl is not None:
                 self._lifecycle.check()
-
-                async def send(request: ApiRequest[T]) -> T:
-                    return await self.send(request, hooks=hooks, on_retry=on_retry, on_body=on_body)
-
-                return await cached.call(request, ttl, send)
+                return await self._cached_call(
+                    cached, request, ttl, hooks=hooks, on_retry=on_retry, on_body=on_body
+                )
         return await self.send(request, hooks=hooks, on_retry=on_retry, on_body=on_body)
+
+    async def _cached_call(
+        self,
+        cached: CachedCalls,
+        request: ApiRequest[T],
+        ttl: float,
+        *,
+        hooks: RetryHooks | None,
+        on_retry: Callable[[HiobuyError], None] | None,
+        on_body: Callable[[bytes], None] | None,
+    ) -> T:
+        # The call span covers the lookup: a hit is a call span without attempts.
+        engine = self._transport.kind_in_use
+
+        async def untraced(request: ApiRequest[T]) -> T:
+            return await self._call(request, hooks=hooks, on_retry=on_retry, on_body=on_body)
+
+        tel = telemetry()
+        if tel is None:
+            return await cached.call(request, ttl, untraced, engine)
+        token = _TELEMETRY.set(tel)
+        try:
+            with tel.call_span(request) as span:
+                try:
+                    result = await cached.call(request, ttl, untraced, engine)
+                except Exception as error:
+                    tel.end_call(span, request, None, error, cached=True)
+                    raise
+                tel.end_call(span, request, result, None, cached=True)
+                return result
+        finally:
+            _TELEMETRY.reset(token)
 
     async def send(
         self,

@@ -116,13 +116,27 @@ class Telemetry:
         ) as span:
             yield span
 
-    def end_call(self, span: Any, request: Any, result: Any, error: BaseException | None) -> None:
-        """Record a call's outcome on its span and in `hiobuy.client.calls`."""
+    def end_call(
+        self,
+        span: Any,
+        request: Any,
+        result: Any,
+        error: BaseException | None,
+        *,
+        cached: bool = False,
+    ) -> None:
+        """Record a call's outcome on its span and in `hiobuy.client.calls`.
+
+        `cached`: the call went through the client's cache (`hiobuy.cache.hit` is recorded).
+        """
         attempts = 0
         meta = getattr(error if error is not None else result, "meta", None)
         if meta is not None:
             attempts = meta.attempts
+        hit = cached and error is None and bool(getattr(meta, "from_cache", False))
         if span is not None:
+            if cached:
+                span.set_attribute("hiobuy.cache.hit", hit)
             if meta is not None:
                 span.set_attribute("http.request.resend_count", max(attempts - 1, 0))
                 if meta.request_id:
@@ -136,9 +150,10 @@ class Telemetry:
                 span.set_status(status(code.ERROR, type(error).__name__))
         if self.instruments is not None:
             outcome = "ok" if error is None else type(error).__name__
-            self.instruments.calls.add(
-                1, {"hiobuy.operation": request.endpoint, "hiobuy.outcome": outcome}
-            )
+            attributes = {"hiobuy.operation": request.endpoint, "hiobuy.outcome": outcome}
+            if cached:
+                attributes["hiobuy.cache.hit"] = hit
+            self.instruments.calls.add(1, attributes)
 
     @contextlib.contextmanager
     def batch_span(self, what: str) -> Iterator[Any]:
@@ -155,7 +170,15 @@ class Telemetry:
             yield span
 
     def end_batch(
-        self, span: Any, *, inputs: int, ok: int, failed: int, retries: int, error: str | None
+        self,
+        span: Any,
+        *,
+        inputs: int,
+        ok: int,
+        failed: int,
+        retries: int,
+        error: str | None,
+        cache_hits: int = 0,
     ) -> None:
         """Record a batch's counts on its span."""
         if span is None:
@@ -164,6 +187,7 @@ class Telemetry:
         span.set_attribute("hiobuy.batch.ok", ok)
         span.set_attribute("hiobuy.batch.failed", failed)
         span.set_attribute("hiobuy.batch.retries", retries)
+        span.set_attribute("hiobuy.batch.cache_hits", cache_hits)
         if error is not None:
             span.set_attribute("error.type", error)
             status, code = _Api.status

@@ -491,3 +491,93 @@ async def test_batch_cache_ttl_zero_refreshes_and_a_short_one_expires(
             await hiobuy.search_many(images, platform="1688", cache_ttl=-1)
         with pytest.raises(InputError):
             hiobuy.details_stream(products, platform="1688", cache_ttl="1h")  # type: ignore[arg-type]
+
+
+async def test_with_options_cache_ttl_is_the_views_default_and_a_calls_own_wins(
+    served: tuple[FakeHiobuy, str], make_cache: MakeCache
+) -> None:
+    fake, base_url = served
+    clock = Clock()
+    cache = make_cache(clock=clock)
+    async with client(base_url, cache) as hiobuy:
+        product = 642895393547
+        short = hiobuy.with_options(cache_ttl=timedelta(seconds=30))
+        assert not (await short.product_details(product, platform="1688")).from_cache
+        clock.now += 29
+        assert (await hiobuy.product_details(product, platform="1688")).from_cache
+        clock.now += 1
+        assert not (await hiobuy.product_details(product, platform="1688")).from_cache
+        assert len(fake.requests) == 2  # the view's 30 s, not the cache's 24 h
+        live = hiobuy.with_options(cache_ttl=0)
+        assert not (await live.product_details(product, platform="1688")).from_cache
+        assert not (
+            await live.with_options(deadline=5).keyword_search("lamp", platform="1688")
+        ).from_cache
+        assert len(fake.requests) == 4  # the view (and a view of it) bypass the cache
+        assert await entries(cache) == 1
+        own = await live.product_details(product, platform="1688", cache_ttl=60)
+        assert own.from_cache  # the call's own cache_ttl wins over the view's 0
+        await live.keyword_search("lamp", platform="1688", cache_ttl=60)
+        assert len(fake.requests) == 5
+        assert (await hiobuy.keyword_search("lamp", platform="1688")).from_cache
+        assert (
+            await short.with_options(cache_ttl=None).keyword_search("lamp", platform="1688")
+        ).from_cache
+        (outcome,) = await live.details_many([product], platform="1688")
+        assert isinstance(outcome, Ok)
+        assert not outcome.result.from_cache  # a batch on the view bypasses too
+        (outcome,) = await hiobuy.details_many([product], platform="1688")
+        assert isinstance(outcome, Ok)
+        assert outcome.result.from_cache
+        sent = len(fake.requests)
+        for bad in [-1, float("nan"), "60", timedelta(seconds=-1)]:
+            with pytest.raises(InputError, match="cache_ttl"):
+                hiobuy.with_options(cache_ttl=bad)  # type: ignore[arg-type]
+        assert len(fake.requests) == sent
+    await cache.aclose()
+
+
+async def test_a_view_cache_ttl_does_not_cache_preview_order(
+    served: tuple[FakeHiobuy, str],
+) -> None:
+    fake, base_url = served
+    cache = MemoryCache()
+    async with client(base_url, cache) as hiobuy:
+        details = await hiobuy.product_details(642895393547, platform="1688", cache_ttl=0)
+        line = OrderLine.from_sku(details, details.skus[0], quantity=2)
+        view = hiobuy.with_options(cache_ttl=600)
+        for _ in range(2):
+            quote = await view.preview_order(platform="1688", lines=[line], address=ADDRESS)
+            assert not quote.from_cache  # a live quote: cached only when its call asks
+        assert len(fake.requests) == 3
+        assert await entries(cache) == 0
+
+
+async def test_a_cache_hit_carries_its_meta(
+    served: tuple[FakeHiobuy, str], make_cache: MakeCache
+) -> None:
+    fake, base_url = served
+    clock = Clock()
+    cache = make_cache(clock=clock)
+    async with client(base_url, cache) as hiobuy:
+        fresh = await hiobuy.image_search(IMG, platform="1688")
+        hit = await hiobuy.image_search(IMG, platform="1688")
+        assert len(fake.requests) == 1
+        assert fresh.meta is not None
+        assert (fresh.meta.from_cache, fresh.meta.cached_at) == (False, None)
+        assert hit.meta is not None
+        assert hit.meta.from_cache
+        assert hit.meta.cached_at == hit.cached_at
+        assert hit.meta.cached_at is not None
+        assert hit.meta.cached_at.timestamp() == clock.now
+        assert hit.meta.status_code == 200
+        assert hit.meta.attempts == 0
+        assert hit.meta.headers == {}
+        assert hit.meta.request_id == fresh.meta.request_id == fresh.request_id
+        assert hit.meta.engine == hiobuy.transport == fresh.meta.engine
+        assert hit.meta.elapsed >= 0
+        assert hit == fresh  # meta takes no part in equality
+        page = await hiobuy.with_options(deadline=5).image_search(IMG, platform="1688")
+        assert page.meta is not None
+        assert page.meta.from_cache  # a view's hit too
+    await cache.aclose()

@@ -28,6 +28,7 @@ from hiobuy_async import (
     OrderOutcomeUnknownError,
     _tracing,
 )
+from hiobuy_async.cache import MemoryCache
 from hiobuy_async.testing import FakeHiobuy, Fault
 
 TRANSPORTS = helpers.ENGINES
@@ -195,6 +196,7 @@ async def test_a_batch_of_20_is_one_span_with_20_call_spans_as_children(otel: Ot
     assert attributes["hiobuy.batch.ok"] == 20
     assert attributes["hiobuy.batch.failed"] == 0
     assert attributes["hiobuy.batch.retries"] == 0
+    assert attributes["hiobuy.batch.cache_hits"] == 0
     assert "?n=" not in everything_recorded(otel)  # no image URL, no query string
 
 
@@ -268,3 +270,60 @@ async def test_http_instrumentors_add_no_duplicate_span_under_the_attempt(
     assert attempt.parent.span_id == call.context.span_id
     assert [s.name for s in client_spans if s is not attempt] == ["GET"]  # the plain request only
     assert CANARY not in everything_recorded(otel)
+
+
+def calls_counted(otel: Otel) -> dict[tuple[str, bool | None], int]:
+    """`hiobuy.client.calls` by outcome and `hiobuy.cache.hit` (None when not recorded)."""
+    counted: dict[tuple[str, bool | None], int] = {}
+    for point in otel.metric_points()["hiobuy.client.calls"]:
+        attributes = dict(point.attributes)
+        key = (attributes["hiobuy.outcome"], attributes.get("hiobuy.cache.hit"))
+        counted[key] = counted.get(key, 0) + point.value
+    return counted
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_cache_hit_is_a_call_span_marked_hit_without_an_attempt_span(
+    transport: str, anyio_backend: str, otel: Otel
+) -> None:
+    fake = FakeHiobuy(uuids=[CANARY])
+    cache = MemoryCache()
+    async with fake.serve() as base_url, make_client(base_url, transport, cache=cache) as client:
+        fresh = await client.image_search(IMAGES[0], platform="1688")
+        hit = await client.image_search(IMAGES[0], platform="1688")
+    assert hit.from_cache
+    assert len(fake.requests) == 1
+    miss_span, hit_span = otel.named("hiobuy.image_search")
+    (attempt,) = otel.named("POST ")
+    assert attempt.parent is not None
+    assert attempt.parent.span_id == miss_span.context.span_id
+    assert dict(miss_span.attributes or {})["hiobuy.cache.hit"] is False
+    attributes = dict(hit_span.attributes or {})
+    assert attributes["hiobuy.cache.hit"] is True
+    assert attributes["hiobuy.items"] == len(hit.items)
+    assert attributes["hiobuy.request_id"] == fresh.request_id
+    assert hit_span.status.status_code == StatusCode.UNSET
+    assert calls_counted(otel) == {("ok", False): 1, ("ok", True): 1}
+    assert CANARY not in everything_recorded(otel)
+
+
+async def test_a_batch_span_counts_its_cache_hits(otel: Otel) -> None:
+    fake = FakeHiobuy()
+    images = [f"{IMAGES[0]}?n={n}" for n in range(6)]
+    async with fake.client(cache=MemoryCache()) as client:
+        await client.search_many(images[:4], platform="1688")
+        otel.spans.clear()
+        outcomes = await client.search_many(images, platform="1688")
+    assert sum(outcome.result.from_cache for outcome in outcomes) == 4  # type: ignore[union-attr]
+    assert len(fake.requests) == 6
+    (batch,) = otel.named("hiobuy.batch")
+    calls = otel.named("hiobuy.image_search")
+    assert len(calls) == 6
+    assert {call.parent.span_id for call in calls} == {batch.context.span_id}  # type: ignore[union-attr]
+    hits = [dict(call.attributes or {})["hiobuy.cache.hit"] for call in calls]
+    assert (hits.count(True), hits.count(False)) == (4, 2)
+    assert len(otel.named("POST ")) == 2
+    attributes = dict(batch.attributes or {})
+    assert attributes["hiobuy.batch.inputs"] == 6
+    assert attributes["hiobuy.batch.ok"] == 6
+    assert attributes["hiobuy.batch.cache_hits"] == 4
