@@ -291,7 +291,12 @@ async def test_a_traced_call_attaches_one_context_per_span(
     monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
     attached: list[object] = []
     attach = _RUNTIME_CONTEXT.attach
-    monkeypatch.setattr(_RUNTIME_CONTEXT, "attach", lambda ctx: attached.append(ctx) or attach(ctx))
+
+    def counting(context: Any) -> object:
+        attached.append(context)
+        return attach(context)
+
+    monkeypatch.setattr(_RUNTIME_CONTEXT, "attach", counting)
     async with FakeHiobuy().client() as client:
         await client.image_search(IMAGES[0], platform="1688")
         attached.clear()
