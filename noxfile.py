@@ -199,7 +199,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "bench.blocking")
     session.run("python", "-m", "bench.with_options")  # a client view's cost (issue #19)
     session.install("opentelemetry-sdk")
-    session.run("python", "-m", "bench.tracing")  # absent / no provider / provider (issue #19)
+    session.run("python", "-m", "bench.tracing")  # 4 ways, OTel alone too (issue #19)
     # The quota run (issue #17): the SDK against aiohttp + aiolimiter by hand,
     # one process and four sharing a RedisQuota (needs redis-server on PATH).
     session.install(".[aiohttp,redis]", "aiolimiter")

@@ -31,7 +31,6 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
 
 import attrs
 
@@ -421,7 +420,7 @@ class Pipeline:
         if tel is None:
             raw = await self._send(request)
         else:
-            with tel.attempt_span(request, self._server(), number) as record:
+            with tel.attempt_span(request, self._transport.base_url, number) as record:
                 try:
                     raw = await self._send(request)
                 except HiobuyError as error:
@@ -463,12 +462,6 @@ class Pipeline:
             headers=_headers(self._uuid, request.language, request.currency),
             attempt_timeout=self.timeout,
         )
-
-    def _server(self) -> tuple[str, str, int]:
-        """The base URL's scheme, host and port, for span attributes (never credentials)."""
-        parts = urlsplit(self._transport.base_url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        return parts.scheme, parts.hostname or "", port
 
 
 class _Sends:

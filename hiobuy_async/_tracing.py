@@ -17,6 +17,9 @@ import importlib
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
+
+from ._request import ENDPOINTS
 
 __all__ = ["Instruments", "Telemetry", "telemetry"]
 
@@ -31,24 +34,40 @@ class _Api:
     metrics: Any = None
     status: Any = None
     suppress: Any = None
+    suppress_key: Any = None
+    """The context key the HTTP instrumentors check, when importable: set with the span."""
+    attach: Any = None
+    detach: Any = None
+    set_value: Any = None
+    in_context: Any = None
+    client: Any = None
 
     @classmethod
     def load(cls) -> bool:
         if not cls.loaded:
             cls.loaded = True
             try:
-                from opentelemetry import metrics, trace  # noqa: PLC0415 - optional, lazily
+                from opentelemetry import context, metrics, trace  # noqa: PLC0415 - optional, lazily
                 from opentelemetry.trace import Status, StatusCode  # noqa: PLC0415
             except ImportError:
                 return False
             cls.trace, cls.metrics = trace, metrics
             cls.status = (Status, StatusCode)
+            cls.attach, cls.detach, cls.set_value = (
+                context.attach,
+                context.detach,
+                context.set_value,
+            )
+            cls.in_context, cls.client = trace.set_span_in_context, trace.SpanKind.CLIENT
             try:  # what the HTTP instrumentors check (opentelemetry-instrumentation)
                 utils = importlib.import_module("opentelemetry.instrumentation.utils")
             except ImportError:
                 utils = None
             suppress_http_instrumentation = getattr(utils, "suppress_http_instrumentation", None)
             cls.suppress = suppress_http_instrumentation
+            # The key `suppress_http_instrumentation()` sets: set in the attempt span's own
+            # context, it saves a second attach and detach per attempt.
+            cls.suppress_key = getattr(utils, "_SUPPRESS_HTTP_INSTRUMENTATION_KEY", None)
         return cls.trace is not None
 
 
@@ -87,7 +106,10 @@ def _is_noop(provider: Any) -> bool:
 
 
 class Telemetry:
-    """One call's tracer and instruments (either may be `None`)."""
+    """The tracer and instruments of the current providers (either may be `None`).
+
+    Kept while the providers stay the same: it holds nothing of a call.
+    """
 
     __slots__ = ("instruments", "tracer")
 
@@ -95,12 +117,10 @@ class Telemetry:
         self.tracer = tracer
         self.instruments = instruments
 
-    @contextlib.contextmanager
-    def call_span(self, request: Any) -> Iterator[Any]:
+    def call_span(self, request: Any) -> _Current:
         """Open the call's span (`None` when not tracing) as the current span."""
         if self.tracer is None:
-            yield None
-            return
+            return _NOT_TRACED
         attributes: dict[str, Any] = {"hiobuy.operation": request.endpoint}
         body = request.json if isinstance(request.json, Mapping) else request.params
         platform = body.get("platform") if isinstance(body, Mapping) else None
@@ -108,13 +128,14 @@ class Telemetry:
             attributes["hiobuy.marketplace"] = platform
         if request.language:
             attributes["hiobuy.locale"] = request.language
-        with self.tracer.start_as_current_span(
-            f"hiobuy.{request.endpoint}",
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            yield span
+        return _Current(
+            self.tracer.start_span(
+                _CALL_NAMES.get(request.endpoint) or f"hiobuy.{request.endpoint}",
+                attributes=attributes,
+                record_exception=False,
+                set_status_on_exception=False,
+            )
+        )
 
     def end_call(
         self,
@@ -129,31 +150,31 @@ class Telemetry:
 
         `cached`: the call went through the client's cache (`hiobuy.cache.hit` is recorded).
         """
-        attempts = 0
         meta = getattr(error if error is not None else result, "meta", None)
-        if meta is not None:
-            attempts = meta.attempts
         hit = cached and error is None and bool(getattr(meta, "from_cache", False))
         if span is not None:
+            attributes: dict[str, Any] = {}
             if cached:
-                span.set_attribute("hiobuy.cache.hit", hit)
+                attributes["hiobuy.cache.hit"] = hit
             if meta is not None:
-                span.set_attribute("http.request.resend_count", max(attempts - 1, 0))
+                attributes["http.request.resend_count"] = max(meta.attempts - 1, 0)
                 if meta.request_id:
-                    span.set_attribute("hiobuy.request_id", meta.request_id)
+                    attributes["hiobuy.request_id"] = meta.request_id
             if error is None:
                 items = getattr(result, "items", None)
-                span.set_attribute("hiobuy.items", len(items) if items is not None else 1)
+                attributes["hiobuy.items"] = len(items) if items is not None else 1
             else:
-                span.set_attribute("error.type", type(error).__name__)
+                attributes["error.type"] = type(error).__name__
+            span.set_attributes(attributes)  # one lock and one check, not one per attribute
+            if error is not None:
                 status, code = _Api.status
                 span.set_status(status(code.ERROR, type(error).__name__))
         if self.instruments is not None:
             outcome = "ok" if error is None else type(error).__name__
-            attributes = {"hiobuy.operation": request.endpoint, "hiobuy.outcome": outcome}
+            labels: Mapping[str, str | bool] = _labels(request.endpoint, outcome)
             if cached:
-                attributes["hiobuy.cache.hit"] = hit
-            self.instruments.calls.add(1, attributes)
+                labels = {**labels, "hiobuy.cache.hit": hit}
+            self.instruments.calls.add(1, labels)
 
     @contextlib.contextmanager
     def batch_span(self, what: str) -> Iterator[Any]:
@@ -193,68 +214,16 @@ class Telemetry:
             status, code = _Api.status
             span.set_status(status(code.ERROR, error))
 
-    @contextlib.contextmanager
-    def attempt_span(
-        self, request: Any, base_url: tuple[str, str, int], number: int
-    ) -> Iterator[_Attempt]:
-        """Open one HTTP attempt's CLIENT span, with the HTTP instrumentors suppressed."""
-        record = _Attempt(request.method, base_url, number)
-        if number > 1 and self.instruments is not None:
-            self.instruments.retries.add(1, {"hiobuy.operation": request.endpoint})
-        started = time.perf_counter()
-        if self.tracer is None:
-            try:
-                yield record
-            finally:
-                self._measure(record, started)
-            return
-        scheme, host, port = base_url
-        attributes: dict[str, Any] = {
-            "http.request.method": request.method,
-            "server.address": host,
-            "server.port": port,
-            # The route only: no query string (an image URL), no credentials.
-            "url.full": f"{scheme}://{host}:{port}{request.path}",
-            "url.template": request.path,
-        }
-        if number > 1:
-            attributes["http.request.resend_count"] = number - 1
-        kind = _Api.trace.SpanKind.CLIENT
-        with (
-            self.tracer.start_as_current_span(
-                f"{request.method} {request.path}",
-                kind=kind,
-                attributes=attributes,
-                record_exception=False,
-                set_status_on_exception=False,
-            ) as span,
-            _Api.suppress() if _Api.suppress is not None else contextlib.nullcontext(),
-        ):
-            try:
-                yield record
-            finally:
-                if record.status_code is not None:
-                    span.set_attribute("http.response.status_code", record.status_code)
-                if record.error_type is not None:
-                    span.set_attribute("error.type", record.error_type)
-                    status, code = _Api.status
-                    span.set_status(status(code.ERROR))
-                self._measure(record, started)
+    def attempt_span(self, request: Any, base_url: str, number: int) -> _Attempt:
+        """Open one HTTP attempt's CLIENT span, with the HTTP instrumentors suppressed.
 
-    def _measure(self, record: _Attempt, started: float) -> None:
-        if self.instruments is None:
-            return
-        _, host, port = record.base_url
-        attributes: dict[str, Any] = {
-            "http.request.method": record.method,
-            "server.address": host,
-            "server.port": port,
-        }
-        if record.status_code is not None:
-            attributes["http.response.status_code"] = record.status_code
-        if record.error_type is not None:
-            attributes["error.type"] = record.error_type
-        self.instruments.duration.record(time.perf_counter() - started, attributes)
+        Used as a context manager; the pipeline fills in the returned record's
+        `status_code` and `error_type` before it exits.
+        """
+        route = _route(base_url, request.method, request.path)
+        if number > 1 and self.instruments is not None:
+            self.instruments.retries.add(1, _labels(request.endpoint))
+        return _Attempt(self, route, number)
 
     def quota_waited(self, seconds: float) -> None:
         """Record a wait for the quota in `hiobuy.client.quota.wait`."""
@@ -262,35 +231,183 @@ class Telemetry:
             self.instruments.quota_wait.record(seconds)
 
 
+class _Current:
+    """A started span, current (with `extra` context values) until exit, then ended.
+
+    What `start_as_current_span` does, without its two generator-based context managers
+    and with one `attach` for the span and the suppression key together.
+    """
+
+    __slots__ = ("_extra", "_token", "span")
+
+    def __init__(self, span: Any, extra: Any = None) -> None:
+        self.span = span
+        self._extra = extra
+        self._token: Any = None
+
+    def __enter__(self) -> Any:
+        if self.span is not None:
+            context = _Api.in_context(self.span)
+            if self._extra is not None:
+                context = _Api.set_value(self._extra, True, context)
+            self._token = _Api.attach(context)
+        return self.span
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.span is not None:
+            _Api.detach(self._token)
+            self.span.end()
+
+
+_NOT_TRACED = _Current(None)
+
+
+class _Route:
+    """What every attempt at one route of one server records alike, computed once."""
+
+    __slots__ = ("metric_labels", "name", "server", "span_attributes")
+
+    def __init__(self, base_url: str, method: str, path: str) -> None:
+        parts = urlsplit(base_url)
+        host = parts.hostname or ""  # never the userinfo
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.name = f"{method} {path}"
+        self.server = {"http.request.method": method, "server.address": host, "server.port": port}
+        self.span_attributes: dict[str, Any] = {
+            **self.server,
+            # The route only: no query string (an image URL), no credentials.
+            "url.full": f"{parts.scheme}://{host}:{port}{path}",
+            "url.template": path,
+        }
+        self.metric_labels: dict[tuple[int | None, str | None], dict[str, Any]] = {}
+
+    def labels(self, status_code: int | None, error_type: str | None) -> dict[str, Any]:
+        """The duration's attributes for one outcome (shared: nobody mutates them)."""
+        found = self.metric_labels.get((status_code, error_type))
+        if found is None:
+            found = dict(self.server)
+            if status_code is not None:
+                found["http.response.status_code"] = status_code
+            if error_type is not None:
+                found["error.type"] = error_type
+            if len(self.metric_labels) < 64:
+                self.metric_labels[status_code, error_type] = found
+        return found
+
+
+_routes: dict[tuple[str, str, str], _Route] = {}
+
+
+def _route(base_url: str, method: str, path: str) -> _Route:
+    found = _routes.get((base_url, method, path))
+    if found is None:
+        if len(_routes) >= 256:  # clients of many servers (tests): forget, never grow
+            _routes.clear()
+        found = _routes[base_url, method, path] = _Route(base_url, method, path)
+    return found
+
+
+_label_sets: dict[tuple[str, ...], dict[str, str]] = {}
+
+
+def _labels(operation: str, outcome: str | None = None) -> dict[str, str]:
+    """`hiobuy.client.calls`'s (or, without an outcome, `.retries`') attributes, made once."""
+    key = (operation,) if outcome is None else (operation, outcome)
+    found = _label_sets.get(key)
+    if found is None:
+        found = {"hiobuy.operation": operation}
+        if outcome is not None:
+            found["hiobuy.outcome"] = outcome
+        if len(_label_sets) < 256:
+            _label_sets[key] = found
+    return found
+
+
+_CALL_NAMES = {name: f"hiobuy.{name}" for name in ENDPOINTS}
+
+
 class _Attempt:
-    """What one attempt's span and duration record: filled in by the pipeline."""
+    """One attempt's span and duration: the pipeline fills in what the answer said.
 
-    __slots__ = ("base_url", "error_type", "method", "number", "status_code")
+    A context manager: on entry the CLIENT span starts, current and with the HTTP
+    instrumentors suppressed; on exit it gets the status and ends, and the duration
+    is recorded.
+    """
 
-    def __init__(self, method: str, base_url: tuple[str, str, int], number: int) -> None:
-        self.method = method
-        self.base_url = base_url
-        self.number = number
+    __slots__ = ("_current", "_fallback", "_route", "_started", "_tel", "error_type", "status_code")
+
+    def __init__(self, tel: Telemetry, route: _Route, number: int) -> None:
+        self._tel = tel
+        self._route = route
         self.status_code: int | None = None
         self.error_type: str | None = None
+        self._fallback: Any = None
+        self._current = _NOT_TRACED
+        if tel.tracer is not None:
+            attributes = route.span_attributes
+            if number > 1:
+                attributes = {**attributes, "http.request.resend_count": number - 1}
+            span = tel.tracer.start_span(
+                route.name,
+                kind=_Api.client,
+                attributes=attributes,
+                record_exception=False,
+                set_status_on_exception=False,
+            )
+            self._current = _Current(span, _Api.suppress_key)
+            if _Api.suppress_key is None and _Api.suppress is not None:
+                self._fallback = _Api.suppress()
+        self._started = time.perf_counter()
+
+    def __enter__(self) -> _Attempt:
+        self._current.__enter__()
+        if self._fallback is not None:
+            self._fallback.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._fallback is not None:
+            self._fallback.__exit__(None, None, None)
+        span = self._current.span
+        if span is not None:
+            if self.status_code is not None:
+                span.set_attribute("http.response.status_code", self.status_code)
+            if self.error_type is not None:
+                span.set_attribute("error.type", self.error_type)
+                status, code = _Api.status
+                span.set_status(status(code.ERROR))
+        instruments = self._tel.instruments
+        if instruments is not None:  # while the span is current: its exemplar
+            instruments.duration.record(
+                time.perf_counter() - self._started,
+                self._route.labels(self.status_code, self.error_type),
+            )
+        self._current.__exit__()
+
+
+_last: tuple[Any, Any, Telemetry | None] | None = None
+"""The providers of the last call and what `telemetry()` made of them."""
 
 
 def telemetry() -> Telemetry | None:
-    """Return this call's tracer and instruments, or `None` when nothing would be recorded.
+    """Return the current providers' tracer and instruments; `None` when nothing would be recorded.
 
     Asked per call: the global providers an app sets after importing the SDK count.
     """
+    global _last  # noqa: PLW0603 - a one-entry cache
     if not _Api.load():
         return None
-    trace, metrics = _Api.trace, _Api.metrics
-    provider = trace.get_tracer_provider()
+    provider = _Api.trace.get_tracer_provider()
+    meter_provider = _Api.metrics.get_meter_provider()
+    last = _last
+    if last is not None and last[0] is provider and last[1] is meter_provider:
+        return last[2]
     tracer = None
     if not _is_noop(provider):
         known = _tracers.get(id(provider))
         if known is None or known[0] is not provider:
             known = _tracers[id(provider)] = (provider, provider.get_tracer("hiobuy_async"))
         tracer = known[1]
-    meter_provider = metrics.get_meter_provider()
     instruments = None
     if not _is_noop(meter_provider):
         cached = _instruments.get(id(meter_provider))
@@ -298,6 +415,6 @@ def telemetry() -> Telemetry | None:
             cached = (meter_provider, Instruments(meter_provider.get_meter("hiobuy_async")))
             _instruments[id(meter_provider)] = cached
         instruments = cached[1]
-    if tracer is None and instruments is None:
-        return None
-    return Telemetry(tracer, instruments)
+    found = None if tracer is None and instruments is None else Telemetry(tracer, instruments)
+    _last = (provider, meter_provider, found)
+    return found

@@ -16,7 +16,7 @@ from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrument
 from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor, HTTPXClientInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
@@ -327,3 +327,70 @@ async def test_a_batch_span_counts_its_cache_hits(otel: Otel) -> None:
     assert attributes["hiobuy.batch.inputs"] == 6
     assert attributes["hiobuy.batch.ok"] == 6
     assert attributes["hiobuy.batch.cache_hits"] == 4
+
+
+class _Collect(SpanProcessor):
+    """A span processor that keeps finished spans and touches no context (unlike the SDK's)."""
+
+    def __init__(self) -> None:
+        self.spans: list[ReadableSpan] = []
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.spans.append(span)
+
+
+async def test_a_traced_call_attaches_one_context_per_span(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from opentelemetry.context import _RUNTIME_CONTEXT  # noqa: PLC0415 - what attach() goes through
+
+    collected = _Collect()
+    provider = TracerProvider()
+    provider.add_span_processor(collected)
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    attached: list[object] = []
+    attach = _RUNTIME_CONTEXT.attach
+
+    def counting(context: Any) -> object:
+        attached.append(context)
+        return attach(context)
+
+    monkeypatch.setattr(_RUNTIME_CONTEXT, "attach", counting)
+    async with FakeHiobuy().client() as client:
+        await client.image_search(IMAGES[0], platform="1688")
+        attached.clear()
+        await client.image_search(IMAGES[0], platform="1688")
+    # The call span, then the attempt span with the HTTP instrumentors' suppression key
+    # in the same context (not a second attach for the suppression).
+    assert len(attached) == 2
+    assert [s.name for s in collected.spans][-2:] == [
+        "POST /api/client/third-purchase/image/query",
+        "hiobuy.image_search",
+    ]
+
+
+async def test_the_providers_are_resolved_once_while_they_stay_the_same(otel: Otel) -> None:
+    first = _tracing.telemetry()
+    assert first is not None
+    assert _tracing.telemetry() is first
+    other = TracerProvider()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(trace, "get_tracer_provider", lambda: other)
+        changed = _tracing.telemetry()
+        assert changed is not None
+        assert changed is not first
+        assert changed.tracer is not first.tracer
+    back = _tracing.telemetry()  # the fixture's providers again: their tracer and instruments
+    assert back is not None
+    assert (back.tracer, back.instruments) == (first.tracer, first.instruments)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_http_instrumentors_add_no_duplicate_span_without_the_suppression_key(
+    transport: str, anyio_backend: str, otel: Otel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _tracing._Api.load()
+    monkeypatch.setattr(_tracing._Api, "suppress_key", None)  # a version without it: the public way
+    await test_http_instrumentors_add_no_duplicate_span_under_the_attempt(
+        transport, anyio_backend, otel
+    )
