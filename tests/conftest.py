@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from helpers import make_client
+from redis_server import RedisServer, start_redis_server
 
 from hiobuy_async import AsyncHiobuy
 from hiobuy_async._retry import set_no_backoff
@@ -36,6 +37,16 @@ def _reset_backoff() -> Iterator[None]:
     """Keep the global no-backoff switch from leaking between tests."""
     yield
     set_no_backoff(False)
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the module, on a free loopback port; stopped at the end."""
+    server = start_redis_server(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -85,3 +85,15 @@ def test_the_chain_walks_what_a_debugger_can_reach(suppressed: bool) -> None:
         assert "(suppressed)" in found["'hidden'"]  # reached through a hidden __context__
     else:
         assert found == {"top": "raised", "cause": "raised.__cause__"}
+
+
+def test_the_redis_server_fixture_is_the_conftests() -> None:
+    # Four Redis test files each carried the same module-scoped fixture;
+    # conftest.py has it now. test_dask_recipe.py's own asks for more parts.
+    defined = sorted(
+        name
+        for name, module in _modules()
+        for node in ast.walk(module)
+        if isinstance(node, ast.FunctionDef) and node.name == "redis_server" and node.decorator_list
+    )
+    assert defined == ["conftest.py", "test_dask_recipe.py"]
