@@ -33,9 +33,11 @@ from ._record import (
     Outage,
     check_clock,
     check_max,
+    lifetime,
+    new_entry,
     pack,
     ttl_seconds,
-    unpack,
+    unpack_live,
 )
 
 if TYPE_CHECKING:
@@ -186,8 +188,8 @@ class RedisCache:
                 record = b""  # another type under our key: damaged
             if record is None:
                 return None
-            entry = unpack(record)
-            if entry is None or entry.expires_at <= now:
+            entry = unpack_live(record, now)
+            if entry is None:
                 await redis.delete([name])
                 return None
             return entry
@@ -206,9 +208,9 @@ class RedisCache:
         if len(data) > self.max_entry_bytes:
             return
         now = self._clock()
-        lifetime = self.ttl if ttl is None else ttl_seconds("ttl", ttl)
-        record = pack(CacheEntry(data=bytes(data), cached_at=now, expires_at=now + lifetime))
-        milliseconds = max(1, math.ceil(lifetime * 1000))
+        seconds = lifetime(self.ttl, ttl)
+        record = pack(new_entry(data, now, seconds))
+        milliseconds = max(1, math.ceil(seconds * 1000))
         await self._call(lambda: redis.set(f"{self.prefix}:{key}", record, px=milliseconds))
 
     async def delete(self, key: str) -> None:
