@@ -29,7 +29,11 @@ import httpx
 
 from hiobuy_async import Address, AsyncHiobuy
 from hiobuy_async._transport import TRANSPORT_KINDS
+from hiobuy_async.cache import Cache
 from hiobuy_async.testing import FakeHiobuy
+
+MakeCache = Callable[..., Cache]
+"""What the `make_cache` fixture (conftest.py) gives: a cache of the given options."""
 
 ENGINES = TRANSPORT_KINDS
 """Every engine the SDK has (httpx, httpx2, aiohttp), from the SDK itself.
