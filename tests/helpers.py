@@ -7,6 +7,7 @@
   `ReplyRecorder`, one that answers every request alike;
 - `ORDER_ADDRESS` and `ORDER_PERSONAL`: the order tests' address, and its
   parts that nothing may show;
+- `cli`: one command line run in-process, its exit code and output;
 - `exception_chain`: every exception reachable from one, as a traceback (or a
   debugger) would find it;
 - `serve_tcp` and `unused_port`: a raw-socket server on 127.0.0.1, and a port
@@ -15,6 +16,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -147,6 +149,18 @@ class ReplyRecorder(Recorder):
     def client(self, **kwargs: Any) -> AbstractAsyncContextManager[AsyncHiobuy]:
         """A `mock_client` over this recorder (uuid "u-1")."""
         return mock_client(self, uuid="u-1", **kwargs)
+
+
+async def cli(*argv: str) -> tuple[int, str, str]:
+    """Run the command line `argv` in-process (no rich output); its exit code, stdout and stderr."""
+    from hiobuy_async._cli._args import parse_args  # noqa: PLC0415 - only the CLI tests need it
+    from hiobuy_async._cli._commands import Streams, run_command  # noqa: PLC0415
+    from hiobuy_async._cli._render import Renderer  # noqa: PLC0415
+
+    out, err = io.StringIO(), io.StringIO()
+    streams = Streams(stdin=io.StringIO(""), stdout=out, stderr=err)
+    code = await run_command(parse_args(argv), streams, Renderer(out, err, use_rich=False))
+    return code, out.getvalue(), err.getvalue()
 
 
 def exception_chain(

@@ -12,8 +12,8 @@ from helpers import ENGINES, exception_chain
 from hiobuy_async._transport import TRANSPORT_KINDS
 
 TESTS = Path(__file__).parent
-SHARED = {"make_client", "mock_client", "chain", "full_chain", "shown_chain", "closed_port"}
-"""Helpers tests used to copy (9, 6, 4 and 5 times): defined in helpers.py only."""
+SHARED = {"make_client", "mock_client", "chain", "full_chain", "shown_chain", "closed_port", "cli"}
+"""Helpers tests used to copy (9, 6, 4, 5 and 3 times): defined in helpers.py only."""
 
 
 def _modules() -> list[tuple[str, ast.Module]]:
