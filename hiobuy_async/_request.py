@@ -10,7 +10,7 @@ retries, deadlines, caps, redaction and logging never depend on the endpoint.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, get_args
 
 import attrs
 
@@ -26,14 +26,7 @@ EndpointName = Literal[
     "preview_order",
     "create_order",
 ]
-ENDPOINTS: tuple[EndpointName, ...] = (
-    "image_search",
-    "keyword_search",
-    "product_details",
-    "shop_nick",
-    "preview_order",
-    "create_order",
-)
+ENDPOINTS: tuple[EndpointName, ...] = get_args(EndpointName)
 """Every endpoint the SDK calls, by the name errors and log records carry."""
 
 

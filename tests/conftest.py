@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import pytest
-from helpers import make_client
+from helpers import MakeCache, make_client
+from redis_server import RedisServer, start_redis_server
 
 from hiobuy_async import AsyncHiobuy
 from hiobuy_async._retry import set_no_backoff
+from hiobuy_async.cache import Cache, MemoryCache, SQLiteCache
 from hiobuy_async.testing import FakeHiobuy
 
 try:
@@ -36,6 +39,28 @@ def _reset_backoff() -> Iterator[None]:
     """Keep the global no-backoff switch from leaking between tests."""
     yield
     set_no_backoff(False)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make_cache(request: pytest.FixtureRequest, tmp_path: Path) -> MakeCache:
+    """Make a `MemoryCache`, then (the second run) a `SQLiteCache` in `tmp_path`."""
+
+    def make(**kwargs: object) -> Cache:
+        if request.param == "memory":
+            return MemoryCache(**kwargs)  # type: ignore[arg-type]
+        return SQLiteCache(tmp_path / "cache.db", **kwargs)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the module, on a free loopback port; stopped at the end."""
+    server = start_redis_server(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -4,6 +4,10 @@
 - `make_client`: a client for a base URL (a served fake, a raw server) on one engine;
 - `mock_client`: a client over `httpx.MockTransport`, for request shaping;
 - `Recorder`: a MockTransport handler that records what the client sent;
+  `ReplyRecorder`, one that answers every request alike;
+- `ORDER_ADDRESS` and `ORDER_PERSONAL`: the order tests' address, and its
+  parts that nothing may show;
+- `cli`: one command line run in-process, its exit code and output;
 - `exception_chain`: every exception reachable from one, as a traceback (or a
   debugger) would find it;
 - `serve_tcp` and `unused_port`: a raw-socket server on 127.0.0.1, and a port
@@ -12,10 +16,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +29,13 @@ import anyio.abc
 import attrs
 import httpx
 
-from hiobuy_async import AsyncHiobuy
+from hiobuy_async import Address, AsyncHiobuy
 from hiobuy_async._transport import TRANSPORT_KINDS
+from hiobuy_async.cache import Cache
 from hiobuy_async.testing import FakeHiobuy
+
+MakeCache = Callable[..., Cache]
+"""What the `make_cache` fixture (conftest.py) gives: a cache of the given options."""
 
 ENGINES = TRANSPORT_KINDS
 """Every engine the SDK has (httpx, httpx2, aiohttp), from the SDK itself.
@@ -36,6 +45,18 @@ The (aiohttp, trio) combination is dropped at collection by conftest.py.
 
 MOCK_BASE_URL = "https://api.hiobuy.test"
 SEED_SAMPLE = (Path(__file__).parent / "fixtures" / "seed_sample_response.json").read_bytes()
+
+ORDER_ADDRESS = Address(
+    receiver_name="Han Meimei",
+    postcode="200000",
+    province="Shanghai",
+    city="Shanghai",
+    district="Pudong",
+    address="88 Secret Lane, Room 1702",
+    phone="13912345678",
+)
+ORDER_PERSONAL = ("Han Meimei", "88 Secret Lane", "13912345678")
+"""The parts of `ORDER_ADDRESS` that no log, repr or error may show."""
 
 
 def make_client(
@@ -112,6 +133,34 @@ class Recorder:
     def body(self, index: int = 0) -> Any:
         """The JSON body of request `index`."""
         return json.loads(self.requests[index].content)
+
+
+class ReplyRecorder(Recorder):
+    """A `Recorder` that answers every request with `reply` (a test may change it)."""
+
+    def __init__(self, reply: bytes, *, request_id: str) -> None:
+        super().__init__(otherwise=self.answer)
+        self.reply = reply
+        self.request_id = request_id
+
+    def answer(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=self.reply, headers={"x-request-id": self.request_id})
+
+    def client(self, **kwargs: Any) -> AbstractAsyncContextManager[AsyncHiobuy]:
+        """A `mock_client` over this recorder (uuid "u-1")."""
+        return mock_client(self, uuid="u-1", **kwargs)
+
+
+async def cli(*argv: str) -> tuple[int, str, str]:
+    """Run the command line `argv` in-process (no rich output); its exit code, stdout and stderr."""
+    from hiobuy_async._cli._args import parse_args  # noqa: PLC0415 - only the CLI tests need it
+    from hiobuy_async._cli._commands import Streams, run_command  # noqa: PLC0415
+    from hiobuy_async._cli._render import Renderer  # noqa: PLC0415
+
+    out, err = io.StringIO(), io.StringIO()
+    streams = Streams(stdin=io.StringIO(""), stdout=out, stderr=err)
+    code = await run_command(parse_args(argv), streams, Renderer(out, err, use_rich=False))
+    return code, out.getvalue(), err.getvalue()
 
 
 def exception_chain(

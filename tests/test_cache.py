@@ -7,13 +7,13 @@ import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from helpers import MakeCache
 
 from hiobuy_async import InputError
 from hiobuy_async.cache import Cache, CacheEntry, MemoryCache, SQLiteCache
@@ -111,19 +111,6 @@ def test_caches_refuse_bad_arguments(tmp_path: Path) -> None:
 
 
 # --- the contract, on memory and SQLite ------------------------------------------------------
-
-
-MakeCache = Callable[..., Cache]
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def make_cache(request: pytest.FixtureRequest, tmp_path: Path) -> MakeCache:
-    def make(**kwargs: object) -> Cache:
-        if request.param == "memory":
-            return MemoryCache(**kwargs)  # type: ignore[arg-type]
-        return SQLiteCache(tmp_path / "cache.db", **kwargs)  # type: ignore[arg-type]
-
-    return make
 
 
 @pytest.mark.anyio

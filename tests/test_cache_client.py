@@ -7,7 +7,7 @@ and merchant isolation, single-flight, batches, and damaged entries.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import attrs
 import pytest
+from helpers import MakeCache
 from test_cache import Clock, files_bytes
 from test_endpoint_create_order import ORDER
 from test_endpoint_preview_order import ADDRESS, PERSONAL
@@ -49,19 +50,6 @@ async def served() -> AsyncIterator[tuple[FakeHiobuy, str]]:
     fake = FakeHiobuy(uuids=(UUID_A, UUID_B))
     async with fake.serve() as base_url:
         yield fake, base_url
-
-
-MakeCache = Callable[..., Cache]
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def make_cache(request: pytest.FixtureRequest, tmp_path: Path) -> MakeCache:
-    def make(**kwargs: object) -> Cache:
-        if request.param == "memory":
-            return MemoryCache(**kwargs)  # type: ignore[arg-type]
-        return SQLiteCache(tmp_path / "cache.db", **kwargs)  # type: ignore[arg-type]
-
-    return make
 
 
 def client(base_url: str, cache: Cache | None, uuid: str = UUID_A, **kwargs: Any) -> AsyncHiobuy:

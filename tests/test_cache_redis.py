@@ -5,13 +5,13 @@ from __future__ import annotations
 import gc
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 import pytest
-from redis_server import RedisServer, start_redis_server
+from redis_server import RedisServer
 from test_cache import CANARY_UUID, Clock, key_for
 
 from hiobuy_async import AsyncHiobuy, InputError
@@ -27,16 +27,6 @@ if TYPE_CHECKING:
 COREDIS_FAILED_CONNECT_LEAK = pytest.mark.filterwarnings(
     "ignore:Unclosed <MemoryObject:ResourceWarning"
 )
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """One redis-server for the module, on a free loopback port; stopped at the end."""
-    server = start_redis_server(tmp_path_factory.mktemp("redis"))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from helpers import cli
 
 from hiobuy_async._cli import _commands
-from hiobuy_async._cli._args import ExitCode, parse_args
-from hiobuy_async._cli._commands import Streams, run_command
-from hiobuy_async._cli._render import Renderer
+from hiobuy_async._cli._args import ExitCode
 from hiobuy_async.testing import FakeHiobuy
 
 pytestmark = pytest.mark.anyio
 
 KEYWORD = FakeHiobuy.keyword_with_results(45, "lamp")
-
-
-async def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    streams = Streams(stdin=io.StringIO(""), stdout=out, stderr=err)
-    code = await run_command(parse_args(argv), streams, Renderer(out, err, use_rich=False))
-    return code, out.getvalue(), err.getvalue()
 
 
 def jsonl(text: str) -> list[dict[str, Any]]:

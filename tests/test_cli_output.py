@@ -19,13 +19,11 @@ from typing import IO, Any
 
 import pytest
 from conftest import BACKENDS
-from helpers import unused_port
+from helpers import cli, unused_port
 
 from hiobuy_async._cli import _commands, main
 from hiobuy_async._cli._args import CliError, ExitCode, parse_args
-from hiobuy_async._cli._commands import Streams, run_command
 from hiobuy_async._cli._jsonl import open_output
-from hiobuy_async._cli._render import Renderer
 from hiobuy_async.testing import FakeHiobuy, Fault
 
 IMAGES = FakeHiobuy.sample_images()[:6]
@@ -53,13 +51,6 @@ def run_main(capsys: pytest.CaptureFixture[str], backend: str, *argv: str) -> tu
     code = main([*argv, "--backend", backend])
     out, err = capsys.readouterr()
     return code, out, err
-
-
-async def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    streams = Streams(stdin=io.StringIO(""), stdout=out, stderr=err)
-    code = await run_command(parse_args(argv), streams, Renderer(out, err, use_rich=False))
-    return code, out.getvalue(), err.getvalue()
 
 
 def records(path: Path) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ and the options, and a mismatch is refused.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,12 +14,11 @@ from typing import Any
 
 import anyio
 import pytest
+from helpers import cli
 
 from hiobuy_async._cli import _commands
-from hiobuy_async._cli._args import CliError, ExitCode, parse_args
-from hiobuy_async._cli._commands import Streams, run_command
+from hiobuy_async._cli._args import CliError, ExitCode
 from hiobuy_async._cli._jsonl import JsonlWriter
-from hiobuy_async._cli._render import Renderer
 from hiobuy_async.testing import FakeHiobuy, Fault
 
 pytestmark = pytest.mark.anyio
@@ -35,13 +33,6 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeHiobuy:
     shared = FakeHiobuy()
     monkeypatch.setattr(_commands, "_make_fake", lambda uuid=None: shared)
     return shared
-
-
-async def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    streams = Streams(stdin=io.StringIO(""), stdout=out, stderr=err)
-    code = await run_command(parse_args(argv), streams, Renderer(out, err, use_rich=False))
-    return code, out.getvalue(), err.getvalue()
 
 
 def records(path: Path) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import logging
-from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from typing import Any
 
@@ -29,16 +28,8 @@ from hiobuy_async import (
 
 pytestmark = pytest.mark.anyio
 
-ADDRESS = Address(
-    receiver_name="Han Meimei",
-    postcode="200000",
-    province="Shanghai",
-    city="Shanghai",
-    district="Pudong",
-    address="88 Secret Lane, Room 1702",
-    phone="13912345678",
-)
-PERSONAL = ("Han Meimei", "88 Secret Lane", "13912345678")
+ADDRESS = helpers.ORDER_ADDRESS
+PERSONAL = helpers.ORDER_PERSONAL
 
 INFO = OrderSkuInfo(
     shop_id="b2b-221",
@@ -109,18 +100,11 @@ def mapping_order() -> dict[str, Any]:
     return copy.deepcopy(EXPECTED_BODY)
 
 
-class Recorder(helpers.Recorder):
+class Recorder(helpers.ReplyRecorder):
     """Answers every request with `reply` (which a test may change)."""
 
     def __init__(self, reply: bytes = b'{"ret":1,"msg":"Success","data":{"orderSn":"X1"}}') -> None:
-        super().__init__(otherwise=self.answer)
-        self.reply = reply
-
-    def answer(self, request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=self.reply, headers={"x-request-id": "rid-9"})
-
-    def client(self, **kwargs: Any) -> AbstractAsyncContextManager[AsyncHiobuy]:
-        return helpers.mock_client(self, uuid="u-1", **kwargs)
+        super().__init__(reply, request_id="rid-9")
 
     def body_sent(self, index: int = -1) -> Any:
         return self.body(index)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from typing import Any
 
 import helpers
-import httpx
 import pytest
 
 from hiobuy_async import (
@@ -27,16 +25,8 @@ from hiobuy_async.testing import FakeHiobuy
 
 pytestmark = pytest.mark.anyio
 
-ADDRESS = Address(
-    receiver_name="Han Meimei",
-    postcode="200000",
-    province="Shanghai",
-    city="Shanghai",
-    district="Pudong",
-    address="88 Secret Lane, Room 1702",
-    phone="13912345678",
-)
-PERSONAL = ("Han Meimei", "88 Secret Lane", "13912345678")
+ADDRESS = helpers.ORDER_ADDRESS
+PERSONAL = helpers.ORDER_PERSONAL
 LINE = OrderLine(goods_id=612345678901, sku_id=4000000000001, quantity=3, spec_id="0")
 
 
@@ -44,18 +34,11 @@ def envelope(data: str) -> bytes:
     return f'{{"ret":1,"msg":"success","data":{data}}}'.encode()
 
 
-class Recorder(helpers.Recorder):
+class Recorder(helpers.ReplyRecorder):
     """Answers every request with `reply`."""
 
     def __init__(self, reply: bytes) -> None:
-        super().__init__(otherwise=self.answer)
-        self.reply = reply
-
-    def answer(self, request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=self.reply, headers={"x-request-id": "rid-1"})
-
-    def client(self, **kwargs: Any) -> AbstractAsyncContextManager[AsyncHiobuy]:
-        return helpers.mock_client(self, uuid="u-1", **kwargs)
+        super().__init__(reply, request_id="rid-1")
 
 
 FEES = envelope('{"goodsFee":1349.5,"paymentFee":1357.5,"freightFee":8,"isFree":false}')

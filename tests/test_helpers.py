@@ -12,8 +12,8 @@ from helpers import ENGINES, exception_chain
 from hiobuy_async._transport import TRANSPORT_KINDS
 
 TESTS = Path(__file__).parent
-SHARED = {"make_client", "mock_client", "chain", "full_chain", "shown_chain", "closed_port"}
-"""Helpers tests used to copy (9, 6, 4 and 5 times): defined in helpers.py only."""
+SHARED = {"make_client", "mock_client", "chain", "full_chain", "shown_chain", "closed_port", "cli"}
+"""Helpers tests used to copy (9, 6, 4, 5 and 3 times): defined in helpers.py only."""
 
 
 def _modules() -> list[tuple[str, ast.Module]]:
@@ -85,3 +85,15 @@ def test_the_chain_walks_what_a_debugger_can_reach(suppressed: bool) -> None:
         assert "(suppressed)" in found["'hidden'"]  # reached through a hidden __context__
     else:
         assert found == {"top": "raised", "cause": "raised.__cause__"}
+
+
+def test_the_redis_server_fixture_is_the_conftests() -> None:
+    # Four Redis test files each carried the same module-scoped fixture;
+    # conftest.py has it now. test_dask_recipe.py's own asks for more parts.
+    defined = sorted(
+        name
+        for name, module in _modules()
+        for node in ast.walk(module)
+        if isinstance(node, ast.FunctionDef) and node.name == "redis_server" and node.decorator_list
+    )
+    assert defined == ["conftest.py", "test_dask_recipe.py"]

@@ -24,7 +24,7 @@ from typing import Any
 
 import anyio.from_thread
 import pytest
-from redis_server import RECIPES, RedisServer, start_redis_server
+from redis_server import RECIPES, RedisServer
 from test_quota_local import most_in_any_window
 
 from hiobuy_async.testing import FakeHiobuy, Fault
@@ -37,15 +37,6 @@ WORKER = Path(__file__).resolve().with_name("redis_server.py")
 BACKENDS = ("asyncio", "asyncio", "trio", "trio")
 RATE = 40
 MOST_PER_SECOND = RATE * 1.1 + 1
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = start_redis_server(tmp_path_factory.mktemp("redis"))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

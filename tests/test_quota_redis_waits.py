@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
 
 import anyio
 import pytest
 from echo_server import echo_server, http_response
-from redis_server import RedisServer, start_redis_server
+from redis_server import RedisServer
 from test_quota_redis import pttl, quota
 
 from hiobuy_async import AsyncHiobuy
@@ -25,16 +24,6 @@ pytestmark = pytest.mark.anyio
 
 DAY_MS = 24 * 3600 * 1000
 NICK_OK = http_response(200, b'{"ret": 1, "msg": "ok", "data": {"wangwangNick": "lamp"}}')
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """One redis-server for the module, on a free loopback port; stopped at the end."""
-    server = start_redis_server(tmp_path_factory.mktemp("redis"))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

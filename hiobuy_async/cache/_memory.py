@@ -13,6 +13,8 @@ from ._record import (
     Clock,
     check_clock,
     check_max,
+    lifetime,
+    new_entry,
     ttl_seconds,
 )
 
@@ -93,8 +95,7 @@ class MemoryCache:
         if len(data) > self.max_entry_bytes:
             return
         now = self._clock()
-        lifetime = self.ttl if ttl is None else ttl_seconds("ttl", ttl)
-        self._entries[key] = CacheEntry(data=bytes(data), cached_at=now, expires_at=now + lifetime)
+        self._entries[key] = new_entry(data, now, lifetime(self.ttl, ttl))
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)

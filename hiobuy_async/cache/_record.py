@@ -28,9 +28,12 @@ __all__ = [
     "Outage",
     "check_clock",
     "check_max",
+    "lifetime",
+    "new_entry",
     "pack",
     "ttl_seconds",
     "unpack",
+    "unpack_live",
 ]
 
 logger = logging.getLogger("hiobuy_async")
@@ -114,6 +117,33 @@ def check_clock(clock: Clock | None) -> Clock:
     return clock
 
 
+def lifetime(cache_ttl: float, ttl: float | None) -> float:
+    """Seconds an entry set with `ttl` is served: the cache's `ttl` when `None`, else `ttl` checked.
+
+    Args:
+        cache_ttl: The cache's `ttl`.
+        ttl: The `ttl` given to `set()`, or `None`.
+
+    Returns:
+        The seconds.
+    """
+    return cache_ttl if ttl is None else ttl_seconds("ttl", ttl)
+
+
+def new_entry(data: bytes, now: float, lifetime: float) -> CacheEntry:
+    """The entry `set()` stores: a copy of `data`, cached at `now`, served for `lifetime` seconds.
+
+    Args:
+        data: The JSON bytes.
+        now: The cache's clock now.
+        lifetime: Seconds it is served.
+
+    Returns:
+        The entry.
+    """
+    return CacheEntry(data=bytes(data), cached_at=now, expires_at=now + lifetime)
+
+
 def pack(entry: CacheEntry) -> bytes:
     """Encode an entry as a record.
 
@@ -155,6 +185,22 @@ def unpack(record: object) -> CacheEntry | None:
     if zlib.crc32(data) != crc or not (math.isfinite(cached_at) and math.isfinite(expires_at)):
         return None
     return CacheEntry(data=data, cached_at=cached_at, expires_at=expires_at)
+
+
+def unpack_live(record: object, now: float) -> CacheEntry | None:
+    """Decode a stored record; `None` when it is damaged or expired at `now` (delete it then).
+
+    Args:
+        record: What the store returned (not `None`: a missing key is no record).
+        now: The cache's clock now.
+
+    Returns:
+        The live entry, or `None`.
+    """
+    entry = unpack(record)
+    if entry is None or entry.expires_at <= now:
+        return None
+    return entry
 
 
 class Outage:

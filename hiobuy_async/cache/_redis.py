@@ -21,10 +21,9 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import anyio
-
+from .._coredis import import_coredis, round_trip
 from .._exceptions import InputError
 from ._protocol import CacheEntry, CacheStats
 from ._record import (
@@ -34,9 +33,11 @@ from ._record import (
     Outage,
     check_clock,
     check_max,
+    lifetime,
+    new_entry,
     pack,
     ttl_seconds,
-    unpack,
+    unpack_live,
 )
 
 if TYPE_CHECKING:
@@ -45,16 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["RedisCache"]
 
 T = TypeVar("T")
-
-
-def _import_coredis() -> Any:
-    try:
-        import coredis  # noqa: PLC0415 - optional extra, imported only when used
-    except ImportError as exc:
-        raise ImportError(
-            "RedisCache needs coredis: install the extra with `pip install 'hiobuy-async[redis]'`"
-        ) from exc
-    return coredis
 
 
 class RedisCache:
@@ -112,7 +103,7 @@ class RedisCache:
         self._outage = Outage(
             f"Redis cache {prefix!r}", ttl_seconds("retry_interval", retry_interval)
         )
-        self._coredis = _import_coredis()
+        self._coredis = import_coredis("RedisCache")
         self._url = url
         self._client: coredis.Redis[bytes] | None = None
         self._stack: AsyncExitStack | None = None
@@ -169,17 +160,10 @@ class RedisCache:
         """One Redis exchange bounded by `timeout`; `None` when Redis did not answer."""
         if self._outage.skip():
             return None
-        import coredis.exceptions  # noqa: PLC0415 - loaded by _import_coredis already
-
-        failure: BaseException | None = None
-        with anyio.move_on_after(self._timeout):
-            try:
-                result = await request()
-            except (coredis.exceptions.RedisError, OSError) as error:
-                failure = error
-            else:
-                self._outage.succeeded()
-                return result
+        answered, result, failure = await round_trip(request, self._timeout)
+        if answered:
+            self._outage.succeeded()
+            return result
         self._outage.failed(failure)
         return None
 
@@ -195,7 +179,7 @@ class RedisCache:
         redis = self._redis()
         name = f"{self.prefix}:{key}"
         now = self._clock()
-        import coredis.exceptions  # noqa: PLC0415 - loaded by _import_coredis already
+        import coredis.exceptions  # noqa: PLC0415 - loaded by import_coredis already
 
         async def read() -> CacheEntry | None:
             try:
@@ -204,8 +188,8 @@ class RedisCache:
                 record = b""  # another type under our key: damaged
             if record is None:
                 return None
-            entry = unpack(record)
-            if entry is None or entry.expires_at <= now:
+            entry = unpack_live(record, now)
+            if entry is None:
                 await redis.delete([name])
                 return None
             return entry
@@ -224,9 +208,9 @@ class RedisCache:
         if len(data) > self.max_entry_bytes:
             return
         now = self._clock()
-        lifetime = self.ttl if ttl is None else ttl_seconds("ttl", ttl)
-        record = pack(CacheEntry(data=bytes(data), cached_at=now, expires_at=now + lifetime))
-        milliseconds = max(1, math.ceil(lifetime * 1000))
+        seconds = lifetime(self.ttl, ttl)
+        record = pack(new_entry(data, now, seconds))
+        milliseconds = max(1, math.ceil(seconds * 1000))
         await self._call(lambda: redis.set(f"{self.prefix}:{key}", record, px=milliseconds))
 
     async def delete(self, key: str) -> None:

@@ -37,9 +37,11 @@ from ._record import (
     Outage,
     check_clock,
     check_max,
+    lifetime,
+    new_entry,
     pack,
     ttl_seconds,
-    unpack,
+    unpack_live,
 )
 
 __all__ = ["SQLiteCache"]
@@ -195,8 +197,8 @@ class SQLiteCache:
             ).fetchone()
             if row is None:
                 return None
-            entry = unpack(row[0])
-            if entry is None or entry.expires_at <= now:
+            entry = unpack_live(row[0], now)
+            if entry is None:
                 connection.execute("DELETE FROM hiobuy_cache WHERE key = ?", (key,))
                 return None
             return entry
@@ -214,8 +216,7 @@ class SQLiteCache:
         if len(data) > self.max_entry_bytes:
             return
         now = self._clock()
-        lifetime = self.ttl if ttl is None else ttl_seconds("ttl", ttl)
-        entry = CacheEntry(data=bytes(data), cached_at=now, expires_at=now + lifetime)
+        entry = new_entry(data, now, lifetime(self.ttl, ttl))
         record = pack(entry)
 
         def work(connection: sqlite3.Connection) -> None:

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
+from .._coredis import import_coredis, round_trip
 from .._exceptions import InputError
 from .._ratelimit import MAX_SERVER_WAIT, PauseGate, check_wait
 from .._retry import backoff_disabled
@@ -129,16 +130,6 @@ WARM_UP_TIMEOUT = 2.0
 """Seconds opening a `RedisQuota` waits, at most, to connect and load its scripts."""
 
 
-def _import_coredis() -> Any:
-    try:
-        import coredis  # noqa: PLC0415 - optional extra, imported only when used
-    except ImportError as exc:
-        raise ImportError(
-            "RedisQuota needs coredis: install the extra with `pip install 'hiobuy-async[redis]'`"
-        ) from exc
-    return coredis
-
-
 def _positive(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(f"{name} must be a number of seconds, got {value!r}")
@@ -219,7 +210,7 @@ class RedisQuota:
             raise InputError(f"expected_processes must be an int >= 1, got {expected_processes!r}")
         self._timeout = _positive("timeout", timeout)
         self._retry_interval = _positive("retry_interval", retry_interval)
-        self._coredis = _import_coredis()
+        self._coredis = import_coredis("RedisQuota")
         self._url = url
         self.key = key
         self.rate = float(rate)
@@ -284,7 +275,7 @@ class RedisQuota:
         # longer than `timeout`, and the first acquire() would fall back for
         # no outage. Not answering here is not an outage yet either: the first
         # acquire() finds out, and says so.
-        import coredis.exceptions  # noqa: PLC0415 - loaded by _import_coredis already
+        import coredis.exceptions  # noqa: PLC0415 - loaded by import_coredis already
 
         assert self._client is not None
         with anyio.move_on_after(max(self._timeout, WARM_UP_TIMEOUT)):
@@ -337,20 +328,13 @@ class RedisQuota:
         """One Redis round trip bounded by `timeout`; `None` when Redis did not answer."""
         if anyio.current_time() < self._retry_at:
             return None
-        import coredis.exceptions  # noqa: PLC0415 - loaded by _import_coredis already
-
-        failure: BaseException | None = None
-        with anyio.move_on_after(self._timeout):
-            try:
-                result = await request()
-            except (coredis.exceptions.RedisError, OSError) as exc:
-                failure = exc
-            else:
-                self._missed = False
-                if self._down:
-                    self._down = False
-                    logger.info("Redis quota %r reachable again: shared pacing resumed", self.key)
-                return result
+        answered, result, failure = await round_trip(request, self._timeout)
+        if answered:
+            self._missed = False
+            if self._down:
+                self._down = False
+                logger.info("Redis quota %r reachable again: shared pacing resumed", self.key)
+            return result
         if failure is None and not self._down and not self._missed:
             # One answer missed is not an outage yet: a process starved of CPU
             # (a loaded machine, a long GC pause) misses its timeout with the
