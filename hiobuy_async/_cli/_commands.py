@@ -51,6 +51,7 @@ from ._runs import (
     run_header,
     write_run,
 )
+from ._setup import Streams, _check_credentials, _make_fake
 
 if TYPE_CHECKING:
     from ..testing import FakeHiobuy
@@ -62,21 +63,6 @@ DEMO_LANGUAGE = "en_US"
 DEMO_TABLE_ROWS = 10
 UNREACHABLE_AFTER = 3
 """Connection failures, with no success yet, after which a batch gives up."""
-
-
-@attrs.frozen
-class Streams:
-    """The standard streams, injectable for tests.
-
-    Attributes:
-        stdin: Standard input.
-        stdout: Standard output.
-        stderr: Standard error.
-    """
-
-    stdin: IO[str]
-    stdout: IO[str]
-    stderr: IO[str]
 
 
 @attrs.frozen
@@ -118,25 +104,6 @@ def _query_options(args: argparse.Namespace, *, platform_required: bool = True) 
         use_platform=args.use_platform,
         filters=tuple(args.filters) if args.filters else None,
     )
-
-
-def _make_fake(uuid: str | None = None) -> FakeHiobuy:
-    # Imported only for --demo and fake-server: plain searches never load it.
-    from ..testing import FakeHiobuy  # noqa: PLC0415
-
-    return FakeHiobuy() if uuid is None else FakeHiobuy(uuids=(uuid,))
-
-
-def _check_credentials(args: argparse.Namespace) -> str | None:
-    """Return the uuid to use (`None` for `--demo`), before any file is touched."""
-    if args.demo:
-        if args.uuid or args.base_url:
-            raise CliError("--demo uses the embedded fake server: drop --uuid and --base-url")
-        return None
-    uuid: str | None = args.uuid or os.environ.get("HIOBUY_UUID")
-    if not uuid:
-        raise CliError("no uuid: set HIOBUY_UUID or pass --uuid (or try --demo, which needs none)")
-    return uuid
 
 
 @attrs.frozen

@@ -20,9 +20,9 @@ from .._client import AsyncHiobuy
 from .._models import Address, OrderLine, OrderPreview, OrderSubmission
 from ._args import CliError, ExitCode
 from ._jsonl import dumps, needs_ascii
+from ._setup import Streams, _check_credentials, _make_fake
 
 if TYPE_CHECKING:
-    from ._commands import Streams
     from ._render import Renderer
 
 __all__ = ["create_order", "preview_order", "read_json"]
@@ -118,8 +118,6 @@ def _lines(value: object) -> list[OrderLine]:
 @asynccontextmanager
 async def _client(args: argparse.Namespace, **options: Any) -> AsyncIterator[AsyncHiobuy]:
     """The client: for the real API, or for the embedded fake server (`--demo`)."""
-    from ._commands import _check_credentials, _make_fake  # noqa: PLC0415 - no import cycle
-
     uuid = _check_credentials(args)
     options.update(timeout=args.timeout, max_retries=args.max_retries)
     async with AsyncExitStack() as stack:
